@@ -1,0 +1,53 @@
+"""Params of the data stage: where the raw tables come from."""
+
+from datetime import date
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from creditmine.config.base import Section
+
+
+class SyntheticParams(Section):
+    """The synthetic government-data world (see docs/synthetic.md)."""
+
+    enterprises: int = Field(20_000, gt=0, description="number of enterprises to simulate")
+    start: str = Field("2021-01", pattern=r"^\d{4}-\d{2}$", description="first month, YYYY-MM")
+    end: str = Field("2024-12", pattern=r"^\d{4}-\d{2}$", description="last month, YYYY-MM")
+    chunk_enterprises: int = Field(5_000, gt=0, description="enterprises generated per chunk")
+
+    @model_validator(mode="after")
+    def _window_is_ordered(self) -> "SyntheticParams":
+        if self.end < self.start:
+            raise ValueError(f"end must not be before start; got {self.start} > {self.end}")
+        return self
+
+
+class TabularParams(Section):
+    """Any tabular credit data set (one row per application) instead of the synthetic world."""
+
+    path: str = Field(..., description="CSV or Parquet file, relative to the project root")
+    id_column: str | None = Field(None, description="row id; the row number when absent")
+    target_column: str
+    bad_value: str | int | float = Field(1, description="value of target_column that means default")
+    date_column: str | None = Field(None, description="application date; random split when absent")
+    risk_directions: dict[str, Literal[-1, 0, 1]] = Field(
+        default_factory=dict, description="+1: higher value, higher risk; -1: lower risk"
+    )
+    product: str = Field("all", description="product code given to every row")
+
+
+class DataParams(Section):
+    source: Literal["synthetic", "files", "tabular"] = "synthetic"
+    synthetic: SyntheticParams = SyntheticParams()
+    files_dir: str | None = Field(None, description="ingested tables in the data model (source=files)")
+    tabular: TabularParams | None = None
+    as_of: date | None = Field(None, description="end of the data window; the last month's end by default")
+
+    @model_validator(mode="after")
+    def _source_has_its_settings(self) -> "DataParams":
+        if self.source == "files" and not self.files_dir:
+            raise ValueError("source 'files' needs files_dir")
+        if self.source == "tabular" and self.tabular is None:
+            raise ValueError("source 'tabular' needs a tabular section")
+        return self
