@@ -1,0 +1,5 @@
+"""`python -m creditmine`."""
+
+from creditmine.cli import main
+
+main()

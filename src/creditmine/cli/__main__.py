@@ -1,0 +1,5 @@
+"""`python -m creditmine.cli`."""
+
+from creditmine.cli import main
+
+main()

@@ -1,0 +1,179 @@
+"""The pipeline: stage 00 (data) in process, then notebooks 01..05 executed by papermill.
+
+Each stage reads the previous stages' outputs by path (docs/architecture.md) and leaves its
+executed notebook and a code-free HTML rendering in reports/<run_name>/. Stage 01 runs once per
+run; stages 02..05 run once per product of the params.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from creditmine.config import RunConfig
+
+KERNEL_NAME = "creditmine"
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One notebook of the pipeline."""
+
+    number: str
+    notebook: str
+    per_product: bool
+
+    @property
+    def name(self) -> str:
+        return Path(self.notebook).stem
+
+
+STAGES = (
+    Stage("01", "01_build_features.ipynb", per_product=False),
+    Stage("02", "02_train.ipynb", per_product=True),
+    Stage("03", "03_explain.ipynb", per_product=True),
+    Stage("04", "04_validate.ipynb", per_product=True),
+    Stage("05", "05_register.ipynb", per_product=True),
+)
+
+
+class StageFailed(RuntimeError):
+    """A stage notebook raised; the message names the stage, the product and the error."""
+
+    def __init__(self, stage: Stage, product: str | None, error: str, notebook: Path):
+        where = f"stage {stage.name}" + (f" (product {product})" if product else "")
+        super().__init__(f"{where} failed: {error} [executed notebook: {notebook}]")
+        self.stage, self.product, self.error, self.notebook = stage, product, error, notebook
+
+
+@dataclass
+class StageRun:
+    stage: str
+    product: str | None
+    notebook: Path
+    html: Path
+    seconds: float
+
+
+@dataclass
+class PipelineResult:
+    run_name: str
+    runs: list[StageRun] = field(default_factory=list)
+
+    @property
+    def reports(self) -> list[Path]:
+        return [r.html for r in self.runs]
+
+
+def select_stages(spec: str | None) -> tuple[Stage, ...]:
+    """Stages named by a comma-separated list of numbers or names ('01,02', '03_explain'); all when empty."""
+    if not spec:
+        return STAGES
+    wanted = [s.strip() for s in spec.split(",") if s.strip()]
+    chosen = []
+    for token in wanted:
+        match = [s for s in STAGES if token in (s.number, s.name, s.number.lstrip("0"))]
+        if not match:
+            known = ", ".join(s.number for s in STAGES)
+            raise ValueError(f"unknown stage '{token}'; stages are {known} (or their names)")
+        chosen.extend(m for m in match if m not in chosen)
+    return tuple(sorted(chosen, key=lambda s: s.number))
+
+
+def run(
+    cfg: RunConfig,
+    stages: tuple[Stage, ...] = STAGES,
+    products: tuple[str, ...] | None = None,
+    fresh: bool = False,
+    log=print,
+) -> PipelineResult:
+    """Run the selected stages for the selected products (all by default).
+
+    Parameters
+    ----------
+    cfg : the validated run configuration.
+    stages : stages to run, in order.
+    products : products for stages 02..05; every product of the params when None.
+    fresh : delete runs/<run_name>/ and reports/<run_name>/ first, so every output is regenerated.
+    log : where progress lines go.
+
+    Raises
+    ------
+    StageFailed : when a notebook raises; later stages do not run.
+    """
+    products = tuple(products or cfg.products)
+    for name in products:
+        cfg.product(name)  # an unknown product fails before any stage runs
+    if fresh:
+        shutil.rmtree(cfg.run_dir, ignore_errors=True)
+        shutil.rmtree(cfg.reports_dir, ignore_errors=True)
+    result = PipelineResult(run_name=cfg.run_name)
+    if any(s.number == "01" for s in stages):
+        from creditmine.data import prepare
+
+        started = time.perf_counter()
+        data_dir = prepare(cfg)
+        log(f"[00_data] {data_dir} ({time.perf_counter() - started:.1f} s)")
+    kernel = _kernel_name()
+    for stage in (s for s in stages if not s.per_product):
+        result.runs.append(_execute(cfg, stage, None, kernel, log))
+    for product in products:
+        for stage in (s for s in stages if s.per_product):
+            result.runs.append(_execute(cfg, stage, product, kernel, log))
+            if stage.number == "05":
+                _attach_own_report(cfg, product, result.runs[-1])
+    return result
+
+
+def _execute(cfg: RunConfig, stage: Stage, product: str | None, kernel: str, log) -> StageRun:
+    import papermill as pm
+
+    from creditmine.reports.render import notebook_to_html
+
+    out_dir = cfg.reports_dir if product is None else cfg.reports_dir / product
+    out_dir.mkdir(parents=True, exist_ok=True)
+    executed = out_dir / stage.notebook
+    html = executed.with_suffix(".html")
+    parameters = {"params_file": str(cfg.params_path.resolve()), "run_name": cfg.run_name}
+    if product is not None:
+        parameters["product"] = product
+    label = stage.name + (f"/{product}" if product else "")
+    log(f"[{label}] running")
+    started = time.perf_counter()
+    try:
+        pm.execute_notebook(
+            str(cfg.root / "notebooks" / stage.notebook),
+            str(executed),
+            parameters=parameters,
+            kernel_name=kernel,
+            cwd=str(cfg.root / "notebooks"),
+            progress_bar=False,
+            report_mode=False,
+        )
+    except pm.PapermillExecutionError as exc:
+        raise StageFailed(stage, product, f"{exc.ename}: {exc.evalue}", executed) from None
+    notebook_to_html(executed, html, title=f"creditmine · {cfg.run_name} · {label}")
+    seconds = time.perf_counter() - started
+    log(f"[{label}] done in {seconds:.1f} s -> {html}")
+    return StageRun(stage.name, product, executed, html, seconds)
+
+
+def _attach_own_report(cfg: RunConfig, product: str, stage_run: StageRun) -> None:
+    """Stage 05 cannot log its own executed notebook while it runs: attach it to its run now."""
+    registration = cfg.stage_dir("05_register", product) / "registration.json"
+    if not registration.is_file():
+        return
+    run_id = json.loads(registration.read_text())["run_id"]
+    from creditmine.registry.tracking import attach_reports
+
+    attach_reports(cfg, product, run_id, [stage_run.notebook, stage_run.html])
+
+
+def _kernel_name() -> str:
+    """The project's kernel when it is registered, else the current interpreter's python3 kernel."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    return KERNEL_NAME if KERNEL_NAME in KernelSpecManager().find_kernel_specs() else "python3"
