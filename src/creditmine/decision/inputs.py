@@ -5,12 +5,13 @@ amount, a whole positive term, the enterprise's specialized-innovative flag, num
 for every model feature and a non-negative (or blank) limit base. Anything else gives the row an
 error message naming the field and the value that arrived; the decision model refers such rows
 with that message instead of scoring them, so nothing is silently defaulted. An enterprise with
-no data at all (every model feature blank) is referred too: a PD from nothing is no PD.
+no data at all (no data source with a record: each source's `<source>_missing` indicator set, or
+all its features blank) is referred too: a PD from nothing is no PD.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -32,12 +33,16 @@ class InputSpec:
     categorical_features : those of them that are categories (passed through as text).
     application_products : application product codes the model covers; empty means any.
     policy : the product's decision policy (its limit rules name the limit-base columns).
+    feature_sources : feature -> data source from the catalog; features of the "application"
+        source say nothing about the enterprise, and `<source>_missing` indicators say whether
+        their source has a record. Used to recognise an enterprise with no data at all.
     """
 
     feature_names: tuple[str, ...]
     categorical_features: frozenset[str]
     application_products: tuple[str, ...]
     policy: PolicyParams
+    feature_sources: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -107,25 +112,55 @@ def validate_applications(rows: pd.DataFrame, spec: InputSpec) -> ValidatedBatch
             _add(problems, row, f"{column} must not be negative; got {base[row]:g}")
         typed[column] = base
 
-    all_blank = np.ones(n, dtype=bool)
+    blank: dict[str, np.ndarray] = {}
     for name in spec.feature_names:
         if name in spec.categorical_features:
             values = _category(rows, name, problems)
-            all_blank &= values == ""
+            blank[name] = values == ""
             typed[name] = np.where(values == "", None, values)
         else:
             values = _number(rows, name, problems, required=False)
-            all_blank &= np.isnan(values)
+            blank[name] = np.isnan(values)
             typed[name] = values
-    if spec.feature_names:
-        for row in np.flatnonzero(all_blank):
-            _add(problems, row, "no data on the enterprise: every model feature is blank")
+    for row in np.flatnonzero(_no_data(typed, blank, spec, n)):
+        _add(problems, row, "no data on the enterprise: no government data source has a record")
 
     errors = np.full(n, "", dtype=object)
     for row, messages in problems.items():
         errors[row] = "; ".join(messages)
     frame = pd.DataFrame(typed, index=rows.index, copy=False)
     return ValidatedBatch(frame=frame, errors=errors)
+
+
+def _no_data(typed: dict, blank: dict[str, np.ndarray], spec: InputSpec, n: int) -> np.ndarray:
+    """Rows where no data source of the enterprise has a record.
+
+    A source has a record when its `<source>_missing` indicator is 0, or, without an indicator
+    among the model's features, when any of its features is not blank. Application fields
+    (product, amount, term) say nothing about the enterprise.
+    """
+    by_source: dict[str, list[str]] = {}
+    for name in spec.feature_names:
+        source = spec.feature_sources.get(name, "unknown")
+        if source != "application":
+            by_source.setdefault(source, []).append(name)
+    if not by_source:
+        return np.zeros(n, dtype=bool)
+    has_record = np.zeros(n, dtype=bool)
+    for source, names in by_source.items():
+        indicator = f"{source}_missing"
+        if indicator in names and indicator not in spec.categorical_features:
+            # the indicator decides; only where it is blank do the source's values
+            flag = typed[indicator]
+            others = [name for name in names if name != indicator]
+            any_value = np.zeros(n, dtype=bool)
+            for name in others:
+                any_value |= ~blank[name]
+            has_record |= np.where(np.isnan(flag), any_value, flag == 0)
+            continue
+        for name in names:
+            has_record |= ~blank[name]
+    return ~has_record
 
 
 def _rows_needing_base(products: np.ndarray, column: str, policy: PolicyParams) -> np.ndarray:

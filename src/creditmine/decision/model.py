@@ -1,0 +1,231 @@
+"""The decision model: an MLflow pyfunc that scores, decides, limits and explains applications.
+
+`DecisionModel` is what `mlflow.pyfunc.load_model("models:/creditmine-<product>@champion")` and
+`mlflow models serve` run. It is logged as a *model from code*: the artifact holds a two-line
+file (`creditmine/decision/decision_model_code.py`) that imports this class from the installed
+creditmine package, so loading runs the package's code, never code stored with the artifacts.
+The artifacts themselves are data: the primary credit model (skops, trusting exactly its types),
+the feature catalog (reason texts in English and Chinese), the product's policy and master scale.
+
+When it loads, the model refuses to run unless the registered version it belongs to passes the
+deployment gate (`creditmine.registry.gate.check_deployable`: review state approved, audit trail
+verified, artifacts matching their manifest), so moving the `champion` alias with the plain MLflow
+client does not put an unreviewed model into service.
+
+Output, one row per input row (see `OUTPUT_COLUMNS`): application_id, pd (12-month probability of
+default), score (points, higher is safer), grade (1 = best), decision (approve / refer / decline),
+credit_limit_cny (yuan), term_months, reason_1_en..reason_4_en, reason_1_zh..reason_4_zh and
+error ("" when the row was decided automatically, else why it was referred).
+"""
+
+import contextlib
+import contextvars
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+
+from creditmine.config import ProductParams
+from creditmine.decision.inputs import InputSpec, validate_applications
+from creditmine.decision.policy import REFER, apply_policy
+
+TOP_REASONS = 4
+REASON_COLUMNS = (
+    *(f"reason_{i}_en" for i in range(1, TOP_REASONS + 1)),
+    *(f"reason_{i}_zh" for i in range(1, TOP_REASONS + 1)),
+)
+OUTPUT_COLUMNS = (
+    "application_id", "pd", "score", "grade", "decision", "credit_limit_cny", "term_months",
+    *REASON_COLUMNS, "error",
+)
+#: Names of the artifacts logged with the model (see creditmine.decision.package).
+ARTIFACTS = ("credit_model", "models_meta", "catalog", "policy", "master_scale")
+
+# (no `from __future__ import annotations` here: MLflow reads predict's type hints at class
+# definition, and a string hint would read as "Any" and warn.)
+# Set only while creditmine.decision.package logs a model: MLflow then loads the new, not yet
+# registered model in this process to check its input example, and the gate has nothing to check.
+_LOGGING_RUN_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("_LOGGING_RUN_ID", default=None)
+
+
+class DecisionModel(mlflow.pyfunc.PythonModel):
+    """MLflow pyfunc of one product: application rows in, decisions with reasons out."""
+
+    def load_context(self, context) -> None:
+        """Pass the deployment gate, then load the credit model, catalog and policy.
+
+        Raises
+        ------
+        creditmine.registry.gate.DeploymentRefused : the version this artifact belongs to is not
+            registered, not approved, its audit trail does not verify, or its artifacts do not match
+            their manifest; the message says which.
+        """
+        settings = dict(context.model_config or {})
+        if _LOGGING_RUN_ID.get() is None or _LOGGING_RUN_ID.get() != settings.get("run_id"):
+            guard_deployment(settings, model_dir_of(context.artifacts))
+        self.engine_ = DecisionEngine.from_artifacts(context.artifacts)
+
+    def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
+        """Decide each application row; see the module docstring for the output columns."""
+        if not isinstance(model_input, pd.DataFrame):
+            model_input = pd.DataFrame(model_input)
+        return self.engine_.decide(model_input)
+
+
+class DecisionEngine:
+    """Validation, PD, score, grade, reasons and policy for a batch of application rows.
+
+    Parameters
+    ----------
+    credit_model : a fitted creditmine CreditModel (the product's primary model).
+    reason_coder : a fitted `creditmine.explain.reasons.ReasonCoder` for `credit_model`.
+    product : the product's ProductParams (scope and policy).
+    catalog : the FeatureSpec list of the feature table.
+    """
+
+    def __init__(self, credit_model, reason_coder, product: ProductParams, catalog: list) -> None:
+        from creditmine.models.base import pd_to_points  # noqa: F401  (fail early if absent)
+
+        self.credit_model = credit_model
+        self.reason_coder = reason_coder
+        self.product = product
+        self.catalog = catalog
+        self._master_scale = credit_model.master_scale_
+        features = tuple(str(name) for name in credit_model.feature_names_in_)
+        kinds = {spec.name: spec.kind for spec in catalog}
+        self.input_spec = InputSpec(
+            feature_names=features,
+            categorical_features=frozenset(n for n in features if kinds.get(n) == "categorical"),
+            application_products=tuple(product.application_products),
+            policy=product.policy,
+            feature_sources={spec.name: spec.source for spec in catalog},
+        )
+
+    @classmethod
+    def from_artifacts(cls, artifacts: dict[str, str]) -> "DecisionEngine":
+        """Build the engine from the files logged with the model (artifact name -> local path)."""
+        from creditmine.explain.reasons import ReasonCoder
+        from creditmine.features.catalog import read_catalog
+        from creditmine.models.io import load_model
+
+        missing = [name for name in ARTIFACTS if name not in artifacts]
+        if missing:
+            raise ValueError(f"decision model artifacts lack {missing}; it has {sorted(artifacts)}")
+        credit_model = load_model(artifacts["credit_model"])
+        catalog = read_catalog(artifacts["catalog"])
+        product = ProductParams.model_validate(json.loads(Path(artifacts["policy"]).read_text(encoding="utf-8")))
+        reason_coder = ReasonCoder(catalog, top_k=TOP_REASONS).fit(credit_model)
+        return cls(credit_model, reason_coder, product, catalog)
+
+    def decide(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """One output row per application row, in the same order (columns `OUTPUT_COLUMNS`)."""
+        from creditmine.models.base import pd_to_points
+        from creditmine.models.master_scale import assign_grades
+
+        n = len(rows)
+        batch = validate_applications(rows, self.input_spec)
+        valid = batch.valid
+        out = {
+            "application_id": batch.frame["application_id"].to_numpy(dtype=object),
+            "pd": np.full(n, np.nan),
+            "score": np.full(n, np.nan),
+            "grade": np.zeros(n, dtype=np.int64),
+            "decision": np.full(n, REFER, dtype=object),
+            "credit_limit_cny": np.full(n, np.nan),
+            "term_months": np.zeros(n, dtype=np.int64),
+            **{column: np.full(n, "", dtype=object) for column in REASON_COLUMNS},
+            "error": batch.errors.copy(),
+        }
+        if valid.any():
+            good = np.flatnonzero(valid)
+            frame = batch.frame.iloc[good] if len(good) < n else batch.frame
+            X = frame[list(self.input_spec.feature_names)]
+            model = self.credit_model
+            pds = model.predict_pd(X)
+            grades = assign_grades(pds, self._master_scale)
+            out["pd"][good] = pds
+            out["score"][good] = pd_to_points(pds, model.base_points, model.base_odds, model.pdo)
+            out["grade"][good] = grades
+            outcome = apply_policy(frame, grades, self.product.policy)
+            out["decision"][good] = outcome.decision
+            out["credit_limit_cny"][good] = outcome.credit_limit_cny
+            out["term_months"][good] = outcome.term_months
+            out["error"][good] = outcome.note
+            reasons = self.reason_coder.reasons(X)
+            for column in REASON_COLUMNS:
+                out[column][good] = reasons[column]
+        return pd.DataFrame(out, columns=list(OUTPUT_COLUMNS))
+
+
+def guard_deployment(settings: dict, model_dir: str | os.PathLike | None) -> None:
+    """Refuse to serve unless every registered version of this artifact passes the deployment gate.
+
+    The artifact finds its registered versions by the MLflow run and logged-model id recorded
+    when it was logged. Tracking URI: MLFLOW_TRACKING_URI, else the one recorded at logging.
+
+    Raises
+    ------
+    creditmine.registry.gate.DeploymentRefused : naming the model, the version and the reason.
+    """
+    from creditmine.registry.gate import DeploymentRefused, check_deployable
+
+    model_name = settings.get("model_name")
+    run_id = settings.get("run_id")
+    if not model_name or not run_id:
+        raise DeploymentRefused(
+            "decision model: its configuration names no registered model and run; it was not "
+            "logged by creditmine.decision.package and cannot be checked"
+        )
+    tracking_uri = os.environ.get("MLFLOW_TRACKING_URI") or settings.get("tracking_uri")
+    for version in registered_versions(model_name, run_id, _logged_model_id(model_dir), tracking_uri):
+        check_deployable(model_name, version, tracking_uri=tracking_uri)
+
+
+def registered_versions(model_name: str, run_id: str, model_id: str | None, tracking_uri: str | None) -> list[str]:
+    """Versions of `model_name` registered from this artifact (run id, and logged-model id if known).
+
+    Raises
+    ------
+    creditmine.registry.gate.DeploymentRefused : when there is none.
+    """
+    from creditmine.registry.gate import DeploymentRefused
+
+    client = mlflow.MlflowClient(tracking_uri=tracking_uri)
+    found = client.search_model_versions(f"name='{model_name}' and run_id='{run_id}'")
+    if model_id:
+        found = [v for v in found if getattr(v, "model_id", None) == model_id or model_id in (v.source or "")]
+    if not found:
+        raise DeploymentRefused(
+            f"{model_name}: this artifact (run {run_id}) is not a registered version; only a "
+            "registered, approved version may decide"
+        )
+    return sorted((str(v.version) for v in found), key=int)
+
+
+def model_dir_of(artifacts: dict[str, str]) -> Path | None:
+    """The folder holding the MLmodel file of a loaded model, from its artifacts' local paths."""
+    for path in artifacts.values():
+        for folder in Path(path).parents:
+            if (folder / "MLmodel").is_file():
+                return folder
+    return None
+
+
+@contextlib.contextmanager
+def logging_model(run_id: str) -> Iterator[None]:
+    """While a model of `run_id` is being logged (and MLflow test-loads it here), skip the gate."""
+    token = _LOGGING_RUN_ID.set(run_id)
+    try:
+        yield
+    finally:
+        _LOGGING_RUN_ID.reset(token)
+
+
+def _logged_model_id(model_dir: str | os.PathLike | None) -> str | None:
+    if model_dir is None:
+        return None
+    return getattr(mlflow.models.Model.load(str(model_dir)), "model_id", None)

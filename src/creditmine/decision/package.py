@@ -1,0 +1,166 @@
+"""Log the decision model of a product into an MLflow run (stage 05 registers it afterwards).
+
+The logged model is a model from code (`creditmine/decision/decision_model_code.py`, which only
+imports the installed `DecisionModel`) plus data artifacts: the product's primary credit model in
+skops format, `models.json`, the feature catalog (with the reason texts in English and Chinese),
+the product's scope and policy as JSON and the rating master scale. Its configuration records the
+registered-model name, the run and the tracking URI, so that the loaded model can find its
+registered version and pass the deployment gate.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+import json
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from creditmine.config import RunConfig
+from creditmine.decision.inputs import APPLICATION_FIELDS
+from creditmine.decision.model import OUTPUT_COLUMNS, logging_model
+from creditmine.decision.policy import limit_base_columns
+
+MODEL_NAME_IN_RUN = "decision_model"
+CODE_FILE = Path(__file__).with_name("decision_model_code.py")
+# Distributions the decision model imports at run time (creditmine itself must be installed:
+# serve with `mlflow models serve --env-manager local` from the project's environment).
+_REQUIREMENTS = ("mlflow", "numpy", "pandas", "scipy", "scikit-learn", "skops", "pydantic", "pyyaml")
+_OPTIONAL_REQUIREMENTS = ("numba",)
+_EXAMPLE_ROWS = 3
+
+
+def log_decision_model(cfg: RunConfig, product: str, run_id: str):
+    """Log the decision pyfunc of `product` into the MLflow run `run_id`; do not register it.
+
+    Parameters
+    ----------
+    cfg : the run's configuration; reads stage 01's `catalog.json` and `features.parquet` (for
+        the input example) and stage 02's `models.json`, `models/<primary>.skops` and
+        `master_scale.csv`.
+    product : product name (params/products/<product>.yaml).
+    run_id : an existing run of the product's experiment in `cfg.tracking_uri`.
+
+    Returns
+    -------
+    mlflow.models.model.ModelInfo : its `model_uri` (``models:/m-...``) is what the registry
+        registers.
+    """
+    import mlflow
+
+    from creditmine.features.catalog import read_catalog
+    from creditmine.models.io import load_model, read_models_meta
+    from creditmine.registry.tracking import model_name
+
+    product_params = cfg.product(product)
+    train_dir = cfg.stage_dir("02_train", product)
+    features_dir = cfg.stage_dir("01_build_features")
+    meta = read_models_meta(train_dir)
+    primary = meta["primary"]
+    paths = {
+        "credit_model": train_dir / "models" / f"{primary}.skops",
+        "models_meta": train_dir / "models.json",
+        "catalog": features_dir / "catalog.json",
+        "master_scale": train_dir / "master_scale.csv",
+    }
+    for name, path in paths.items():
+        if not path.is_file():
+            raise FileNotFoundError(f"decision model of '{product}': {name} not found at {path}; run stages 01-02 first")
+    credit_model = load_model(paths["credit_model"])
+    catalog = read_catalog(paths["catalog"])
+    columns = input_columns(list(credit_model.feature_names_in_), product_params.policy)
+    example = input_example(features_dir / "features.parquet", columns, product_params.application_products)
+
+    with tempfile.TemporaryDirectory(prefix="creditmine-decision-") as tmp:
+        policy_file = Path(tmp) / "policy.json"
+        policy_file.write_text(json.dumps(product_params.model_dump(mode="json"), indent=1, ensure_ascii=False), encoding="utf-8")
+        artifacts = {name: str(path) for name, path in paths.items()} | {"policy": str(policy_file)}
+        settings = {
+            "product": product,
+            "model_name": model_name(cfg, product),
+            "run_id": run_id,
+            "tracking_uri": cfg.tracking_uri,
+            "primary_model": primary,
+        }
+        with _in_run(cfg.tracking_uri, run_id), logging_model(run_id):
+            info = mlflow.pyfunc.log_model(
+                name=MODEL_NAME_IN_RUN,
+                python_model=str(CODE_FILE),
+                artifacts=artifacts,
+                model_config=settings,
+                signature=signature(columns, catalog),
+                input_example=example,
+                pip_requirements=pip_requirements(),
+                metadata={"creditmine_product": product, "creditmine_primary_model": primary,
+                          "serve_with": "mlflow models serve --env-manager local (creditmine installed)"},
+            )
+    return info
+
+
+@contextlib.contextmanager
+def _in_run(tracking_uri: str, run_id: str) -> Iterator[None]:
+    """Make `run_id` the active run of `tracking_uri` (it may already be), then restore."""
+    import mlflow
+
+    previous_uri = mlflow.get_tracking_uri()
+    active = mlflow.active_run()
+    if active is not None and active.info.run_id != run_id:
+        raise ValueError(f"cannot log the decision model into run {run_id}: run {active.info.run_id} is active")
+    mlflow.set_tracking_uri(tracking_uri)
+    try:
+        if active is not None:
+            yield
+        else:
+            with mlflow.start_run(run_id=run_id):
+                yield
+    finally:
+        mlflow.set_tracking_uri(previous_uri)
+
+
+def input_columns(feature_names: list[str], policy) -> list[str]:
+    """The columns of an application row: application fields, limit bases, the model's features."""
+    return list(dict.fromkeys([*APPLICATION_FIELDS, "enterprise_id", *limit_base_columns(policy), *feature_names]))
+
+
+def signature(columns: list[str], catalog: list):
+    """Input: every column optional and of any type (rows are validated one by one, so one bad row
+    gets its own error instead of failing the batch); output: the decision columns."""
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import AnyType, ColSpec, Schema
+
+    inputs = Schema([ColSpec(AnyType(), name, required=False) for name in columns])
+    types = {"pd": "double", "score": "double", "grade": "long", "credit_limit_cny": "double", "term_months": "long"}
+    outputs = Schema([ColSpec(types.get(name, "string"), name) for name in OUTPUT_COLUMNS])
+    return ModelSignature(inputs=inputs, outputs=outputs)
+
+
+def input_example(features_file: Path, columns: list[str], application_products) -> pd.DataFrame:
+    """A few application rows of the product's scope from the feature table, JSON-friendly."""
+    frame = pd.read_parquet(features_file, columns=[c for c in columns if c != "enterprise_id"] + ["enterprise_id"])
+    if application_products:
+        frame = frame[frame["product"].isin(application_products)]
+    frame = frame.head(_EXAMPLE_ROWS).reset_index(drop=True)
+    for column in frame.columns:
+        if pd.api.types.is_bool_dtype(frame[column].dtype):
+            frame[column] = frame[column].astype(bool)
+        elif pd.api.types.is_numeric_dtype(frame[column].dtype):
+            frame[column] = frame[column].astype(float)
+        else:
+            frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
+    return frame[columns].replace({np.nan: None})
+
+
+def pip_requirements() -> list[str]:
+    """Pinned requirements of the installed third-party packages the model imports."""
+    pins = []
+    for name in (*_REQUIREMENTS, *_OPTIONAL_REQUIREMENTS):
+        try:
+            pins.append(f"{name}=={importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            if name not in _OPTIONAL_REQUIREMENTS:
+                raise
+    return pins

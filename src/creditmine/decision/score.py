@@ -1,0 +1,256 @@
+"""Batch scoring with a registered decision model: read applications, gate, decide, write.
+
+`creditmine score` is a thin shell over these functions. The deployment gate is checked on the
+registered version *before* the model is loaded (and the model checks it again as it loads), so a
+version whose review state is not approved, whose audit trail does not verify or whose artifacts do
+not match their manifest never scores anything. Rows that cannot be decided automatically come
+back as decision "refer" with the reason in `error`; one bad row never stops the batch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+CHUNK_ROWS = 20_000  # rows per model call: bounds memory and paces the progress bar
+_ID_COLUMNS = {"application_id": "string", "enterprise_id": "string", "product": "string"}
+_MODEL_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))$")
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A registered model version resolved from a ``models:/`` URI."""
+
+    name: str
+    version: str
+    uri: str
+
+
+def resolve_model(model_uri: str, tracking_uri: str | None = None) -> ModelRef:
+    """The registered version a ``models:/<name>@<alias>`` or ``models:/<name>/<version>`` names.
+
+    Raises
+    ------
+    ValueError : the URI has another form, or the alias or version does not exist.
+    """
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    match = _MODEL_URI.match(model_uri)
+    if not match:
+        raise ValueError(
+            f"--model must be models:/<name>@<alias> or models:/<name>/<version>; got '{model_uri}'"
+        )
+    client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    name = match["name"]
+    try:
+        if match["alias"]:
+            version = client.get_model_version_by_alias(name, match["alias"]).version
+        else:
+            version = client.get_model_version(name, match["version"]).version
+    except MlflowException as exc:
+        raise ValueError(f"{model_uri}: not found in {tracking_uri} ({_first_line(exc)})") from None
+    return ModelRef(name=name, version=str(version), uri=f"models:/{name}/{version}")
+
+
+def load_decision_model(model_uri: str, tracking_uri: str | None = None):
+    """Check the deployment gate of the version `model_uri` names, then load it as a pyfunc.
+
+    Raises
+    ------
+    creditmine.registry.gate.DeploymentRefused : the gate refuses the version (message says why).
+    ValueError : the URI names no registered version.
+    """
+    import mlflow
+
+    from creditmine.registry.gate import check_deployable
+
+    ref = resolve_model(model_uri, tracking_uri)
+    check_deployable(ref.name, ref.version, tracking_uri=tracking_uri)
+    # the model checks the gate again as it loads, in the store it is loaded from
+    with tracking_store(tracking_uri):
+        return mlflow.pyfunc.load_model(ref.uri)
+
+
+@contextlib.contextmanager
+def tracking_store(tracking_uri: str | None) -> Iterator[None]:
+    """Point MLflow (and MLFLOW_TRACKING_URI, read by a loading model) at a store, then restore."""
+    import mlflow
+
+    if not tracking_uri:
+        yield
+        return
+    previous_env = os.environ.get("MLFLOW_TRACKING_URI")
+    previous_uri = mlflow.get_tracking_uri()
+    previous_registry = mlflow.get_registry_uri()
+    os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(previous_uri)
+        mlflow.set_registry_uri(previous_registry)
+        if previous_env is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = previous_env
+
+
+def read_applications(path: str | os.PathLike) -> pd.DataFrame:
+    """Application rows from a CSV, Parquet or JSON-lines file (by suffix).
+
+    Identifiers (application_id, enterprise_id, product) are read as text, so leading zeros and
+    the 18-character credit codes survive a CSV.
+
+    Raises
+    ------
+    ValueError : naming the file when it is missing, has another suffix or cannot be parsed.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: input file not found")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            return pd.read_csv(path, dtype=_ID_COLUMNS, keep_default_na=True)
+        if suffix in (".parquet", ".pq"):
+            return pd.read_parquet(path)
+        if suffix in (".jsonl", ".ndjson", ".json"):
+            return pd.read_json(path, lines=suffix != ".json", dtype=_ID_COLUMNS)
+    except Exception as exc:  # parsers raise many types; say which file and why
+        raise ValueError(f"{path}: cannot read applications ({_first_line(exc)})") from None
+    raise ValueError(f"{path}: input must be .csv, .parquet or .jsonl; got '{path.suffix}'")
+
+
+def attach_features(applications: pd.DataFrame, features_path: str | os.PathLike) -> tuple[pd.DataFrame, np.ndarray]:
+    """Complete application rows with the feature table's columns, matched on application_id.
+
+    Columns the input already has are kept as given (an input may restate the requested amount);
+    the others come from the feature table.
+
+    Returns
+    -------
+    (rows, found) : the completed rows in input order, and a bool array, False for an
+    application id that the feature table does not have.
+    """
+    if "application_id" not in applications:
+        raise ValueError("input needs an application_id column to look up features")
+    features_path = Path(features_path)
+    features = read_applications(features_path)
+    features = features.assign(application_id=features["application_id"].astype("string"))
+    wanted = ["application_id", *[c for c in features.columns if c not in applications.columns]]
+    keys = applications["application_id"].astype("string")
+    merged = applications.assign(application_id=keys).merge(
+        features[wanted].drop_duplicates("application_id"), on="application_id", how="left", indicator=True
+    )
+    found = (merged.pop("_merge") == "both").to_numpy()
+    merged.index = applications.index
+    return merged, found
+
+
+def score_applications(model, rows: pd.DataFrame, progress: bool = True) -> pd.DataFrame:
+    """Decide every row with a loaded decision pyfunc, in chunks, with a progress bar.
+
+    Returns
+    -------
+    DataFrame with the decision model's output columns, one row per input row, in input order.
+    """
+    from tqdm.auto import tqdm
+
+    if rows.empty:
+        raise ValueError("no applications to score: the input has no rows")
+    parts = []
+    with tqdm(total=len(rows), unit="app", desc="scoring", disable=not progress) as bar:
+        for start in range(0, len(rows), CHUNK_ROWS):
+            chunk = rows.iloc[start:start + CHUNK_ROWS]
+            parts.append(model.predict(chunk))
+            bar.update(len(chunk))
+    return pd.concat(parts, ignore_index=True)
+
+
+def not_found_rows(application_ids: pd.Series, features_path: str | os.PathLike) -> pd.DataFrame:
+    """Decision rows (refer, with the reason) for applications absent from the feature table."""
+    from creditmine.decision.model import OUTPUT_COLUMNS, REASON_COLUMNS
+
+    n = len(application_ids)
+    frame = pd.DataFrame({
+        "application_id": application_ids.astype(object).to_numpy(),
+        "pd": np.nan, "score": np.nan, "grade": 0, "decision": "refer",
+        "credit_limit_cny": np.nan, "term_months": 0,
+        **{column: "" for column in REASON_COLUMNS},
+        "error": f"application_id not found in the feature table {features_path}",
+    }, index=range(n))
+    return frame[list(OUTPUT_COLUMNS)]
+
+
+def score_file(
+    model_uri: str,
+    input_path: str | os.PathLike,
+    output_path: str | os.PathLike,
+    tracking_uri: str | None = None,
+    features_path: str | os.PathLike | None = None,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Gate, load, read, decide and write: what `creditmine score` does.
+
+    Parameters
+    ----------
+    model_uri : ``models:/creditmine-<product>@champion`` (or ``/<version>``).
+    input_path : applications (CSV, Parquet or JSON lines): the application fields and the
+        enterprise's features, or only application ids when `features_path` is given.
+    output_path : decisions, by suffix (.csv, .parquet or .jsonl).
+    tracking_uri : the MLflow store.
+    features_path : a feature table (stage 01's features.parquet) to complete the rows from.
+
+    Returns
+    -------
+    The decisions written (DataFrame, one row per input row, in input order).
+    """
+    model = load_decision_model(model_uri, tracking_uri)
+    rows = read_applications(input_path)
+    if features_path is not None:
+        rows, found = attach_features(rows, features_path)
+    else:
+        found = np.ones(len(rows), dtype=bool)
+    decisions = score_applications(model, rows[found], progress=progress) if found.any() else None
+    if not found.all():
+        missing = not_found_rows(rows.loc[~found, "application_id"], features_path)
+        missing.index = np.flatnonzero(~found)
+        if decisions is not None:
+            decisions.index = np.flatnonzero(found)
+            decisions = pd.concat([decisions, missing]).sort_index()
+        else:
+            decisions = missing
+        decisions = decisions.reset_index(drop=True)
+    write_decisions(decisions, output_path)
+    return decisions
+
+
+def write_decisions(decisions: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """Write decisions by suffix: .csv (UTF-8 with BOM, so Excel shows the Chinese reasons),
+    .parquet, or .jsonl."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        decisions.to_csv(path, index=False, encoding="utf-8-sig")
+    elif suffix in (".parquet", ".pq"):
+        decisions.to_parquet(path, index=False)
+    elif suffix in (".jsonl", ".ndjson"):
+        decisions.to_json(path, orient="records", lines=True, force_ascii=False)
+    else:
+        raise ValueError(f"{path}: output must be .csv, .parquet or .jsonl; got '{path.suffix}'")
+    return path
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
