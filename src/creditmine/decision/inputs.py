@@ -191,7 +191,7 @@ def _text(rows: pd.DataFrame, name: str, problems, required: bool) -> np.ndarray
     column = rows[name]
     values = column.to_numpy(dtype=object)
     blank = pd.isna(values)
-    if pd.api.types.is_string_dtype(column.dtype) and all(isinstance(v, str) for v in values[~blank][:1]):
+    if isinstance(column.dtype, pd.StringDtype) or all(isinstance(v, str) for v in values[~blank]):
         values = np.where(blank, "", values).astype(object)
     else:  # numbers or mixed objects: ids may arrive as integers
         values = np.array(["" if b else str(v) for v, b in zip(values, blank)], dtype=object)

@@ -119,7 +119,9 @@ class DecisionEngine:
         catalog = read_catalog(artifacts["catalog"])
         product = ProductParams.model_validate(json.loads(Path(artifacts["policy"]).read_text(encoding="utf-8")))
         reason_coder = ReasonCoder(catalog, top_k=TOP_REASONS).fit(credit_model)
-        return cls(credit_model, reason_coder, product, catalog)
+        engine = cls(credit_model, reason_coder, product, catalog)
+        engine.warm_up()
+        return engine
 
     def decide(self, rows: pd.DataFrame) -> pd.DataFrame:
         """One output row per application row, in the same order (columns `OUTPUT_COLUMNS`)."""
@@ -155,10 +157,45 @@ class DecisionEngine:
             out["credit_limit_cny"][good] = outcome.credit_limit_cny
             out["term_months"][good] = outcome.term_months
             out["error"][good] = outcome.note
-            reasons = self.reason_coder.reasons(X)
-            for column in REASON_COLUMNS:
-                out[column][good] = reasons[column]
+            for column, texts in self.reason_texts(X).items():
+                out[column][good] = texts
         return pd.DataFrame(out, columns=list(OUTPUT_COLUMNS))
+
+
+    def reason_texts(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
+        """The top reasons of each row of X (model features) as reason_1_en .. reason_4_zh.
+
+        Reasons are the reason groups that push the PD up most (`creditmine.explain.reasons`);
+        a row with fewer such groups has blank trailing reasons.
+        """
+        coder = self.reason_coder
+        n = len(X)
+        texts = {column: np.full(n, "", dtype=object) for column in REASON_COLUMNS}
+        row, feature, _ = coder.rank(coder.contributions(X))
+        if len(row) == 0:
+            return texts
+        values = np.empty(len(row), dtype=object)
+        for f in np.unique(feature):
+            at = np.flatnonzero(feature == f)
+            values[at] = X[coder.value_columns_[f]].to_numpy(dtype=object)[row[at]]
+        en, zh = coder.statements(feature, values)
+        # rank within each row: rows come grouped, strongest reason first
+        first = np.r_[True, row[1:] != row[:-1]]
+        rank = np.arange(len(row)) - np.maximum.accumulate(np.where(first, np.arange(len(row)), 0))
+        for r in range(TOP_REASONS):
+            at = rank == r
+            texts[f"reason_{r + 1}_en"][row[at]] = en[at]
+            texts[f"reason_{r + 1}_zh"][row[at]] = zh[at]
+        return texts
+
+    def warm_up(self) -> None:
+        """Run the scoring path once on an empty application, so the first request is not the
+        one that pays for compiling the SHAP kernel."""
+        features = self.input_spec.feature_names
+        blank = pd.DataFrame({name: [None if name in self.input_spec.categorical_features else np.nan]
+                              for name in features})
+        self.credit_model.predict_pd(blank)
+        self.reason_texts(blank)
 
 
 def guard_deployment(settings: dict, model_dir: str | os.PathLike | None) -> None:
