@@ -15,11 +15,21 @@ class SyntheticParams(Section):
     start: str = Field("2021-01", pattern=r"^\d{4}-\d{2}$", description="first month, YYYY-MM")
     end: str = Field("2024-12", pattern=r"^\d{4}-\d{2}$", description="last month, YYYY-MM")
     chunk_enterprises: int = Field(5_000, gt=0, description="enterprises generated per chunk")
+    shock_start: str = Field("2022-03", pattern=r"^\d{4}-\d{2}$", description="first month of the macro shock")
+    shock_end: str = Field("2022-08", pattern=r"^\d{4}-\d{2}$", description="last month at full shock; recovery follows")
+    applications_scale: float = Field(
+        1.0, gt=0, le=20, description="multiplies every product's monthly application rate"
+    )
+    thin_file_share: float = Field(
+        0.10, ge=0, le=1, description="share of enterprises whose tax and electricity records start late in the window"
+    )
 
     @model_validator(mode="after")
     def _window_is_ordered(self) -> "SyntheticParams":
         if self.end < self.start:
             raise ValueError(f"end must not be before start; got {self.start} > {self.end}")
+        if self.shock_end < self.shock_start:
+            raise ValueError(f"shock_end must not be before shock_start; got {self.shock_start} > {self.shock_end}")
         return self
 
 
