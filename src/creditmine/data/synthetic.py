@@ -524,9 +524,9 @@ class _Chunk:
                 e = np.flatnonzero(arrives)
                 if len(e) == 0:
                     continue
-                records.append(self._price_applications(product, e, t, view))
-            booked_now = np.concatenate([r["booked_e"] for r in records if r["t"] == t]) if records else np.array([], int)
-            has_loan[booked_now] = True
+                record = self._price_applications(product, e, t, view)
+                records.append(record)
+                has_loan[record["booked_e"]] = True
         if records:
             cols = {key: np.concatenate([r[key] for r in records]) for key in records[0] if key != "t"}
         else:
