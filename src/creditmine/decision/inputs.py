@@ -50,7 +50,7 @@ class ValidatedBatch:
     """Application rows after validation.
 
     frame : the rows with typed columns (features float or text, amounts float in yuan,
-        term_months float months, specialized_innovative bool, product and application_id text);
+        term_months float months, specialized_innovative 1.0 / 0.0, product and application_id text);
         values of invalid rows are unspecified.
     errors : ndarray[str], "" for a valid row, else why it cannot be decided automatically.
     """
@@ -114,7 +114,10 @@ def validate_applications(rows: pd.DataFrame, spec: InputSpec) -> ValidatedBatch
 
     blank: dict[str, np.ndarray] = {}
     for name in spec.feature_names:
-        if name in spec.categorical_features:
+        if name in typed:  # an application field or limit base the model also reads: checked above
+            values = typed[name]
+            blank[name] = values == "" if values.dtype == object else np.isnan(values)
+        elif name in spec.categorical_features:
             values = _category(rows, name, problems)
             blank[name] = values == ""
             typed[name] = np.where(values == "", None, values)
@@ -272,22 +275,23 @@ def _already_reported(problems, row: int, name: str) -> bool:
 
 
 def _flag(rows: pd.DataFrame, name: str, problems) -> np.ndarray:
-    """A yes/no column as bool; blanks and anything but true/false/1/0/yes/no are errors."""
+    """A yes/no column as 1.0 / 0.0 (NaN where blank); blanks and anything but
+    true/false/1/0/yes/no are errors."""
     n = len(rows)
     if name not in rows:
         _missing_column(rows, name, problems)
-        return np.zeros(n, dtype=bool)
+        return np.full(n, np.nan)
     column = rows[name]
     if pd.api.types.is_bool_dtype(column.dtype) and not column.hasnans:
-        return column.to_numpy(dtype=bool)
-    flags = np.zeros(n, dtype=bool)
+        return column.to_numpy(dtype=float)
+    flags = np.full(n, np.nan)
     for row, value in enumerate(column.to_numpy(dtype=object)):
         if isinstance(value, (bool, np.bool_)):
-            flags[row] = bool(value)
+            flags[row] = float(value)
         elif isinstance(value, (int, float, np.integer, np.floating)) and not pd.isna(value) and value in (0, 1):
-            flags[row] = bool(value)
+            flags[row] = float(value)
         elif isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-            flags[row] = value.strip().lower() in _TRUE
+            flags[row] = float(value.strip().lower() in _TRUE)
         elif value is None or (not isinstance(value, str) and pd.isna(value)):
             _add(problems, row, f"{name} is blank")
         else:

@@ -78,7 +78,7 @@ def credit_limits(applications: pd.DataFrame, grades: np.ndarray, policy: Policy
     Parameters
     ----------
     applications : DataFrame with `product` (application product code), `requested_amount_cny`,
-        `specialized_innovative` (bool) and every column of `limit_base_columns(policy)`
+        `specialized_innovative` (bool or 1/0) and every column of `limit_base_columns(policy)`
         (yuan; NaN when unknown).
     grades : ndarray[int], grade 1 (best) .. G of each application.
     policy : the product's PolicyParams.
@@ -98,7 +98,7 @@ def credit_limits(applications: pd.DataFrame, grades: np.ndarray, policy: Policy
             base[rows] = _column(applications, BASE_COLUMNS[rule.base])[rows]
     scale = _grade_scale(np.asarray(grades), policy)
     limit = share * base * scale
-    specialized = applications["specialized_innovative"].to_numpy(dtype=bool)
+    specialized = _column(applications, "specialized_innovative") == 1  # blank: the lower cap
     limit = np.minimum(limit, np.where(specialized, policy.cap_specialized_cny, policy.cap_cny))
     if policy.cap_at_requested:
         limit = np.minimum(limit, _column(applications, "requested_amount_cny"))
