@@ -6,9 +6,18 @@ from creditmine.config.base import Section
 
 
 class ExplainParams(Section):
-    background_rows: int = Field(500, ge=10, description="background sample for the GBM explainer")
-    max_rows: int | None = Field(None, ge=1, description="cap on explained out-of-time rows")
-    top_reasons: int = Field(4, ge=1)
-    dependence_plots: int = Field(6, ge=0)
+    background_rows: int = Field(
+        500, ge=10, description="training rows: the scorecard's SHAP reference and shap's generic-path background"
+    )
+    max_rows: int | None = Field(None, ge=1, description="cap on explained out-of-time rows (seeded sample)")
+    top_reasons: int = Field(4, ge=1, description="reason codes per application")
+    dependence_plots: int = Field(6, ge=0, description="dependence plots per model (top features)")
     interaction_rows: int = Field(500, ge=10, description="rows for SHAP interaction values")
-    additivity_tolerance: float = Field(1e-6, gt=0)
+    additivity_tolerance: float = Field(1e-6, gt=0, description="max |base + SHAP - log-odds|; the stage fails beyond")
+    stability_rows: int = Field(5000, ge=50, description="training rows explained for the ranking stability")
+    stability_top: int = Field(10, ge=2, description="length of the feature ranking compared")
+    segment_min_rows: int = Field(100, ge=10, description="smaller products / industry sections are not judged")
+    sign_check_min_rows: int = Field(30, ge=5, description="rows with a value needed to judge a feature's sign")
+    verify_rows: int = Field(200, ge=0, description="rows on which the fast TreeSHAP is checked against shap's")
+    interactions_top: int = Field(10, ge=1, description="strongest feature pairs shown")
+    waterfall_features: int = Field(10, ge=3, description="features shown per waterfall")
