@@ -1,0 +1,384 @@
+"""The feature definitions, written once as SQL in DuckDB's dialect; sqlglot translates them for Spark.
+
+Every query reads the `spine` (one row per application: application_id, enterprise_id, applied_at,
+product, requested_amount_cny, term_months, award_id, and `since_<k>m` = applied_at minus k
+months for each window k, computed once in Python so that both engines and the pandas reference
+share the same calendar arithmetic) and the raw tables under their own names.
+
+Point in time: every join keeps only records whose knowledge date (filed_at, published_at,
+issued_at, billed_at, declared_at, awarded_at) is strictly before applied_at. Monthly tables are
+ranked by period within each application (r = 1 is the latest period filed or billed before the
+application), so "the last k filed months" is `r <= k`.
+
+Missing values: when an application has no record of a source (its `<source>_missing` flag is 1),
+every feature of that source is NULL; otherwise counts and sums in a window are 0 when nothing
+fell in it, and ratios are NULL when their denominator is not positive.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlglot
+
+__all__ = ["FeatureQueries", "RATING_RANKS", "feature_queries", "to_dialect"]
+
+# Tax credit ratings from best to worst (State Taxation Administration scale).
+RATING_RANKS = {"A": 1, "B": 2, "M": 3, "C": 4, "D": 5}
+
+
+@dataclass(frozen=True)
+class FeatureQueries:
+    """Named intermediate queries (run in order, each visible to the next) and the final select."""
+
+    steps: tuple[tuple[str, str], ...]
+    final: str
+
+
+def feature_queries(windows_months: tuple[int, ...], filing_deadline_day: int) -> FeatureQueries:
+    """The SQL (DuckDB dialect) of every synthetic-world feature for the given windows.
+
+    Parameters
+    ----------
+    windows_months : look-back windows in months; the longest is the annual window.
+    filing_deadline_day : day of the month after the period by which a monthly VAT return is due
+        (a return filed later is late).
+    """
+    windows = tuple(sorted(set(windows_months)))
+    annual = windows[-1]
+    growth = tuple(k for k in windows if 2 * k <= annual)
+    steps = (
+        ("tax_ranked", _tax_ranked(filing_deadline_day)),
+        ("tax_f", _tax_features(windows)),
+        ("rating_ranked", _rating_ranked()),
+        ("rating_f", _rating_features()),
+        ("inv", _invoice_rows(windows)),
+        ("inv_counterparty", _invoice_counterparties()),
+        ("inv_f", _invoice_features(windows, growth)),
+        ("elec_ranked", _monthly_ranked("electricity", "billed_at", "kwh, bill_cny, CASE WHEN paid_on_time THEN 0 ELSE 1 END AS late")),
+        ("elec_f", _electricity_features(windows)),
+        ("cust", _customs_rows(windows)),
+        ("cust_f", _customs_features(windows, growth)),
+        ("award_f", _award_features(annual)),
+        ("own_award_f", _own_award_features()),
+        ("prior_f", _prior_applications(annual)),
+    )
+    return FeatureQueries(steps=steps, final=_final(windows, growth))
+
+
+def to_dialect(sql: str, dialect: str) -> str:
+    """Translate one query from DuckDB's dialect (the one the definitions are written in)."""
+    if dialect == "duckdb":
+        return sql
+    return sqlglot.transpile(sql, read="duckdb", write=dialect)[0]
+
+
+# ---------------------------------------------------------------------------------------------
+
+def _months(expr: str) -> str:
+    """A month index (year * 12 + month) of a date expression."""
+    return f"(YEAR({expr}) * 12 + MONTH({expr}))"
+
+
+def _ratio(num: str, den: str) -> str:
+    """num / den when den is positive, else NULL."""
+    return f"CASE WHEN ({den}) > 0 THEN CAST({num} AS DOUBLE) / ({den}) END"
+
+
+def _monthly_ranked(table: str, known_at: str, columns: str) -> str:
+    return f"""
+SELECT s.application_id, s.applied_at, m.period, {columns},
+       ROW_NUMBER() OVER (PARTITION BY s.application_id ORDER BY m.period DESC, m.{known_at} DESC) AS r
+FROM spine s JOIN {table} m ON m.enterprise_id = s.enterprise_id AND m.{known_at} < s.applied_at"""
+
+
+def _tax_ranked(deadline_day: int) -> str:
+    return _monthly_ranked(
+        "tax_filings", "filed_at",
+        "m.taxable_sales_cny AS sales, m.vat_payable_cny AS payable, m.vat_paid_cny AS paid, "
+        f"CASE WHEN m.filed_at > m.period + INTERVAL 1 MONTH + INTERVAL {deadline_day - 1} DAY "
+        "THEN 1 ELSE 0 END AS late",
+    )
+
+
+def _window_sum(value: str, lo: int, hi: int) -> str:
+    """Sum of `value` over ranks lo < r <= hi."""
+    return f"SUM(CASE WHEN r > {lo} AND r <= {hi} THEN {value} END)"
+
+
+def _growth(value: str, k: int) -> str:
+    """Last k ranked months over the k before, minus 1; NULL unless all k earlier months exist."""
+    recent, earlier = _window_sum(value, 0, k), _window_sum(value, k, 2 * k)
+    full = f"COUNT(CASE WHEN r > {k} AND r <= {2 * k} THEN 1 END) = {k}"
+    return f"CASE WHEN {full} AND {earlier} > 0 THEN {recent} / {earlier} - 1 END"
+
+
+def _cv(value: str, k: int) -> str:
+    windowed = f"CASE WHEN r <= {k} THEN {value} END"
+    return f"CASE WHEN AVG({windowed}) > 0 THEN STDDEV_SAMP({windowed}) / AVG({windowed}) END"
+
+
+def _count(condition: str) -> str:
+    return f"SUM(CASE WHEN {condition} THEN 1 ELSE 0 END)"
+
+
+def _tax_features(windows) -> str:
+    annual = windows[-1]
+    cols = []
+    for k in windows:
+        cols.append(f"{_window_sum('sales', 0, k)} AS taxable_sales_{k}m")
+        cols.append(f"{_growth('sales', k)} AS taxable_sales_growth_{k}m")
+        cols.append(f"{_cv('sales', k)} AS taxable_sales_cv_{k}m")
+        cols.append(f"{_count(f'r <= {k} AND late = 1')} AS tax_late_filings_{k}m")
+    a = f"r <= {annual}"
+    cols += [
+        f"{_ratio(_count(f'{a} AND late = 1'), f'COUNT(CASE WHEN {a} THEN 1 END)')} AS tax_late_filing_share_{annual}m",
+        f"{_ratio(_window_sum('paid', 0, annual), _window_sum('payable', 0, annual))} AS vat_paid_ratio_{annual}m",
+        f"{_window_sum('payable - paid', 0, annual)} AS vat_unpaid_{annual}m",
+        f"{_count(f'{a} AND paid < payable')} AS vat_underpaid_months_{annual}m",
+        f"{_ratio(_window_sum('payable', 0, annual), _window_sum('sales', 0, annual))} AS vat_burden_{annual}m",
+        f"{_count(f'{a} AND sales <= 0')} AS tax_zero_sales_months_{annual}m",
+        "COUNT(*) AS tax_history_months",
+        f"MIN({_months('applied_at')} - {_months('period')}) AS tax_filing_lag_months",
+    ]
+    return "SELECT application_id,\n  " + ",\n  ".join(cols) + "\nFROM tax_ranked GROUP BY application_id"
+
+
+def _rating_ranked() -> str:
+    ranks = " ".join(f"WHEN '{k}' THEN {v}" for k, v in RATING_RANKS.items())
+    return f"""
+SELECT s.application_id, g.rating, CASE g.rating {ranks} END AS rating_rank,
+       ROW_NUMBER() OVER (PARTITION BY s.application_id ORDER BY g.published_at DESC, g.year DESC) AS r
+FROM spine s JOIN tax_credit_ratings g ON g.enterprise_id = s.enterprise_id AND g.published_at < s.applied_at"""
+
+
+def _rating_features() -> str:
+    return """
+SELECT application_id,
+  MAX(CASE WHEN r = 1 THEN rating END) AS tax_rating_latest,
+  MAX(CASE WHEN r = 1 THEN rating_rank END) AS tax_rating_rank,
+  MAX(CASE WHEN r = 1 THEN rating_rank END) - MAX(CASE WHEN r = 2 THEN rating_rank END) AS tax_rating_change,
+  COUNT(*) AS tax_rating_years
+FROM rating_ranked GROUP BY application_id"""
+
+
+def _since_columns(windows) -> str:
+    return ", ".join(f"s.since_{k}m" for k in windows)
+
+
+def _invoice_rows(windows) -> str:
+    annual = windows[-1]
+    return f"""
+SELECT s.application_id, s.applied_at, {_since_columns(windows)},
+       i.counterparty_id, i.direction = 'sales' AS is_sale, i.issued_at, i.amount_cny AS amount, i.status
+FROM spine s JOIN invoices i ON i.enterprise_id = s.enterprise_id
+ AND i.issued_at < s.applied_at AND i.issued_at >= s.since_{annual}m"""
+
+
+def _invoice_counterparties() -> str:
+    """Normal (neither void nor red-letter) invoice amount per application and counterparty."""
+    return """
+SELECT application_id, is_sale, counterparty_id, SUM(amount) AS amount
+FROM inv WHERE status = 'normal' GROUP BY application_id, is_sale, counterparty_id"""
+
+
+def _invoice_features(windows, growth) -> str:
+    annual = windows[-1]
+    net_sale = "is_sale AND status <> 'void'"
+
+    def net_sales_between(lo_since: str | None, hi_since: str | None) -> str:
+        cond = [net_sale]
+        if lo_since:
+            cond.append(f"issued_at >= {lo_since}")
+        if hi_since:
+            cond.append(f"issued_at < {hi_since}")
+        return f"SUM(CASE WHEN {' AND '.join(cond)} THEN amount ELSE 0.0 END)"
+
+    cols = []
+    for k in windows:
+        in_k = f"issued_at >= since_{k}m"
+        cols += [
+            f"{net_sales_between(f'since_{k}m', None)} AS invoiced_sales_{k}m",
+            f"{_count(f'is_sale AND {in_k}')} AS sales_invoices_{k}m",
+            f"{_ratio(_count(f'is_sale AND {in_k} AND status = ' + repr('void')), _count(f'is_sale AND {in_k}'))} AS invoice_void_share_{k}m",
+            f"{_ratio(_count(f'is_sale AND {in_k} AND status = ' + repr('red-letter')), _count(f'is_sale AND {in_k}'))} AS invoice_red_letter_share_{k}m",
+        ]
+    for k in growth:
+        recent = net_sales_between(f"since_{k}m", None)
+        earlier = net_sales_between(f"since_{2 * k}m", f"since_{k}m")
+        cols.append(f"CASE WHEN {earlier} > 0 THEN {recent} / {earlier} - 1 END AS invoiced_sales_growth_{k}m")
+    red = "SUM(CASE WHEN is_sale AND status = 'red-letter' THEN -amount ELSE 0.0 END)"
+    normal = "SUM(CASE WHEN is_sale AND status = 'normal' THEN amount ELSE 0.0 END)"
+    purchases = "SUM(CASE WHEN NOT is_sale AND status <> 'void' THEN amount ELSE 0.0 END)"
+    cols += [
+        f"{_ratio(red, normal)} AS invoice_red_letter_amount_share_{annual}m",
+        f"{purchases} AS invoiced_purchases_{annual}m",
+        f"{_ratio(net_sales_between(None, None), purchases)} AS sales_to_purchases_{annual}m",
+        f"COUNT(DISTINCT CASE WHEN is_sale THEN {_months('issued_at')} END) AS sales_invoice_months_{annual}m",
+        f"DATE_DIFF('day', MAX(CASE WHEN is_sale THEN issued_at END), MAX(applied_at)) AS days_since_last_sales_invoice",
+        f"{_ratio(normal, _count('is_sale AND status = ' + repr('normal')))} AS avg_sales_invoice_cny_{annual}m",
+    ]
+    body = ",\n  ".join(cols)
+    return f"""
+WITH agg AS (SELECT application_id,
+  {body}
+  FROM inv GROUP BY application_id),
+conc AS (SELECT application_id,
+  SUM(CASE WHEN is_sale THEN 1 ELSE 0 END) AS customers,
+  SUM(CASE WHEN NOT is_sale THEN 1 ELSE 0 END) AS suppliers,
+  SUM(CASE WHEN is_sale THEN amount ELSE 0.0 END) AS sales_total,
+  SUM(CASE WHEN is_sale THEN amount * amount ELSE 0.0 END) AS sales_squares,
+  MAX(CASE WHEN is_sale THEN amount END) AS sales_top
+  FROM inv_counterparty GROUP BY application_id)
+SELECT agg.*,
+  COALESCE(conc.customers, 0) AS customers_{annual}m,
+  COALESCE(conc.suppliers, 0) AS suppliers_{annual}m,
+  {_ratio('conc.sales_squares', 'conc.sales_total * conc.sales_total')} AS customer_hhi_{annual}m,
+  {_ratio('conc.sales_top', 'conc.sales_total')} AS top_customer_share_{annual}m
+FROM agg LEFT JOIN conc ON conc.application_id = agg.application_id"""
+
+
+def _electricity_features(windows) -> str:
+    annual = windows[-1]
+    cols = []
+    for k in windows:
+        cols.append(f"{_window_sum('kwh', 0, k)} AS electricity_kwh_{k}m")
+        cols.append(f"{_growth('kwh', k)} AS electricity_kwh_growth_{k}m")
+        cols.append(f"{_count(f'r <= {k} AND late = 1')} AS electricity_late_payments_{k}m")
+    cols += [
+        f"{_cv('kwh', annual)} AS electricity_kwh_cv_{annual}m",
+        f"{_window_sum('bill_cny', 0, annual)} AS electricity_bill_{annual}m",
+        f"{_ratio(_count(f'r <= {annual} AND late = 0'), f'COUNT(CASE WHEN r <= {annual} THEN 1 END)')} AS electricity_on_time_share_{annual}m",
+        "COUNT(*) AS electricity_history_months",
+        f"MIN({_months('applied_at')} - {_months('period')}) AS electricity_billing_lag_months",
+    ]
+    return "SELECT application_id,\n  " + ",\n  ".join(cols) + "\nFROM elec_ranked GROUP BY application_id"
+
+
+def _customs_rows(windows) -> str:
+    annual = windows[-1]
+    return f"""
+SELECT s.application_id, s.applied_at, {_since_columns(windows)},
+       c.declared_at, c.direction = 'export' AS is_export, c.value_cny AS value, c.hs_chapter
+FROM spine s JOIN customs c ON c.enterprise_id = s.enterprise_id
+ AND c.declared_at < s.applied_at AND c.declared_at >= s.since_{annual}m"""
+
+
+def _customs_features(windows, growth) -> str:
+    annual = windows[-1]
+
+    def exports_between(lo: str | None, hi: str | None) -> str:
+        cond = ["is_export"] + ([f"declared_at >= {lo}"] if lo else []) + ([f"declared_at < {hi}"] if hi else [])
+        return f"SUM(CASE WHEN {' AND '.join(cond)} THEN value ELSE 0.0 END)"
+
+    cols = [f"{exports_between(f'since_{k}m', None)} AS exports_{k}m" for k in windows]
+    for k in growth:
+        recent, earlier = exports_between(f"since_{k}m", None), exports_between(f"since_{2 * k}m", f"since_{k}m")
+        cols.append(f"CASE WHEN {earlier} > 0 THEN {recent} / {earlier} - 1 END AS exports_growth_{k}m")
+    cols += [
+        f"SUM(CASE WHEN NOT is_export THEN value ELSE 0.0 END) AS imports_{annual}m",
+        f"COUNT(*) AS customs_declarations_{annual}m",
+        f"COUNT(DISTINCT CASE WHEN is_export THEN {_months('declared_at')} END) AS export_months_{annual}m",
+        f"COUNT(DISTINCT hs_chapter) AS customs_hs_chapters_{annual}m",
+        "DATE_DIFF('day', MAX(declared_at), MAX(applied_at)) AS days_since_last_declaration",
+    ]
+    return "SELECT application_id,\n  " + ",\n  ".join(cols) + "\nFROM cust GROUP BY application_id"
+
+
+def _remaining_share(applied: str, start: str, end: str) -> str:
+    """Share of a contract's duration still ahead at `applied` (1 before it starts, 0 after it ends)."""
+    return (
+        f"CASE WHEN {end} < {applied} THEN 0.0 WHEN {start} >= {applied} THEN 1.0 "
+        f"ELSE CAST(DATE_DIFF('day', {applied}, {end}) AS DOUBLE) / GREATEST(DATE_DIFF('day', {start}, {end}), 1) END"
+    )
+
+
+def _award_features(annual: int) -> str:
+    share = _remaining_share("s.applied_at", "a.start_on", "a.end_on")
+    return f"""
+SELECT s.application_id,
+  {_count(f'a.awarded_at >= s.since_{annual}m')} AS awards_won_{annual}m,
+  COUNT(*) AS awards_won_total,
+  SUM(CASE WHEN a.awarded_at >= s.since_{annual}m THEN a.contract_amount_cny ELSE 0.0 END) AS award_value_{annual}m,
+  SUM(a.contract_amount_cny) AS award_value_total,
+  {_count('a.end_on >= s.applied_at')} AS active_contracts,
+  SUM(a.contract_amount_cny * {share}) AS active_remaining_value,
+  COUNT(DISTINCT a.purchaser) AS distinct_purchasers,
+  DATE_DIFF('day', MAX(a.awarded_at), MAX(s.applied_at)) AS days_since_last_award
+FROM spine s JOIN procurement_awards a ON a.enterprise_id = s.enterprise_id AND a.awarded_at < s.applied_at
+GROUP BY s.application_id"""
+
+
+def _own_award_features() -> str:
+    share = _remaining_share("s.applied_at", "a.start_on", "a.end_on")
+    remaining = f"a.contract_amount_cny * {share}"
+    return f"""
+SELECT s.application_id,
+  a.contract_amount_cny AS contract_value,
+  {remaining} AS remaining_contract_value,
+  {_ratio('s.requested_amount_cny', remaining)} AS requested_to_remaining_value,
+  DATE_DIFF('day', s.applied_at, a.end_on) AS contract_days_remaining,
+  a.category AS award_category
+FROM spine s JOIN procurement_awards a ON a.award_id = s.award_id AND a.awarded_at < s.applied_at"""
+
+
+def _prior_applications(annual: int) -> str:
+    return f"""
+SELECT s.application_id, COUNT(*) AS prior_applications_{annual}m
+FROM spine s JOIN spine p ON p.enterprise_id = s.enterprise_id
+ AND p.applied_at < s.applied_at AND p.applied_at >= s.since_{annual}m
+GROUP BY s.application_id"""
+
+
+_SOURCE_STEPS = {
+    "tax": "tax_f", "tax_rating": "rating_f", "invoices": "inv_f",
+    "electricity": "elec_f", "customs": "cust_f", "procurement": "award_f",
+}
+
+
+def _final(windows, growth) -> str:
+    # Imported here: the catalog names the output columns, this module only computes them.
+    from creditmine.features.catalog import synthetic_catalog
+
+    annual = windows[-1]
+    computed = {
+        "product": None, "requested_amount_cny": None, "term_months": None,  # key columns, carried by the spine
+        f"prior_applications_{annual}m": f"COALESCE(prior_f.prior_applications_{annual}m, 0)",
+        f"requested_to_sales_{annual}m": _ratio("s.requested_amount_cny", f"tax_f.taxable_sales_{annual}m"),
+        "enterprise_age_years": "CAST(DATE_DIFF('day', e.registered_at, s.applied_at) AS DOUBLE) / 365.25",
+        "registered_capital_cny": "e.registered_capital_cny",
+        "employees": "e.employees",
+        "specialized_innovative": "CASE WHEN e.specialized_innovative THEN 1.0 WHEN NOT e.specialized_innovative THEN 0.0 END",
+        "high_tech": "CASE WHEN e.high_tech THEN 1.0 WHEN NOT e.high_tech THEN 0.0 END",
+        "industry_section": "e.industry_section",
+        f"invoiced_to_taxable_sales_{annual}m": _ratio(f"inv_f.invoiced_sales_{annual}m", f"tax_f.taxable_sales_{annual}m"),
+        f"electricity_bill_to_sales_{annual}m": _ratio(f"elec_f.electricity_bill_{annual}m", f"tax_f.taxable_sales_{annual}m"),
+        "sources_missing_count": " + ".join(
+            f"CASE WHEN {step}.application_id IS NULL THEN 1 ELSE 0 END" for step in _SOURCE_STEPS.values()
+        ),
+    }
+    for source, step in _SOURCE_STEPS.items():
+        computed[f"{source}_missing"] = f"CASE WHEN {step}.application_id IS NULL THEN 1 ELSE 0 END"
+    step_of_source = {**_SOURCE_STEPS}
+    cols = []
+    for spec in synthetic_catalog(windows):
+        if spec.name in computed:
+            expr = computed[spec.name]
+            if expr is None:
+                continue
+        elif spec.name in ("contract_value", "remaining_contract_value", "requested_to_remaining_value",
+                           "contract_days_remaining", "award_category"):
+            expr = f"own_award_f.{spec.name}"
+        else:
+            expr = f"{step_of_source[spec.source]}.{spec.name}"
+        cast = "VARCHAR" if spec.kind == "categorical" else "DOUBLE"
+        cols.append(f"CAST({expr} AS {cast}) AS {spec.name}")
+    joins = "\n".join(
+        f"LEFT JOIN {step} ON {step}.application_id = s.application_id"
+        for step in (*_SOURCE_STEPS.values(), "own_award_f", "prior_f")
+    )
+    return (
+        "SELECT s.application_id,\n  " + ",\n  ".join(cols)
+        + f"\nFROM spine s LEFT JOIN enterprises e ON e.enterprise_id = s.enterprise_id\n{joins}"
+        + "\nORDER BY s.application_id"
+    )

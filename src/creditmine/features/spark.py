@@ -1,0 +1,26 @@
+"""A local or cluster Spark session configured for the feature definitions."""
+
+from __future__ import annotations
+
+__all__ = ["spark_session"]
+
+
+def spark_session(master: str = "local[2]"):
+    """The active SparkSession, or a new one on `master` (UTC, no UI, few shuffle partitions).
+
+    UTC keeps dates from shifting between pandas, Parquet and Spark; few shuffle partitions suit
+    the small per-application aggregates (a cluster sets its own through spark-defaults).
+    """
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:  # pragma: no cover - depends on the optional extra
+        raise ImportError("features.backend 'spark' needs pyspark: pip install 'creditmine[spark]'") from exc
+    return (
+        SparkSession.builder.master(master)
+        .appName("creditmine-features")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.driver.memory", "2g")
+        .getOrCreate()
+    )
