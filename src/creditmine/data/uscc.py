@@ -17,6 +17,8 @@ _VALUE = {ch: i for i, ch in enumerate(ALPHABET)}
 _WEIGHTS = np.array([pow(3, i, 31) for i in range(17)], dtype=np.int64)
 _ORG_WEIGHTS = np.array([3, 7, 9, 10, 5, 8, 4, 2], dtype=np.int64)
 _ALPHABET_BYTES = np.frombuffer(ALPHABET.encode("ascii"), dtype=np.uint8)
+_LOOKUP = np.full(256, -1, dtype=np.int64)
+_LOOKUP[_ALPHABET_BYTES] = np.arange(31)
 
 
 def check_character(first17: str) -> str:
@@ -40,8 +42,23 @@ def is_valid(code: object) -> bool:
 
 
 def valid_mask(codes) -> np.ndarray:
-    """Vectorised `is_valid` over an iterable of values; non-strings are invalid."""
-    return np.fromiter((is_valid(c) for c in codes), dtype=bool)
+    """`is_valid` for each of a sequence of values, vectorised; non-strings are invalid."""
+    values = np.asarray(codes, dtype=object)
+    try:    # fast path: every value an ASCII string
+        fixed = values.astype("S19")
+    except (UnicodeEncodeError, TypeError, ValueError):
+        fixed = np.array([c if isinstance(c, str) and c.isascii() else "" for c in values], dtype="S19")
+    is_str = np.fromiter(map(type, values), dtype=object, count=len(values)) == str
+    ok = is_str & (np.char.str_len(fixed) == 18)
+    result = np.zeros(len(values), dtype=bool)
+    if not ok.any():
+        return result
+    matrix = fixed[ok].astype("S18").view(np.uint8).reshape(-1, 18)
+    digits = _LOOKUP[matrix]
+    well_formed = (digits >= 0).all(axis=1)
+    check = (31 - (digits[:, :17] * _WEIGHTS).sum(axis=1) % 31) % 31
+    result[np.flatnonzero(ok)] = well_formed & (check == digits[:, 17])
+    return result
 
 
 def make_codes(serials: np.ndarray, divisions: np.ndarray, kind: str = "91") -> np.ndarray:
