@@ -1,0 +1,131 @@
+"""The model card (Mitchell et al. 2019, "Model Cards for Model Reporting"), as Markdown and HTML.
+
+One structure, two renderings: `model_card_sections` gathers the card's content from the
+validation results, `to_markdown` and `to_html` render it; the HTML is self-contained (no scripts,
+inline style) and escapes every value.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import dataclass, field
+
+__all__ = ["CardSection", "model_card_sections", "to_html", "to_markdown"]
+
+_LIGHT_COLOURS = {"green": "#2e7d32", "amber": "#f9a825", "red": "#c62828", "n/a": "#9e9e9e"}
+
+
+@dataclass(frozen=True)
+class CardSection:
+    """A heading with paragraphs, bullet items and an optional table (header row + rows)."""
+
+    title: str
+    paragraphs: tuple[str, ...] = ()
+    items: tuple[str, ...] = ()
+    table: tuple[tuple[str, ...], ...] = ()
+    extra: dict = field(default_factory=dict)
+
+
+def model_card_sections(card: dict) -> list[CardSection]:
+    """The sections of a model card from a dict of facts.
+
+    Keys used: model_name, product, product_title, verdict, owner, intended_use, out_of_scope,
+    application_products (list), data_window (str), splits (dict split -> (n, defaults)),
+    primary, challenger, features (list), metrics (rows of model, split, auc, auc_ci, gini, ks),
+    lights (list of light dicts), limitations (list), ethical (list), skipped (dict test -> reason).
+    Missing keys give an explicit "not stated".
+    """
+    def get(key, default="not stated"):
+        value = card.get(key)
+        return default if value in (None, "", [], {}) else value
+
+    sections = [
+        CardSection("Model details", items=(
+            f"Model: {get('model_name')}",
+            f"Product: {get('product')} ({get('product_title', '')})",
+            f"Primary model: {get('primary')}; challenger: {get('challenger')}",
+            f"Owner: {get('owner')}",
+            f"Validation verdict: {str(get('verdict')).upper()}",
+        )),
+        CardSection("Intended use", paragraphs=(str(get("intended_use")),),
+                    items=tuple(f"Out of scope: {x}" for x in card.get("out_of_scope", []))),
+        CardSection("Products", items=tuple(card.get("application_products") or ["every application of the data set"])),
+        CardSection("Data", paragraphs=(f"Data window: {get('data_window')}",),
+                    table=(("split", "applications", "defaults"),
+                           *((name, str(n), str(d)) for name, (n, d) in (card.get("splits") or {}).items()))),
+        CardSection("Features", paragraphs=(f"{len(card.get('features') or [])} features used by the primary model:",),
+                    items=tuple(card.get("features") or [])),
+        CardSection("Metrics", table=(("model", "split", "AUC", "AUC 95% CI", "Gini", "KS"),
+                                      *(tuple(_fmt(r.get(k)) for k in ("model", "split", "auc", "auc_ci", "gini", "ks"))
+                                        for r in card.get("metrics", [])))),
+        CardSection("Validation lights", table=(("test", "value", "light", "gating"),
+                                                *((l["test"], _fmt(l.get("value")), l["light"], "yes" if l["gating"] else "")
+                                                  for l in card.get("lights", [])))),
+        CardSection("Limitations", items=tuple(card.get("limitations") or ["not stated"])
+                    + tuple(f"Not assessed: {k} ({v})" for k, v in (card.get("skipped") or {}).items())),
+        CardSection("Ethical considerations", items=tuple(card.get("ethical") or ["not stated"])),
+    ]
+    return sections
+
+
+def to_markdown(title: str, sections: list[CardSection]) -> str:
+    """The card as GitHub-flavoured Markdown."""
+    lines = [f"# {title}", ""]
+    for section in sections:
+        lines += [f"## {section.title}", ""]
+        lines += [*(p for p in section.paragraphs), ""] if section.paragraphs else []
+        lines += [*(f"- {item}" for item in section.items), ""] if section.items else []
+        if section.table and len(section.table) > 1:
+            header, *rows = section.table
+            lines.append("| " + " | ".join(_md_cell(h) for h in header) + " |")
+            lines.append("|" + "---|" * len(header))
+            lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
+            lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def to_html(title: str, sections: list[CardSection], verdict: str | None = None) -> str:
+    """The card as one self-contained HTML page; the verdict as a coloured banner on top."""
+    e = html.escape
+    body = [f"<h1>{e(title)}</h1>"]
+    if verdict:
+        colour = _LIGHT_COLOURS.get(verdict, "#9e9e9e")
+        body.append(f'<p class="verdict" style="background:{colour}">Verdict: {e(verdict.upper())}</p>')
+    for section in sections:
+        body.append(f"<h2>{e(section.title)}</h2>")
+        body += [f"<p>{e(p)}</p>" for p in section.paragraphs]
+        if section.items:
+            body.append("<ul>" + "".join(f"<li>{e(i)}</li>" for i in section.items) + "</ul>")
+        if section.table and len(section.table) > 1:
+            header, *rows = section.table
+            cells = "".join(f"<th>{e(h)}</th>" for h in header)
+            body.append(f"<table><thead><tr>{cells}</tr></thead><tbody>")
+            for row in rows:
+                body.append("<tr>" + "".join(_html_cell(c) for c in row) + "</tr>")
+            body.append("</tbody></table>")
+    style = ("body{font-family:sans-serif;max-width:60em;margin:2em auto;color:#222}"
+             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}"
+             ".verdict{color:white;font-size:1.4em;padding:.4em .8em;display:inline-block}")
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{e(title)}</title>'
+            f"<style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return "" if not math.isfinite(value) else f"{value:.4g}"
+    if isinstance(value, (tuple, list)) and len(value) == 2:
+        return f"{_fmt(value[0])} - {_fmt(value[1])}"
+    return str(value)
+
+
+def _md_cell(value: str) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def _html_cell(value: str) -> str:
+    colour = _LIGHT_COLOURS.get(value)
+    style = f' style="background:{colour};color:white"' if colour else ""
+    return f"<td{style}>{html.escape(str(value))}</td>"
