@@ -10,6 +10,11 @@ issued_at, billed_at, declared_at, awarded_at) is strictly before applied_at. Mo
 ranked by period within each application (r = 1 is the latest period filed or billed before the
 application), so "the last k filed months" is `r <= k`.
 
+Exact sums: amounts and quantities are cast to DECIMAL(18, 4) before they are summed (the raw
+tables hold yuan to the fen), so sums are exact and do not depend on the order in which an engine
+adds rows: the same records give the same bytes on DuckDB with any number of threads and on Spark.
+Ratios divide in DOUBLE.
+
 Missing values: when an application has no record of a source (its `<source>_missing` flag is 1),
 every feature of that source is NULL; otherwise counts and sums in a window are 0 when nothing
 fell in it, and ratios are NULL when their denominator is not positive.
@@ -25,6 +30,9 @@ __all__ = ["FeatureQueries", "RATING_RANKS", "feature_queries", "to_dialect"]
 
 # Tax credit ratings from best to worst (State Taxation Administration scale).
 RATING_RANKS = {"A": 1, "B": 2, "M": 3, "C": 4, "D": 5}
+
+# Exact type of amounts (yuan), kWh and other summed quantities: 14 integer digits, 4 decimals.
+_DECIMAL = "DECIMAL(18, 4)"
 
 
 @dataclass(frozen=True)
@@ -55,7 +63,10 @@ def feature_queries(windows_months: tuple[int, ...], filing_deadline_day: int) -
         ("inv", _invoice_rows(windows)),
         ("inv_counterparty", _invoice_counterparties()),
         ("inv_f", _invoice_features(windows, growth)),
-        ("elec_ranked", _monthly_ranked("electricity", "billed_at", "kwh, bill_cny, CASE WHEN paid_on_time THEN 0 ELSE 1 END AS late")),
+        ("elec_ranked", _monthly_ranked(
+            "electricity", "billed_at",
+            f"{_exact('m.kwh')} AS kwh, {_exact('m.bill_cny')} AS bill_cny, "
+            "CASE WHEN m.paid_on_time THEN 0 ELSE 1 END AS late")),
         ("elec_f", _electricity_features(windows)),
         ("cust", _customs_rows(windows)),
         ("cust_f", _customs_features(windows, growth)),
@@ -80,9 +91,18 @@ def _months(expr: str) -> str:
     return f"(YEAR({expr}) * 12 + MONTH({expr}))"
 
 
+def _exact(value: str) -> str:
+    """A quantity as an exact decimal, so that sums of it do not depend on the order of the rows."""
+    return f"CAST({value} AS {_DECIMAL})"
+
+
+def _div(num: str, den: str) -> str:
+    return f"(CAST({num} AS DOUBLE) / CAST({den} AS DOUBLE))"
+
+
 def _ratio(num: str, den: str) -> str:
     """num / den when den is positive, else NULL."""
-    return f"CASE WHEN ({den}) > 0 THEN CAST({num} AS DOUBLE) / ({den}) END"
+    return f"CASE WHEN ({den}) > 0 THEN {_div(num, den)} END"
 
 
 def _monthly_ranked(table: str, known_at: str, columns: str) -> str:
@@ -95,7 +115,8 @@ FROM spine s JOIN {table} m ON m.enterprise_id = s.enterprise_id AND m.{known_at
 def _tax_ranked(deadline_day: int) -> str:
     return _monthly_ranked(
         "tax_filings", "filed_at",
-        "m.taxable_sales_cny AS sales, m.vat_payable_cny AS payable, m.vat_paid_cny AS paid, "
+        f"{_exact('m.taxable_sales_cny')} AS sales, {_exact('m.vat_payable_cny')} AS payable, "
+        f"{_exact('m.vat_paid_cny')} AS paid, "
         f"CASE WHEN m.filed_at > m.period + INTERVAL 1 MONTH + INTERVAL {deadline_day - 1} DAY "
         "THEN 1 ELSE 0 END AS late",
     )
@@ -110,12 +131,19 @@ def _growth(value: str, k: int) -> str:
     """Last k ranked months over the k before, minus 1; NULL unless all k earlier months exist."""
     recent, earlier = _window_sum(value, 0, k), _window_sum(value, k, 2 * k)
     full = f"COUNT(CASE WHEN r > {k} AND r <= {2 * k} THEN 1 END) = {k}"
-    return f"CASE WHEN {full} AND {earlier} > 0 THEN {recent} / {earlier} - 1 END"
+    return f"CASE WHEN {full} AND {earlier} > 0 THEN {_div(recent, earlier)} - 1 END"
 
 
 def _cv(value: str, k: int) -> str:
-    windowed = f"CASE WHEN r <= {k} THEN {value} END"
-    return f"CASE WHEN AVG({windowed}) > 0 THEN STDDEV_SAMP({windowed}) / AVG({windowed}) END"
+    """Sample standard deviation over mean of `value` (an exact decimal) for ranks r <= k.
+
+    The moments are exact decimal sums, so the result does not depend on the order of the rows.
+    """
+    x = f"CASE WHEN r <= {k} THEN {value} END"
+    wide = f"CAST({x} AS DECIMAL(38, 4))"  # room for the square
+    n, sx, sxx = f"COUNT({x})", f"SUM({x})", f"SUM({wide} * {wide})"
+    variance = f"GREATEST(CAST({n} * {sxx} - {sx} * {sx} AS DOUBLE), 0) / ({n} * ({n} - 1))"
+    return f"CASE WHEN {n} >= 2 AND {sx} > 0 THEN SQRT({variance}) / {_div(sx, n)} END"
 
 
 def _count(condition: str) -> str:
@@ -170,15 +198,15 @@ def _invoice_rows(windows) -> str:
     annual = windows[-1]
     return f"""
 SELECT s.application_id, s.applied_at, {_since_columns(windows)},
-       i.counterparty_id, i.direction = 'sales' AS is_sale, i.issued_at, i.amount_cny AS amount, i.status
+       i.counterparty_id, i.direction = 'sales' AS is_sale, i.issued_at, {_exact('i.amount_cny')} AS amount, i.status
 FROM spine s JOIN invoices i ON i.enterprise_id = s.enterprise_id
  AND i.issued_at < s.applied_at AND i.issued_at >= s.since_{annual}m"""
 
 
 def _invoice_counterparties() -> str:
     """Normal (neither void nor red-letter) invoice amount per application and counterparty."""
-    return """
-SELECT application_id, is_sale, counterparty_id, SUM(amount) AS amount
+    return f"""
+SELECT application_id, is_sale, counterparty_id, CAST(SUM(amount) AS {_DECIMAL}) AS amount
 FROM inv WHERE status = 'normal' GROUP BY application_id, is_sale, counterparty_id"""
 
 
@@ -206,7 +234,7 @@ def _invoice_features(windows, growth) -> str:
     for k in growth:
         recent = net_sales_between(f"since_{k}m", None)
         earlier = net_sales_between(f"since_{2 * k}m", f"since_{k}m")
-        cols.append(f"CASE WHEN {earlier} > 0 THEN {recent} / {earlier} - 1 END AS invoiced_sales_growth_{k}m")
+        cols.append(f"CASE WHEN {earlier} > 0 THEN {_div(recent, earlier)} - 1 END AS invoiced_sales_growth_{k}m")
     red = "SUM(CASE WHEN is_sale AND status = 'red-letter' THEN -amount ELSE 0.0 END)"
     normal = "SUM(CASE WHEN is_sale AND status = 'normal' THEN amount ELSE 0.0 END)"
     purchases = "SUM(CASE WHEN NOT is_sale AND status <> 'void' THEN amount ELSE 0.0 END)"
@@ -227,13 +255,13 @@ conc AS (SELECT application_id,
   SUM(CASE WHEN is_sale THEN 1 ELSE 0 END) AS customers,
   SUM(CASE WHEN NOT is_sale THEN 1 ELSE 0 END) AS suppliers,
   SUM(CASE WHEN is_sale THEN amount ELSE 0.0 END) AS sales_total,
-  SUM(CASE WHEN is_sale THEN amount * amount ELSE 0.0 END) AS sales_squares,
+  SUM(CASE WHEN is_sale THEN CAST(amount AS DECIMAL(38, 4)) * CAST(amount AS DECIMAL(38, 4)) ELSE 0.0 END) AS sales_squares,
   MAX(CASE WHEN is_sale THEN amount END) AS sales_top
   FROM inv_counterparty GROUP BY application_id)
 SELECT agg.*,
   COALESCE(conc.customers, 0) AS customers_{annual}m,
   COALESCE(conc.suppliers, 0) AS suppliers_{annual}m,
-  {_ratio('conc.sales_squares', 'conc.sales_total * conc.sales_total')} AS customer_hhi_{annual}m,
+  {_ratio('conc.sales_squares', 'CAST(conc.sales_total AS DOUBLE) * CAST(conc.sales_total AS DOUBLE)')} AS customer_hhi_{annual}m,
   {_ratio('conc.sales_top', 'conc.sales_total')} AS top_customer_share_{annual}m
 FROM agg LEFT JOIN conc ON conc.application_id = agg.application_id"""
 
@@ -259,7 +287,7 @@ def _customs_rows(windows) -> str:
     annual = windows[-1]
     return f"""
 SELECT s.application_id, s.applied_at, {_since_columns(windows)},
-       c.declared_at, c.direction = 'export' AS is_export, c.value_cny AS value, c.hs_chapter
+       c.declared_at, c.direction = 'export' AS is_export, {_exact('c.value_cny')} AS value, c.hs_chapter
 FROM spine s JOIN customs c ON c.enterprise_id = s.enterprise_id
  AND c.declared_at < s.applied_at AND c.declared_at >= s.since_{annual}m"""
 
@@ -274,7 +302,7 @@ def _customs_features(windows, growth) -> str:
     cols = [f"{exports_between(f'since_{k}m', None)} AS exports_{k}m" for k in windows]
     for k in growth:
         recent, earlier = exports_between(f"since_{k}m", None), exports_between(f"since_{2 * k}m", f"since_{k}m")
-        cols.append(f"CASE WHEN {earlier} > 0 THEN {recent} / {earlier} - 1 END AS exports_growth_{k}m")
+        cols.append(f"CASE WHEN {earlier} > 0 THEN {_div(recent, earlier)} - 1 END AS exports_growth_{k}m")
     cols += [
         f"SUM(CASE WHEN NOT is_export THEN value ELSE 0.0 END) AS imports_{annual}m",
         f"COUNT(*) AS customs_declarations_{annual}m",
@@ -295,14 +323,15 @@ def _remaining_share(applied: str, start: str, end: str) -> str:
 
 def _award_features(annual: int) -> str:
     share = _remaining_share("s.applied_at", "a.start_on", "a.end_on")
+    amount = _exact("a.contract_amount_cny")
     return f"""
 SELECT s.application_id,
   {_count(f'a.awarded_at >= s.since_{annual}m')} AS awards_won_{annual}m,
   COUNT(*) AS awards_won_total,
-  SUM(CASE WHEN a.awarded_at >= s.since_{annual}m THEN a.contract_amount_cny ELSE 0.0 END) AS award_value_{annual}m,
-  SUM(a.contract_amount_cny) AS award_value_total,
+  SUM(CASE WHEN a.awarded_at >= s.since_{annual}m THEN {amount} ELSE 0.0 END) AS award_value_{annual}m,
+  SUM({amount}) AS award_value_total,
   {_count('a.end_on >= s.applied_at')} AS active_contracts,
-  SUM(a.contract_amount_cny * {share}) AS active_remaining_value,
+  SUM({_exact(f'CAST(a.contract_amount_cny AS DOUBLE) * {share}')}) AS active_remaining_value,
   COUNT(DISTINCT a.purchaser) AS distinct_purchasers,
   DATE_DIFF('day', MAX(a.awarded_at), MAX(s.applied_at)) AS days_since_last_award
 FROM spine s JOIN procurement_awards a ON a.enterprise_id = s.enterprise_id AND a.awarded_at < s.applied_at

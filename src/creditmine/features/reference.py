@@ -328,7 +328,8 @@ def _awards(spine, awards, annual) -> pd.DataFrame:
         f"award_value_{annual}m": _sum_where(m, amount, recent, True),
         "award_value_total": g["contract_amount_cny"].sum(),
         "active_contracts": _count_where(m, (m["end_on"] >= m["applied_at"]).to_numpy()),
-        "active_remaining_value": (m["contract_amount_cny"] * share).groupby(m["application_id"]).sum(),
+        # Each contract's remaining value to 1/10000 yuan, as the exact decimal sum of the SQL does.
+        "active_remaining_value": (m["contract_amount_cny"] * share).round(4).groupby(m["application_id"]).sum(),
         "distinct_purchasers": g["purchaser"].nunique().astype(float),
         "days_since_last_award": (g["applied_at"].max() - g["awarded_at"].max()).dt.days.astype(float),
     })
