@@ -188,7 +188,7 @@ def matrix_weighted_bandwidth(counts) -> tuple[float, float]:
     MWB_upper = 1/M_upper * sum_{i<K} sum_{j>i} |i - j| N_i p_ij, with the normalisation
     M_upper = sum_{i<K} max(|i - K|, |i - 1|) N_i sum_{j>i} p_ij; MWB_lower likewise over j < i
     (i > 1). With grade 1 best, "upper" (j > i) are downgrades. Each lies in [0, 1]: 0 when nobody
-    moves, larger when the movers move far; NaN when nobody moves that way.
+    moves that way, larger when the movers move far.
     """
     n = np.asarray(counts, dtype=float)
     k = n.shape[0]
@@ -200,7 +200,7 @@ def matrix_weighted_bandwidth(counts) -> tuple[float, float]:
     for side in (j > i, j < i):
         numerator = (np.abs(i - j) * n_i[:, None] * p)[side].sum()
         norm = (reach * n_i[:, None] * p)[side].sum()
-        results.append(float(numerator / norm) if norm > 0 else float("nan"))
+        results.append(float(numerator / norm) if norm > 0 else 0.0)
     return results[0], results[1]
 
 
