@@ -11,7 +11,8 @@ from numba import njit, prange
 
 
 def _tree_shap(X, tree_start, parent, feature, threshold, missing_left, is_left, cover, previous,
-              is_leaf, value, left, right, category, category_left, tq, wq, max_nodes, batch_rows):
+              is_leaf, value, left, right, category, category_left, tq, wq, max_nodes, batch_rows,
+              cond_feature, cond_on):
     """SHAP values (n_rows, n_features) of the sum of the trees' leaf values for the rows of X.
 
     For each tree and batch of rows: a pre-order pass carries, for every node c, the product G_c(t)
@@ -20,6 +21,10 @@ def _tree_shap(X, tree_start, parent, feature, threshold, missing_left, is_left,
     post-order pass sums H_c = sum of v_l G_l over the leaves below c; the leaves whose last
     split on j is the edge into c give j the share (o_j - z_j) * sum_q w_q D_c(t_q) / f_c(t_q),
     with D_c = H_c minus the sums under deeper edges on j.
+
+    With `cond_feature` >= 0 that feature is always in the coalition (`cond_on`) or never: its factor
+    is o (or z) instead of the polynomial, and it gets no value itself; half the difference of the
+    two runs is the SHAP interaction value of each feature with it (as shap computes them).
     """
     n_rows, n_features = X.shape
     n_trees = tree_start.shape[0] - 1
@@ -69,6 +74,17 @@ def _tree_shap(X, tree_start, parent, feature, threshold, missing_left, is_left,
                         o *= follow[pk, b]
                     follow[k, b] = o
                 z = cover[s]
+                if j == cond_feature:
+                    for b in range(nb):
+                        f = follow[k, b] if cond_on else z
+                        fp = 1.0
+                        if pv >= 0:
+                            fp = follow[pk, b] if cond_on else cover[pv]
+                        for q in range(n_q):
+                            # a factor 0 (off the path when always present) zeroes the subtree
+                            G[k, q, b] = 0.0 if f == 0.0 else G[p, q, b] * f / fp
+                            P[k, q, b] = 0.0
+                    continue
                 for q in range(n_q):
                     tt = tq[q]
                     if pv >= 0:
@@ -99,6 +115,8 @@ def _tree_shap(X, tree_start, parent, feature, threshold, missing_left, is_left,
                 if k == 0:
                     continue
                 j = feature[s]
+                if j == cond_feature:
+                    continue
                 z = cover[s]
                 for b in range(nb):
                     acc = 0.0
@@ -124,8 +142,7 @@ tree_shap_parallel = njit(parallel=True, cache=True)(_tree_shap)
 tree_shap_serial = njit(cache=True)(_tree_shap)
 
 
-def tree_shap(X, *tables):
+def tree_shap(X, *tables, batch_rows, cond_feature=-1, cond_on=False):
     """`_tree_shap` on all cores for many rows, on one core for a batch or less."""
-    batch_rows = tables[-1]
     kernel = tree_shap_serial if X.shape[0] <= batch_rows else tree_shap_parallel
-    return kernel(X, *tables)
+    return kernel(X, *tables, batch_rows, cond_feature, cond_on)

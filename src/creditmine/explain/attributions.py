@@ -192,21 +192,53 @@ class HistGradientBoostingExplainer(BaseEstimator):
 
     def shap_values(self, X) -> np.ndarray:
         """SHAP values (n_rows, n_features) of the raw log-odds for the matrix X (float, NaN allowed)."""
+        values = self._run(self._booster_matrix(X))
+        return self._to_original_columns(values)
+
+    def interaction_values(self, X, features) -> np.ndarray:
+        """SHAP interaction values with a few features: (n_rows, len(features), n_features).
+
+        ``out[r, a, i]`` is the interaction of feature ``features[a]`` with feature i (log-odds, one
+        half of the symmetric pair, as shap reports it); ``out[r, a, features[a]]`` is the main
+        effect, so that each ``out[r, a, :]`` sums to the SHAP value of ``features[a]``.
+        """
         check_is_fitted(self, "tables_")
-        X = np.ascontiguousarray(np.asarray(X, dtype=np.float64))
+        matrix = self._booster_matrix(X)
+        features = [int(f) for f in features]
+        booster_column = {int(o): b for b, o in enumerate(self.column_order_)} if self.column_order_ is not None else None
+        shap_values = self._to_original_columns(self._run(matrix))
+        out = np.empty((matrix.shape[0], len(features), matrix.shape[1]))
+        for a, feature in enumerate(features):
+            inner = booster_column[feature] if booster_column is not None else feature
+            on = self._to_original_columns(self._run(matrix, cond_feature=inner, cond_on=True))
+            off = self._to_original_columns(self._run(matrix, cond_feature=inner, cond_on=False))
+            out[:, a, :] = (on - off) / 2.0
+            out[:, a, feature] = 0.0
+            out[:, a, feature] = shap_values[:, feature] - out[:, a, :].sum(axis=1)
+        return out
+
+    def _booster_matrix(self, X) -> np.ndarray:
+        check_is_fitted(self, "tables_")
+        X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != self.n_features_in_:
             raise ValueError(f"X must have {self.n_features_in_} columns; got shape {X.shape}")
+        if self.column_order_ is not None:
+            X = self.estimator_._preprocess_X(X, reset=False)
+        return np.ascontiguousarray(X, dtype=np.float64)
+
+    def _run(self, matrix: np.ndarray, cond_feature: int = -1, cond_on: bool = False) -> np.ndarray:
         from creditmine.explain._treeshap import tree_shap
 
-        if self.column_order_ is not None:
-            X = np.ascontiguousarray(self.estimator_._preprocess_X(X, reset=False), dtype=np.float64)
         t = self.tables_
-        values = tree_shap(
-            X, t["tree_start"], t["parent"], t["feature"], t["threshold"], t["missing_left"],
+        return tree_shap(
+            matrix, t["tree_start"], t["parent"], t["feature"], t["threshold"], t["missing_left"],
             t["is_left"], t["cover"], t["previous"], t["is_leaf"], t["value"], t["left"],
-            t["right"], t["category"], t["category_left"], self.quadrature_nodes_, self.quadrature_weights_, int(t["max_nodes"]),
-            int(self.batch_rows),
+            t["right"], t["category"], t["category_left"], self.quadrature_nodes_,
+            self.quadrature_weights_, int(t["max_nodes"]),
+            batch_rows=int(self.batch_rows), cond_feature=int(cond_feature), cond_on=bool(cond_on),
         )
+
+    def _to_original_columns(self, values: np.ndarray) -> np.ndarray:
         if self.column_order_ is None:
             return values
         out = np.empty_like(values)
