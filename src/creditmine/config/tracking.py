@@ -1,4 +1,4 @@
-"""Params of the MLflow store and the registry."""
+"""Params of the MLflow store, the registry and the deployment review."""
 
 from pydantic import Field
 
@@ -13,3 +13,17 @@ class TrackingParams(Section):
     experiment_prefix: str = "creditmine"
     model_prefix: str = "creditmine"
     register_model: bool = Field(True, description="register a model version in stage 05")
+    # -- concurrency: several pipeline runs may write to one embedded SQLite store at once --
+    lock_timeout_s: float = Field(
+        300.0, gt=0, description="seconds to wait for the store's write lock before giving up"
+    )
+    write_retries: int = Field(
+        6, ge=0, description="retries of a registry write that hit 'database is locked'"
+    )
+    retry_wait_s: float = Field(0.5, gt=0, description="first wait between retries; doubles each time")
+    # -- the champion comparison of `creditmine review show` and the review pack --
+    psi_bins: int = Field(10, ge=2, description="quantile bins of the champion's scores for the PSI")
+    key_metrics: tuple[str, ...] = Field(
+        ("auc_oot", "auc_drop", "psi_score", "calibration_pvalue", "development_auc"),
+        description="metrics shown first, and compared with the champion, by review show",
+    )
