@@ -188,3 +188,16 @@ def test_missing_scores_column_names_file_and_column(tmp_path):
     pd.read_parquet(path).drop(columns=["pd_gbm"]).to_parquet(path)
     with pytest.raises(ValueError, match=r"scores.parquet: missing column\(s\) pd_gbm"):
         validate_product(cfg, "quick_loan", progress=False)
+
+
+def test_report_sections_render_tables_and_embedded_plots(stable_run):
+    _, result = stable_run
+    for name in ("discrimination", "calibration", "ecb", "stability", "concentration", "segments", "inclusion"):
+        html = result.section(name).data
+        assert "<table" in html, name
+    assert html.count("<img") == 0  # inclusion has no plot
+    assert result.section("discrimination").data.count("data:image/png;base64,") >= 3
+    assert "<b>" in result.verdict_banner().data
+    assert result.metrics["development_auc"] == pytest.approx(result.metrics["gbm.holdout.auc"])
+    with pytest.raises(KeyError, match="sections: discrimination"):
+        result.section("nope")

@@ -79,6 +79,9 @@ class ValidationParams(Section):
         description="months with fewer applications are shown but not judged (PSI of a sample of n "
         "has a noise floor near (bins - 1) / n)",
     )
+    min_month_size_missing: int = Field(
+        50, ge=1, description="months with fewer applications are shown but not judged for source missing-rates"
+    )
     hosmer_lemeshow_groups: int | None = Field(
         None, ge=3, description="equal-size PD groups for Hosmer-Lemeshow; the grades when absent"
     )

@@ -18,6 +18,7 @@ Choices a validator should know:
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from creditmine.config import RunConfig, ValidationParams
 from creditmine.validation import backtests, metrics, model_card, segments, stability
@@ -82,6 +83,44 @@ class ValidationResult:
             return Markdown(f"*Plot '{name}' not shown: {reason}.*")
         return Image(filename=str(self.plots[name]))
 
+    def section(self, name: str):
+        """One report section as HTML: what it tests, its tables and its plots (embedded PNG).
+
+        Sections: discrimination, calibration, ecb, stability, concentration, segments, inclusion.
+        """
+        from IPython.display import HTML
+
+        if name not in _SECTIONS:
+            raise KeyError(f"no section '{name}'; sections: {', '.join(_SECTIONS)}")
+        text, tables, plots = _SECTIONS[name]
+        parts = [f"<p>{text}</p>"]
+        for table_name, caption, pick in tables:
+            if table_name not in self.tables or not len(self.tables[table_name]):
+                reason = self.skipped.get(table_name, "not computed for this model")
+                parts.append(f"<p><i>{caption}: not shown ({reason}).</i></p>")
+                continue
+            table = pick(self.tables[table_name], self) if pick else self.tables[table_name]
+            keep_index = table.index.name is not None or not isinstance(table.index, pd.RangeIndex)
+            styler = table.style.format(precision=4, na_rep="")
+            if not keep_index:
+                styler = styler.hide(axis="index")
+            parts.append(f"<h4>{caption}</h4>" + styler.to_html())
+        for plot in plots:
+            names = [p for p in self.plots if p.startswith(plot)] if plot.endswith("_") else [plot]
+            for plot_name in names:
+                if plot_name in self.plots:
+                    data = base64.b64encode(self.plots[plot_name].read_bytes()).decode()
+                    parts.append(f'<img alt="{plot_name}" src="data:image/png;base64,{data}" style="max-width:48%;margin:4px">')
+                else:
+                    parts.append(f"<p><i>Plot {plot_name} not shown: {self.skipped.get(plot_name, 'not produced')}.</i></p>")
+        return HTML("\n".join(parts))
+
+    def model_card(self):
+        """The model card as rendered Markdown."""
+        from IPython.display import Markdown
+
+        return Markdown(self.card_markdown)
+
     def skipped_table(self) -> pd.DataFrame:
         """The parts that could not be assessed, with the reason."""
         return pd.DataFrame({"part": list(self.skipped), "reason": list(self.skipped.values())})
@@ -105,6 +144,7 @@ def validate_product(cfg: RunConfig, product: str, initial_auc: float | None = N
     result = validate_frames(
         scores=inputs["scores"], features=inputs["features"], catalog=inputs["catalog"],
         meta=inputs["meta"], master_scale=inputs["master_scale"], explain=inputs["explain"],
+        enterprises=inputs["enterprises"],
         params=cfg.params.validation, approve_grades=product_params.policy.approve_grades,
         product=product, seed=cfg.params.seed, initial_auc=initial_auc,
         train_end=split_params.train_end, oot_start=split_params.oot_start,
@@ -119,7 +159,8 @@ def validate_product(cfg: RunConfig, product: str, initial_auc: float | None = N
 
 
 def load_stage_inputs(cfg: RunConfig, product: str) -> dict:
-    """The files stage 04 reads, checked: scores, meta, master_scale, features, catalog, explain."""
+    """The files stage 04 reads, checked: scores, meta, master_scale, features, catalog, explain,
+    and the raw enterprises table (district, industry, size for the segments) when it exists."""
     train_dir = cfg.stage_dir("02_train", product)
     features_dir = cfg.stage_dir("01_build_features")
     scores_path = train_dir / "scores.parquet"
@@ -149,7 +190,7 @@ def load_stage_inputs(cfg: RunConfig, product: str) -> dict:
     explain_path = cfg.stage_dir("03_explain", product) / "explain.json"
     explain = json.loads(explain_path.read_text(encoding="utf-8")) if explain_path.is_file() else None
     return {"scores": scores, "meta": meta, "master_scale": master_scale, "features": features,
-            "catalog": catalog, "explain": explain}
+            "catalog": catalog, "explain": explain, "enterprises": _enterprises(cfg)}
 
 
 def validate_frames(*, scores: pd.DataFrame, meta: dict, master_scale: pd.DataFrame,
@@ -157,12 +198,14 @@ def validate_frames(*, scores: pd.DataFrame, meta: dict, master_scale: pd.DataFr
                     params: ValidationParams, approve_grades, product: str, seed: int,
                     initial_auc: float | None, train_end=None, oot_start=None,
                     out_dir: Path | None = None, progress: bool = True,
-                    card_facts: dict | None = None) -> ValidationResult:
+                    card_facts: dict | None = None,
+                    enterprises: pd.DataFrame | None = None) -> ValidationResult:
     """The validation on in-memory frames (what `validate_product` runs after reading the files).
 
-    Writes the outputs to `out_dir` when given.
+    `enterprises` (enterprise_id and attributes such as district) adds segment columns that the
+    feature table lacks. Writes the outputs to `out_dir` when given.
     """
-    run = _Validation(scores, meta, master_scale, features, catalog, explain, params,
+    run = _Validation(scores, meta, master_scale, features, catalog, explain, enterprises, params,
                       approve_grades, product, seed, initial_auc, train_end, oot_start, out_dir)
     parts = [run.discrimination, run.calibration, run.ecb_battery, run.stability,
              run.concentration, run.segments, run.inclusion, run.explanations]
@@ -174,7 +217,7 @@ def validate_frames(*, scores: pd.DataFrame, meta: dict, master_scale: pd.DataFr
 class _Validation:
     """The state of one validation run; each public method computes one section."""
 
-    def __init__(self, scores, meta, master_scale, features, catalog, explain, params,
+    def __init__(self, scores, meta, master_scale, features, catalog, explain, enterprises, params,
                  approve_grades, product, seed, initial_auc, train_end, oot_start, out_dir):
         self.meta, self.params, self.product, self.seed = meta, params, product, seed
         self.primary, self.challenger = meta["primary"], meta["challenger"]
@@ -186,7 +229,7 @@ class _Validation:
         self.master_scale = master_scale
         self.n_grades = int(max(master_scale["grade"].max(),
                                 *(scores[f"grade_{m}"].max() for m in self.models)))
-        self.frame = _join(scores, features)
+        self.frame = _join(scores, features, enterprises)
         self.has_dates = "applied_at" in self.frame and self.frame["applied_at"].notna().any()
         if self.has_dates:
             self.frame["applied_at"] = pd.to_datetime(self.frame["applied_at"])
@@ -224,6 +267,7 @@ class _Validation:
         primary = {r["split"]: r for r in rows if r["model"] == self.primary}
         dev_split = "holdout" if "holdout" in primary else "train"
         self.development_auc = primary.get(dev_split, {}).get("auc", float("nan"))
+        self.metrics["development_auc"] = self.development_auc
         oot_auc = primary.get("oot", {}).get("auc")
         self.values["auc_oot"] = oot_auc
         self.values["auc_holdout"] = primary.get("holdout", {}).get("auc")
@@ -377,7 +421,11 @@ class _Validation:
         # missing-rate of each data source per month
         sources: dict[str, list[str]] = {}
         for spec in self.catalog:
-            if spec.get("kind", "numeric") == "numeric" and spec.get("source") and spec["name"] in self.frame:
+            # a source is dark for an application when all its measured features are missing;
+            # the 0/1 "<source>_missing" flags are never missing themselves, so they are left out
+            is_flag = spec.get("unit") == "flag" or spec["name"].endswith("_missing")
+            if (spec.get("kind", "numeric") == "numeric" and spec.get("source") and not is_flag
+                    and spec["name"] in self.frame):
                 sources.setdefault(spec["source"], []).append(spec["name"])
         if self.has_dates and sources:
             missing = stability.source_missing_by_month(self.frame, sources, self.frame["applied_at"])
@@ -387,9 +435,12 @@ class _Validation:
                 baseline, sources, pd.Series(pd.Timestamp("2000-01-01"), index=baseline.index)).iloc[0] if len(baseline) else None
             self.tables["source_missing_by_month"] = missing.reset_index()
             if base_rate is not None:
-                judged = missing[sizes.reindex(missing.index).fillna(0).to_numpy() >= self.params.min_month_size]
+                judged = missing[sizes.reindex(missing.index).fillna(0).to_numpy() >= self.params.min_month_size_missing]
                 jumps = (judged - base_rate).max() if len(judged) else pd.Series(dtype=float)
-                if len(jumps):
+                if not len(jumps):
+                    self._skip("source_missing_jump", f"no month has {self.params.min_month_size_missing} "
+                               "applications (validation.min_month_size_missing)")
+                else:
                     self.values["source_missing_jump"] = float(jumps.max())
                     worst = jumps.idxmax()
                     month = (judged[worst] - base_rate[worst]).idxmax()
@@ -644,12 +695,26 @@ class _Validation:
         self.figures["migration"] = backtests.plot_migration(counts, f"Rating migrations: {self.primary}")
 
 
-def _join(scores: pd.DataFrame, features: pd.DataFrame | None) -> pd.DataFrame:
+def _join(scores: pd.DataFrame, features: pd.DataFrame | None, enterprises: pd.DataFrame | None) -> pd.DataFrame:
     frame = scores.copy()
     if features is not None and "application_id" in features:
         extra = [c for c in features.columns if c not in frame.columns]
         frame = frame.merge(features[["application_id", *extra]], on="application_id", how="left", validate="one_to_one")
+    if enterprises is not None and "enterprise_id" in frame and "enterprise_id" in enterprises:
+        extra = [c for c in enterprises.columns if c not in frame.columns]
+        if extra:
+            frame = frame.merge(enterprises[["enterprise_id", *extra]], on="enterprise_id", how="left",
+                                validate="many_to_one")
     return frame
+
+
+def _enterprises(cfg: RunConfig) -> pd.DataFrame | None:
+    """Segment attributes of the raw enterprises table, when the data source has one."""
+    from creditmine.data.io import read_table, table_path
+
+    if cfg.params.data.source == "tabular" or not table_path(cfg.data_dir, "enterprises").is_file():
+        return None
+    return read_table(cfg.data_dir, "enterprises", columns=["enterprise_id", "industry_section", "district", "employees"])
 
 
 def _require(frame: pd.DataFrame, columns, path: Path) -> None:
@@ -704,3 +769,61 @@ def _grade_share_plot(shares: pd.DataFrame, approve_grades):
            title="Out-of-time applications per grade")
     fig.tight_layout()
     return fig
+
+
+def _primary_oot(table: pd.DataFrame, result: ValidationResult) -> pd.DataFrame:
+    """The out-of-time rows of the primary model (the role recorded in the discrimination table)."""
+    roles = result.tables.get("discrimination", pd.DataFrame())
+    rows = table[table["split"] == "oot"]
+    if len(roles):
+        rows = rows[rows["model"] == roles.loc[roles["role"] == "primary", "model"].iloc[0]]
+    return rows.drop(columns=["model", "split"]).set_index("grade")
+
+
+_SECTIONS = {
+    "discrimination": (
+        "How well the PD ranks defaults above performing loans: AUC, Gini and KS with seeded "
+        "percentile bootstrap intervals on each sample, and DeLong's test of the primary model "
+        "against the challenger on the same loans.",
+        [("discrimination", "AUC, Gini and KS with bootstrap intervals", None),
+         ("delong", "DeLong test: primary against challenger", None)],
+        ["roc_", "ks_oot"]),
+    "calibration": (
+        "Whether predicted PDs match observed default rates. One-sided binomial and Jeffreys tests "
+        "(H0: the PD is not underestimated; ECB 2.5.3.1) per grade and for the portfolio, "
+        "Hosmer-Lemeshow over the grades (chi-square with G degrees of freedom out of sample, G-2 in "
+        "sample) and the Brier score.",
+        [("calibration_summary", "Portfolio calibration per model and sample", None),
+         ("calibration_by_grade", "Per grade, primary model, out-of-time", _primary_oot)],
+        ["calibration"]),
+    "ecb": (
+        "The ECB's PD back-testing battery (Instructions for reporting the validation results of "
+        "internal models, 2019, section 2.5): current AUC against the AUC at initial validation, "
+        "customer migrations between two rating dates (matrix weighted bandwidths and z-tests of "
+        "the migration matrix) and the concentration in grades (Herfindahl index).",
+        [("ecb_battery", "Tests", None), ("migration_matrix", "Migration matrix (counts)", None)],
+        ["migration"]),
+    "stability": (
+        "Whether today's applicants look like the development sample: PSI of the score (train "
+        "against out-of-time and per application month), CSI per feature, and the share of "
+        "applications without data from each source per month (a feed that goes dark shows).",
+        [("psi_by_month", "PSI of the score per application month", None),
+         ("csi", "CSI per feature (most shifted first, top 15)", lambda t, r: t.head(15)),
+         ("source_missing_by_month", "Share of applications without data, per source and month", None)],
+        ["psi_by_month", "csi", "source_missing"]),
+    "concentration": (
+        "The share of applications per grade, per sample; green bars are grades the policy approves.",
+        [("grade_shares", "Applications per grade", None)],
+        ["grade_shares"]),
+    "segments": (
+        "AUC, bad rate and approval rate on out-of-time applications by product, industry section, "
+        "district and size; segments below the minimum size or number of defaults are flagged as too "
+        "small to judge and left out of the segment light.",
+        [("segments", "Segments", None)],
+        ["segments_"]),
+    "inclusion": (
+        "First-time borrowers (first_loan) against the others at the policy's cut-off, and the share "
+        "of first-time borrowers that a cut-off holding them to the portfolio's bad rate would approve.",
+        [("inclusion", "Financial inclusion", None)],
+        []),
+}
