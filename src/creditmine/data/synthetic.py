@@ -32,8 +32,8 @@ _APPLICATION_RATE = {
     "engineering": 0.02, "tech": 0.02, "first_loan": 0.012,
 }
 _PD_INTERCEPT = {
-    "procurement": -4.1, "tax": -4.45, "invoice": -4.3, "electricity": -4.25, "customs": -4.2,
-    "engineering": -4.0, "tech": -4.4, "first_loan": -3.8,
+    "procurement": -4.25, "tax": -4.6, "invoice": -4.45, "electricity": -4.4, "customs": -4.35,
+    "engineering": -4.15, "tech": -4.55, "first_loan": -3.95,
 }
 # Requested amount as a share of the trailing 12 months' sales (median)
 _REQUEST_SHARE = {
@@ -248,7 +248,7 @@ class _Chunk:
             dev[:, t] = rho * dev[:, t - 1] + shocks[:, t]
         self.h = self.mu[:, None] + dev
         exposure = np.array([i.shock_exposure for i in world.INDUSTRIES])[self.sec]
-        self.macro = -0.5 * exposure[:, None] * cal.shock[None, :]          # <= 0, log units
+        self.macro = -0.6 * exposure[:, None] * cal.shock[None, :]          # <= 0, log units
         season = np.array([i.seasonality for i in world.INDUSTRIES])[self.sec][:, cal.month_of_year - 1]
         years = np.arange(T) / 12.0
         self.log_sales = (
@@ -588,12 +588,12 @@ class _Chunk:
         small = self.size[e] < _TYPICAL_LOG_SALES
         z = (
             _PD_INTERCEPT[product]
-            - 1.3 * view["h_mean12"][e]
-            - 1.0 * view["h_trend6"][e]
+            - 1.5 * view["h_mean12"][e]
+            - 0.7 * view["h_trend6"][e]
             + amount_risk
             + base_risk
             + 0.45 * (age < 2) + 0.25 * (age < 1)
-            - 1.6 * self.macro[e, max(t - 1, 0)]
+            - 2.0 * self.macro[e, max(t - 1, 0)]
             + 1.6 * self.top_customer_share[e] * small
             + 2.5 * (self.volatility[e] - 0.15)
             - 0.3 * self.si[e]
