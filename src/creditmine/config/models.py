@@ -2,12 +2,14 @@
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from creditmine.config.base import Section
 
 
 class ScorecardParams(Section):
+    """Optimal binning, WoE logistic regression and the points scale (also used to score the GBM)."""
+
     base_points: float = 600.0
     base_odds: float = Field(50.0, gt=0, description="good:bad odds at base_points")
     pdo: float = Field(20.0, gt=0, description="points to double the odds")
@@ -17,6 +19,32 @@ class ScorecardParams(Section):
     max_correlation: float = Field(0.7, gt=0, le=1, description="drop the weaker of two features above")
     max_features: int = Field(25, ge=1)
     regularization_c: float = Field(1.0, gt=0)
+    unknown_trend: Literal["auto", "auto_asc_desc", "peak", "valley"] = Field(
+        "auto_asc_desc", description="binning trend of features whose risk direction is 0 (unknown)"
+    )
+    special_values: tuple[float, ...] = Field(
+        (), description="numeric codes scored in their own 'Special' bin (e.g. -1 for 'not applicable')"
+    )
+    woe_smoothing: float = Field(0.5, ge=0, description="pseudo-count added to goods and bads of a bin")
+    binning_time_limit: float = Field(10.0, gt=0, description="seconds for the binning solver per feature")
+    drop_wrong_sign: bool = Field(True, description="drop features whose coefficient contradicts the WoE and refit")
+
+
+class SearchSpace(Section):
+    """Ranges of the seeded random hyper-parameter search (log-uniform for rates, uniform else)."""
+
+    learning_rate: tuple[float, float] = (0.02, 0.2)
+    max_leaf_nodes: tuple[int, int] = (7, 63)
+    min_samples_leaf: tuple[int, int] = (20, 400)
+    l2_regularization: tuple[float, float] = (0.0, 10.0)
+
+    @model_validator(mode="after")
+    def _ranges_are_ordered(self) -> "SearchSpace":
+        for name in ("learning_rate", "max_leaf_nodes", "min_samples_leaf", "l2_regularization"):
+            low, high = getattr(self, name)
+            if high < low:
+                raise ValueError(f"{name}: upper bound below lower bound; got ({low}, {high})")
+        return self
 
 
 class GbmParams(Section):
@@ -28,7 +56,12 @@ class GbmParams(Section):
     class_weight: Literal["balanced"] | None = None
     early_stopping: bool = True
     validation_fraction: float = Field(0.15, gt=0, lt=0.5)
+    n_iter_no_change: int = Field(20, ge=1, description="early stopping patience in boosting rounds")
     search_trials: int = Field(6, ge=0, description="seeded random hyper-parameter trials; 0 = none")
+    search_space: SearchSpace = SearchSpace()
+    search_folds: int = Field(
+        0, ge=0, description="score trials by stratified k-fold AUC on the training data (small data); 0 = on the holdout"
+    )
     monotone: bool = Field(True, description="monotone constraints from the catalog's risk direction")
 
 
@@ -37,4 +70,13 @@ class ModelParams(Section):
     scorecard: ScorecardParams = ScorecardParams()
     gbm: GbmParams = GbmParams()
     calibration: Literal["auto", "isotonic", "sigmoid"] = "auto"
+    calibration_folds: int = Field(5, ge=2, description="folds comparing isotonic and Platt when 'auto'")
+    pd_floor: float = Field(0.0003, gt=0, lt=0.1, description="smallest PD a calibrated model gives (3 bp)")
     grades: int = Field(10, ge=2, le=26, description="grades of the rating master scale")
+    threads: int | None = Field(
+        1, ge=1, description="OpenMP threads of the boosting; None = all cores (oversubscribes a shared machine)"
+    )
+    master_scale: Literal["quantile", "geometric"] = Field(
+        "quantile",
+        description="grade PD boundaries: quantiles of development PDs, or log-spaced between their 1st and 99th percentiles",
+    )

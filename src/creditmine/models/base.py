@@ -1,0 +1,127 @@
+"""What every credit model shares: calibrated PD, points on the PDO scale and master-scale grades."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.model_selection import train_test_split
+from sklearn.utils.validation import check_is_fitted
+
+from creditmine.models.calibration import LogOddsCalibrator
+from creditmine.models.master_scale import assign_grades, fit_master_scale
+
+
+class CreditModel(ClassifierMixin, BaseEstimator):
+    """Base of the scorecard and the gradient boosting: a scikit-learn classifier of default.
+
+    Subclasses implement `_fit_raw(X, y, X_val, y_val)` (learn the raw model) and
+    `decision_function(X)` (raw log-odds of default). `fit` then calibrates the raw log-odds on the
+    validation data and builds the master scale on the development data (train + validation).
+    Fitted tables are kept as plain records (lists), so that skops saves them without trusting
+    pandas; the DataFrame views are properties.
+    """
+
+    # -- the public API of every credit model ---------------------------------------------------
+    def fit(self, X: pd.DataFrame, y, X_val: pd.DataFrame | None = None, y_val=None) -> "CreditModel":
+        """Fit on development applications.
+
+        Parameters
+        ----------
+        X : DataFrame of features, one row per application.
+        y : outcomes, 1 = default within 12 months, 0 = not.
+        X_val, y_val : validation applications (the in-time holdout), used for early stopping and
+            the hyper-parameter choice (gbm) and for calibration. When absent, a stratified
+            `validation_share` of X is set aside.
+        """
+        X = _check_frame(X, "X")
+        y = _check_target(y, len(X), "y")
+        if X_val is None:
+            X, X_val, y, y_val = train_test_split(
+                X, y, test_size=self.validation_share, stratify=y, random_state=self.random_state
+            )
+        else:
+            X_val = _check_frame(X_val, "X_val")[list(X.columns)]
+            y_val = _check_target(y_val, len(X_val), "y_val")
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        self.n_features_in_ = len(self.feature_names_in_)
+        self.classes_ = np.array([0, 1])
+        self._fit_raw(X, y, X_val, y_val)
+        self.calibrator_ = LogOddsCalibrator(
+            method=self.calibration, folds=self.calibration_folds, pd_floor=self.pd_floor,
+            random_state=self.random_state,
+        ).fit(self.decision_function(X_val), y_val)
+        development = pd.concat([X, X_val])
+        y_dev = np.concatenate([y, y_val])
+        scale = fit_master_scale(self.predict_pd(development), y_dev, self.grades, self.master_scale)
+        self.master_scale_records_ = _records(scale)
+        return self
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """(n, 2): column 1 is the calibrated 12-month PD, column 0 its complement."""
+        pd_ = self.predict_pd(X)
+        return np.column_stack([1.0 - pd_, pd_])
+
+    def predict_pd(self, X: pd.DataFrame) -> np.ndarray:
+        """Calibrated 12-month probability of default (n,), in [pd_floor, 1 - pd_floor]."""
+        check_is_fitted(self, "calibrator_")
+        return self.calibrator_.transform(self.decision_function(X))
+
+    def credit_score(self, X: pd.DataFrame) -> np.ndarray:
+        """Points on the PDO scale (higher is safer) from the calibrated PD."""
+        pd_ = self.predict_pd(X)
+        return pd_to_points(pd_, self.base_points, self.base_odds, self.pdo)
+
+    def grade(self, X: pd.DataFrame) -> np.ndarray:
+        """Master-scale grade (int, 1 = best .. G) of the calibrated PD."""
+        return assign_grades(self.predict_pd(X), self.master_scale_)
+
+    @property
+    def master_scale_(self) -> pd.DataFrame:
+        """grade, pd_lower, pd_upper, pd_mean, count, share, defaults, observed_default_rate."""
+        check_is_fitted(self, "master_scale_records_")
+        return pd.DataFrame(self.master_scale_records_)
+
+    def _more_tags(self):  # scikit-learn < 1.6
+        return {"requires_y": True}
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        return tags
+
+
+def pd_to_points(pd_: np.ndarray, base_points: float, base_odds: float, pdo: float) -> np.ndarray:
+    """Points = base_points + pdo / ln 2 * ln(good:bad odds / base_odds); higher is safer."""
+    pd_ = np.asarray(pd_, dtype=float)
+    return base_points + pdo / np.log(2.0) * (np.log((1.0 - pd_) / pd_) - np.log(base_odds))
+
+
+def _check_frame(X, name: str) -> pd.DataFrame:
+    if not isinstance(X, pd.DataFrame):
+        raise TypeError(f"{name} must be a pandas DataFrame of features with named columns; got {type(X).__name__}")
+    if len(X) == 0:
+        raise ValueError(f"{name} has no rows")
+    return X
+
+
+def _check_target(y, n: int, name: str) -> np.ndarray:
+    values = np.asarray(y, dtype=float).ravel()
+    if len(values) != n:
+        raise ValueError(f"{name} has {len(values)} values for {n} rows")
+    bad = ~np.isin(values, (0.0, 1.0))
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{name} must be 0/1 outcomes (matured only); row {row} has {values[row]!r}")
+    if len(np.unique(values)) < 2:
+        raise ValueError(f"{name} needs both defaults and non-defaults; all {n} rows are {values[0]:.0f}")
+    return values.astype(int)
+
+
+def _records(frame: pd.DataFrame) -> dict[str, list]:
+    """A DataFrame as a dict of plain Python lists (float, int, str, None)."""
+    out = {}
+    for column in frame.columns:
+        values = frame[column].tolist()
+        out[str(column)] = [v.item() if hasattr(v, "item") else v for v in values]
+    return out

@@ -1,0 +1,495 @@
+"""The WoE scorecard: optimal monotone binning (optbinning), WoE logistic regression, PDO points.
+
+Binning is learnt with optbinning, then kept as plain split points, category groups and per-bin
+tables, and every application is binned by one function (`_bin_index`) at fit time, at predict
+time, and by the JSON scorer; the SQL export writes the same rules as `CASE` expressions. Rules
+that make fit and predict agree:
+
+- numeric bins are [lower, upper) intervals between the split points;
+- a missing value (NaN, None) falls in the feature's Missing bin, a value listed in
+  `special_values` in its Special bin; an empty Missing or Special bin has WoE 0 (average risk);
+- a category not seen in training is scored as missing.
+
+WoE is ln(good share / bad share) of a bin (higher is safer), so every coefficient of the
+logistic regression of default on WoE must be negative: the sign check.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from sklearn.linear_model import LogisticRegression
+from sklearn.utils.validation import check_is_fitted
+from tqdm.auto import tqdm
+
+from creditmine.models.base import CreditModel, _records
+from creditmine.models.selection import select_features
+
+SPECIAL, MISSING = "Special", "Missing"
+_TRENDS = {1: "ascending", -1: "descending"}
+
+
+class ScorecardModel(CreditModel):
+    """Monotone WoE scorecard with points scaled by PDO and base odds.
+
+    Parameters
+    ----------
+    categorical_features : names of categorical columns (non-numeric columns are categorical anyway).
+    risk_directions : feature -> +1 (higher is riskier), -1 (safer), 0 (unknown); sets the
+        binning's monotone trend (ascending / descending default rate, else `unknown_trend`).
+    special_values : numeric codes with their own bin.
+    min_bin_share, max_bins, unknown_trend, binning_time_limit : optbinning settings.
+    woe_smoothing : pseudo-count added to the goods and the bads of every non-empty bin.
+    min_iv, max_correlation, max_features : selection (see `selection.select_features`).
+    regularization_c : inverse L2 strength of the logistic regression.
+    drop_wrong_sign : drop features whose coefficient is not negative, and refit.
+    base_points, base_odds, pdo : points scale: base_points at good:bad odds base_odds, pdo points
+        double the odds. Points per bin are whole numbers, so sums are exact everywhere.
+    calibration, calibration_folds, pd_floor : see `calibration.LogOddsCalibrator`.
+    grades, master_scale : see `master_scale.fit_master_scale`.
+    validation_share : share of X set aside for calibration when fit gets no validation data.
+    random_state : seed.
+    progress : show a tqdm bar over the features while binning.
+
+    Attributes
+    ----------
+    bins_ : feature -> binning (kind, splits or groups, labels, count, bads, woe, iv).
+    iv_ : feature -> information value (nats) on the training data, every candidate.
+    selection_reasons_ : feature -> why it was kept or dropped.
+    features_ : selected features, in the order of `coef_`.
+    coef_, intercept_ : logistic regression of default on the WoE of `features_`.
+    points_ : feature -> whole points per bin (regular bins, then Special, then Missing).
+    coefficients_ : DataFrame feature, coefficient, std_error, z, p_value, vif, iv, sign_ok.
+    """
+
+    def __init__(
+        self,
+        categorical_features=(),
+        risk_directions=None,
+        special_values=(),
+        min_bin_share: float = 0.05,
+        max_bins: int = 6,
+        unknown_trend: str = "auto_asc_desc",
+        binning_time_limit: float = 10.0,
+        woe_smoothing: float = 0.5,
+        min_iv: float = 0.02,
+        max_correlation: float = 0.7,
+        max_features: int = 25,
+        regularization_c: float = 1.0,
+        drop_wrong_sign: bool = True,
+        base_points: float = 600.0,
+        base_odds: float = 50.0,
+        pdo: float = 20.0,
+        calibration: str = "auto",
+        calibration_folds: int = 5,
+        pd_floor: float = 0.0003,
+        grades: int = 10,
+        master_scale: str = "quantile",
+        validation_share: float = 0.2,
+        random_state: int = 0,
+        progress: bool = False,
+    ):
+        self.categorical_features = categorical_features
+        self.risk_directions = risk_directions
+        self.special_values = special_values
+        self.min_bin_share = min_bin_share
+        self.max_bins = max_bins
+        self.unknown_trend = unknown_trend
+        self.binning_time_limit = binning_time_limit
+        self.woe_smoothing = woe_smoothing
+        self.min_iv = min_iv
+        self.max_correlation = max_correlation
+        self.max_features = max_features
+        self.regularization_c = regularization_c
+        self.drop_wrong_sign = drop_wrong_sign
+        self.base_points = base_points
+        self.base_odds = base_odds
+        self.pdo = pdo
+        self.calibration = calibration
+        self.calibration_folds = calibration_folds
+        self.pd_floor = pd_floor
+        self.grades = grades
+        self.master_scale = master_scale
+        self.validation_share = validation_share
+        self.random_state = random_state
+        self.progress = progress
+
+    @classmethod
+    def from_params(cls, models, categorical_features=(), risk_directions=None, seed: int = 0, progress=False):
+        """A scorecard configured from the `models` params section (`ModelParams`)."""
+        p = models.scorecard
+        return cls(
+            categorical_features=tuple(categorical_features), risk_directions=dict(risk_directions or {}),
+            special_values=tuple(p.special_values), min_bin_share=p.min_bin_share, max_bins=p.max_bins,
+            unknown_trend=p.unknown_trend, binning_time_limit=p.binning_time_limit,
+            woe_smoothing=p.woe_smoothing, min_iv=p.min_iv, max_correlation=p.max_correlation,
+            max_features=p.max_features, regularization_c=p.regularization_c,
+            drop_wrong_sign=p.drop_wrong_sign, base_points=p.base_points, base_odds=p.base_odds,
+            pdo=p.pdo, calibration=models.calibration, calibration_folds=models.calibration_folds,
+            pd_floor=models.pd_floor, grades=models.grades, master_scale=models.master_scale,
+            random_state=seed, progress=progress,
+        )
+
+    # -- fitting --------------------------------------------------------------------------------
+    def _fit_raw(self, X: pd.DataFrame, y: np.ndarray, X_val: pd.DataFrame, y_val: np.ndarray) -> None:
+        directions = dict(self.risk_directions or {})
+        categorical = set(self.categorical_features) | {c for c in X.columns if not _is_numeric(X[c])}
+        self.bins_ = {}
+        for feature in tqdm(list(X.columns), desc="scorecard binning", disable=not self.progress, leave=False):
+            kind = "categorical" if feature in categorical else "numeric"
+            self.bins_[feature] = self._bin_feature(feature, kind, X[feature], y, directions.get(feature, 0))
+        self.iv_ = {f: b["iv"] for f, b in self.bins_.items()}
+        woe = pd.DataFrame({f: self._woe(f, X[f]) for f in X.columns}, index=X.index)
+        selected, reasons = select_features(woe, self.iv_, self.min_iv, self.max_correlation, self.max_features)
+        if not selected:
+            raise ValueError(
+                f"no feature passes the scorecard selection (min_iv {self.min_iv}); best IV "
+                f"{max(self.iv_.values(), default=0):.4f} among {len(self.iv_)} candidates"
+            )
+        while True:
+            lr = LogisticRegression(C=self.regularization_c, max_iter=2000).fit(woe[selected].to_numpy(), y)
+            coef = lr.coef_[0]
+            wrong = [f for f, c in zip(selected, coef) if c >= 0]
+            if not (wrong and self.drop_wrong_sign and len(wrong) < len(selected)):
+                break
+            for f, c in zip(selected, coef):
+                if c >= 0:
+                    reasons[f] = f"dropped: coefficient {c:+.4f} is not negative (contradicts its WoE), refitted"
+            selected = [f for f in selected if f not in wrong]
+        self.features_ = list(selected)
+        self.coef_ = np.asarray(coef, dtype=float)
+        self.intercept_ = float(lr.intercept_[0])
+        self.selection_reasons_ = reasons
+        self.coefficients_records_ = _records(self._coefficient_table(woe[selected].to_numpy(), y, directions))
+        self.points_ = self._points()
+
+    def _bin_feature(self, feature: str, kind: str, column: pd.Series, y: np.ndarray, direction: int) -> dict:
+        from optbinning import OptimalBinning  # heavy import, needed only while fitting
+
+        options = dict(
+            name=str(feature), dtype="categorical" if kind == "categorical" else "numerical",
+            min_bin_size=self.min_bin_share, max_n_bins=self.max_bins, time_limit=self.binning_time_limit,
+        )
+        if kind == "numeric":
+            values = _numeric(column, feature)
+            specials = list(self.special_values)
+            options.update(
+                monotonic_trend=_TRENDS.get(int(direction), self.unknown_trend),
+                special_codes=specials or None,
+            )
+            spec = {"kind": "numeric", "splits": [], "groups": [], "special_values": [float(s) for s in specials]}
+        else:
+            values = _categories(column)
+            spec = {"kind": "categorical", "splits": [], "groups": [], "special_values": []}
+        binning = OptimalBinning(**options)
+        usable = values if kind == "numeric" else np.where(pd.isna(values), np.nan, values.astype(object))
+        try:
+            binning.fit(usable, y)
+            fitted = binning.status in ("OPTIMAL", "FEASIBLE")
+        except (ValueError, RuntimeError):  # e.g. a constant column: one bin, no split
+            fitted = False
+        if fitted and kind == "numeric":
+            spec["splits"] = [float(s) for s in np.asarray(binning.splits, dtype=float)]
+        elif fitted:
+            spec["groups"] = [sorted(str(c) for c in group) for group in binning.splits]
+        if kind == "categorical" and not spec["groups"]:
+            present = sorted({str(v) for v in values[~pd.isna(values)]})
+            spec["groups"] = [present] if present else []
+        spec["labels"] = _labels(spec)
+        index = _bin_index(spec, column, feature)
+        n_bins = len(spec["labels"])
+        count = np.bincount(index, minlength=n_bins)
+        bads = np.bincount(index, weights=y, minlength=n_bins)
+        spec["count"] = count.astype(int).tolist()
+        spec["bads"] = bads.astype(int).tolist()
+        spec["woe"], spec["iv"] = _woe_iv(count, bads, self.woe_smoothing)
+        return spec
+
+    def _coefficient_table(self, W: np.ndarray, y: np.ndarray, directions: dict) -> pd.DataFrame:
+        design = np.column_stack([np.ones(len(W)), W])
+        p = 1.0 / (1.0 + np.exp(-(design @ np.concatenate([[self.intercept_], self.coef_]))))
+        information = design.T @ (design * (p * (1 - p))[:, None])
+        covariance = np.linalg.pinv(information)
+        se = np.sqrt(np.clip(np.diag(covariance), 0, None))
+        estimates = np.concatenate([[self.intercept_], self.coef_])
+        z = estimates / np.where(se > 0, se, np.nan)
+        table = pd.DataFrame({
+            "feature": ["(intercept)", *self.features_],
+            "coefficient": estimates,
+            "std_error": se,
+            "z": z,
+            "p_value": 2 * stats.norm.sf(np.abs(z)),
+            "vif": [np.nan, *_vif(W)],
+            "iv": [np.nan, *(self.iv_[f] for f in self.features_)],
+            "risk_direction": [0, *(int(directions.get(f, 0)) for f in self.features_)],
+            "expected_sign": ["", *(["-"] * len(self.features_))],
+        })
+        table["sign_ok"] = [True, *(c < 0 for c in self.coef_)]
+        table["points_monotone_ok"] = [True, *(self._points_follow_direction(f, directions.get(f, 0)) for f in self.features_)]
+        return table
+
+    def _points_follow_direction(self, feature: str, direction: int) -> bool:
+        """Numeric features with a known risk direction: regular-bin WoE moves against the risk."""
+        spec = self.bins_[feature]
+        if spec["kind"] != "numeric" or direction == 0:
+            return True
+        woe = np.asarray(spec["woe"][: len(spec["splits"]) + 1])
+        steps = np.diff(woe)
+        return bool(np.all(steps <= 1e-12) if direction > 0 else np.all(steps >= -1e-12))
+
+    def _points(self) -> dict[str, list[int]]:
+        factor = self.pdo / np.log(2.0)
+        offset = self.base_points - factor * np.log(self.base_odds)
+        share = (offset - factor * self.intercept_) / len(self.features_)
+        return {
+            f: [int(v) for v in np.round(-factor * b * np.asarray(self.bins_[f]["woe"]) + share)]
+            for f, b in zip(self.features_, self.coef_)
+        }
+
+    # -- scoring --------------------------------------------------------------------------------
+    def decision_function(self, X: pd.DataFrame) -> np.ndarray:
+        """Raw (uncalibrated) log-odds of default: intercept_ + sum of coefficient x WoE."""
+        return self.intercept_ + self.contributions(X).sum(axis=1).to_numpy()
+
+    def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Per-feature log-odds contributions (coefficient x WoE); row sum + intercept_ = decision_function."""
+        check_is_fitted(self, "coef_")
+        X = self._check_columns(X)
+        return pd.DataFrame(
+            {f: b * self._woe(f, X[f]) for f, b in zip(self.features_, self.coef_)}, index=X.index
+        )
+
+    def feature_points(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Whole points per feature (higher is safer); the row sum is `credit_score`."""
+        check_is_fitted(self, "points_")
+        X = self._check_columns(X)
+        return pd.DataFrame(
+            {f: np.asarray(self.points_[f])[_bin_index(self.bins_[f], X[f], f)] for f in self.features_},
+            index=X.index,
+        )
+
+    def credit_score(self, X: pd.DataFrame) -> np.ndarray:
+        """Score = sum of the application's points (whole numbers, as float64)."""
+        return self.feature_points(X).sum(axis=1).to_numpy(dtype=float)
+
+    def woe_transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        """WoE of every selected feature."""
+        check_is_fitted(self, "coef_")
+        X = self._check_columns(X)
+        return pd.DataFrame({f: self._woe(f, X[f]) for f in self.features_}, index=X.index)
+
+    # -- tables and exports ---------------------------------------------------------------------
+    @property
+    def scorecard_table_(self) -> pd.DataFrame:
+        """One row per bin of each selected feature: feature, bin, woe, points, count, bad_rate, ..."""
+        check_is_fitted(self, "points_")
+        rows = []
+        for f, coefficient in zip(self.features_, self.coef_):
+            spec = self.bins_[f]
+            for i, label in enumerate(spec["labels"]):
+                count, bads = spec["count"][i], spec["bads"][i]
+                rows.append({
+                    "feature": f, "bin": label, "bin_index": i, "woe": spec["woe"][i],
+                    "points": self.points_[f][i], "count": count,
+                    "share": count / max(sum(spec["count"]), 1),
+                    "bad_rate": bads / count if count else np.nan, "coefficient": coefficient,
+                    "iv": spec["iv"],
+                })
+        return pd.DataFrame(rows)
+
+    @property
+    def coefficients_(self) -> pd.DataFrame:
+        check_is_fitted(self, "coefficients_records_")
+        return pd.DataFrame(self.coefficients_records_)
+
+    @property
+    def bin_edges_(self) -> dict[str, list]:
+        """Feature -> split points (numeric) or category groups (categorical), every candidate."""
+        check_is_fitted(self, "bins_")
+        return {f: (b["splits"] if b["kind"] == "numeric" else b["groups"]) for f, b in self.bins_.items()}
+
+    def to_dict(self) -> dict:
+        """The scorecard as plain data: features, bins and whole points; see `score_json`."""
+        check_is_fitted(self, "points_")
+        features = []
+        for f in self.features_:
+            spec = self.bins_[f]
+            n_regular = len(spec["labels"]) - 2
+            points = self.points_[f]
+            features.append({
+                "name": f, "kind": spec["kind"], "splits": spec["splits"], "groups": spec["groups"],
+                "special_values": spec["special_values"], "bin_labels": spec["labels"][:n_regular],
+                "points": points[:n_regular], "special_points": points[-2], "missing_points": points[-1],
+                "unseen_category": "missing",
+            })
+        return {
+            "format": "creditmine-scorecard/1",
+            "scale": {"base_points": self.base_points, "base_odds": self.base_odds, "pdo": self.pdo},
+            "rules": "numeric bins are [lower, upper) between splits; missing -> missing_points; "
+                     "special_values -> special_points; unseen categories -> missing_points; "
+                     "score = sum of points",
+            "features": features,
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """`to_dict` as JSON text; `score_json` on it reproduces `credit_score` exactly."""
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+
+    def to_sql(self, table: str, score_column: str = "credit_score") -> str:
+        """`SELECT *, <sum of CASE expressions> AS score_column FROM table` reproducing `credit_score`.
+
+        Missing values must be SQL NULL (as they are when read from Parquet); categorical columns
+        are compared as strings.
+        """
+        return f"SELECT *, {self.to_sql_expression()} AS {_quote(score_column)} FROM {table}"
+
+    def to_sql_expression(self) -> str:
+        """The score as a SQL expression: one `CASE` per feature, added up."""
+        cases = []
+        for feature in self.to_dict()["features"]:
+            column = _quote(feature["name"])
+            parts = [f"WHEN {column} IS NULL THEN {feature['missing_points']}"]
+            if feature["kind"] == "numeric":
+                if feature["special_values"]:
+                    codes = ", ".join(_sql_float(v) for v in feature["special_values"])
+                    parts.append(f"WHEN {column} IN ({codes}) THEN {feature['special_points']}")
+                for split, points in zip(feature["splits"], feature["points"]):
+                    parts.append(f"WHEN {column} < {_sql_float(split)} THEN {points}")
+                parts.append(f"ELSE {feature['points'][-1]}")
+            else:
+                for group, points in zip(feature["groups"], feature["points"]):
+                    values = ", ".join(_sql_string(v) for v in group)
+                    parts.append(f"WHEN CAST({column} AS VARCHAR) IN ({values}) THEN {points}")
+                parts.append(f"ELSE {feature['missing_points']}")
+            cases.append("(CASE " + " ".join(parts) + " END)")
+        return "(" + " + ".join(cases) + ")"
+
+    # -- helpers --------------------------------------------------------------------------------
+    def _woe(self, feature: str, column: pd.Series) -> np.ndarray:
+        spec = self.bins_[feature]
+        return np.asarray(spec["woe"], dtype=float)[_bin_index(spec, column, feature)]
+
+    def _check_columns(self, X: pd.DataFrame) -> pd.DataFrame:
+        if not isinstance(X, pd.DataFrame):
+            raise TypeError(f"X must be a pandas DataFrame with the columns {self.features_}; got {type(X).__name__}")
+        missing = [f for f in self.features_ if f not in X.columns]
+        if missing:
+            raise ValueError(f"X lacks the scorecard's feature columns {missing}")
+        return X
+
+
+def score_json(spec: dict | str, frame: pd.DataFrame) -> np.ndarray:
+    """Score applications with a scorecard exported by `ScorecardModel.to_json` (no model object).
+
+    Parameters
+    ----------
+    spec : the JSON text or its parsed dict.
+    frame : one row per application with the scorecard's feature columns.
+
+    Returns
+    -------
+    ndarray (n,) of scores (sums of whole points, as float64).
+    """
+    if isinstance(spec, str):
+        spec = json.loads(spec)
+    total = np.zeros(len(frame))
+    for feature in spec["features"]:
+        name = feature["name"]
+        if name not in frame.columns:
+            raise ValueError(f"frame lacks the scorecard feature column {name!r}")
+        column = frame[name]
+        missing = column.isna().to_numpy()
+        if feature["kind"] == "numeric":
+            values = _numeric(column, name)
+            points = np.asarray(feature["points"], dtype=float)[
+                np.searchsorted(np.asarray(feature["splits"], dtype=float), np.nan_to_num(values), side="right")
+            ]
+            special = np.isin(values, np.asarray(feature["special_values"], dtype=float))
+            points = np.where(special, feature["special_points"], points)
+        else:
+            lookup = {c: p for group, p in zip(feature["groups"], feature["points"]) for c in group}
+            points = np.array([lookup.get(str(v), feature["missing_points"]) for v in column], dtype=float)
+        total += np.where(missing, feature["missing_points"], points)
+    return total
+
+
+def _bin_index(spec: dict, column: pd.Series, feature: str) -> np.ndarray:
+    """Bin of each value: regular bins 0..k-1, then Special (k), then Missing (k+1)."""
+    n_regular = len(spec["labels"]) - 2
+    special_bin, missing_bin = n_regular, n_regular + 1
+    missing = pd.isna(column).to_numpy()
+    if spec["kind"] == "numeric":
+        values = _numeric(column, feature)
+        index = np.searchsorted(np.asarray(spec["splits"], dtype=float), np.nan_to_num(values), side="right")
+        if spec["special_values"]:
+            index = np.where(np.isin(values, np.asarray(spec["special_values"], dtype=float)), special_bin, index)
+    else:
+        lookup = {c: i for i, group in enumerate(spec["groups"]) for c in group}
+        index = np.array([lookup.get(v, missing_bin) for v in _categories(column)], dtype=int)
+    return np.where(missing, missing_bin, index).astype(int)
+
+
+def _woe_iv(count: np.ndarray, bads: np.ndarray, smoothing: float) -> tuple[list[float], float]:
+    goods = count - bads
+    total_goods, total_bads = max(goods.sum(), 1), max(bads.sum(), 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        woe = np.log((goods + smoothing) / (bads + smoothing)) - np.log(total_goods / total_bads)
+    woe = np.where(count > 0, woe, 0.0)
+    woe = np.where(np.isfinite(woe), woe, 0.0)
+    iv = float(np.sum((goods / total_goods - bads / total_bads) * woe))
+    return [float(w) for w in woe], iv
+
+
+def _vif(W: np.ndarray) -> list[float]:
+    if W.shape[1] == 1:
+        return [1.0]
+    corr = np.corrcoef(W, rowvar=False)
+    return [float(v) for v in np.diag(np.linalg.pinv(corr))]
+
+
+def _labels(spec: dict) -> list[str]:
+    if spec["kind"] == "numeric":
+        edges = [-np.inf, *spec["splits"], np.inf]
+        regular = [
+            f"{'(' if np.isinf(lo) else '['}{lo:.6g}, {hi:.6g})" for lo, hi in zip(edges[:-1], edges[1:])
+        ]
+    else:
+        regular = ["[" + ", ".join(group) + "]" for group in spec["groups"]] or ["(all)"]
+    return [*regular, SPECIAL, MISSING]
+
+
+def _is_numeric(column: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
+
+
+def _numeric(column: pd.Series, feature: str) -> np.ndarray:
+    try:
+        return pd.to_numeric(column, errors="raise").to_numpy(dtype=float, na_value=np.nan)
+    except (ValueError, TypeError):
+        as_number = pd.to_numeric(column, errors="coerce")
+        bad = as_number.isna() & column.notna()
+        row = bad.idxmax()
+        raise ValueError(f"column {feature!r}: expected numbers, row {row} has {column[row]!r}") from None
+
+
+def _categories(column: pd.Series) -> np.ndarray:
+    """Category labels as strings (missing stays None), the one mapping used everywhere."""
+    return np.array([None if pd.isna(v) else str(v) for v in column.tolist()], dtype=object)
+
+
+def _sql_float(value: float) -> str:
+    """A DOUBLE literal that round-trips exactly (exponent notation is DOUBLE in SQL engines)."""
+    if np.isinf(value):
+        return "CAST('Infinity' AS DOUBLE)" if value > 0 else "CAST('-Infinity' AS DOUBLE)"
+    return format(float(value), ".17e")
+
+
+def _sql_string(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _quote(identifier: str) -> str:
+    return '"' + str(identifier).replace('"', '""') + '"'

@@ -1,0 +1,63 @@
+"""Feature selection for the scorecard by information value and WoE correlation, with reasons."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def select_features(
+    woe: pd.DataFrame,
+    iv: dict[str, float],
+    min_iv: float,
+    max_correlation: float,
+    max_features: int,
+) -> tuple[list[str], dict[str, str]]:
+    """Keep strong, non-redundant features, strongest first.
+
+    Features are taken in decreasing information value; a feature is dropped when its IV is below
+    `min_iv`, when the absolute Pearson correlation of its WoE with an already kept feature
+    exceeds `max_correlation`, or when `max_features` are already kept.
+
+    Parameters
+    ----------
+    woe : WoE-transformed training data, one column per candidate feature.
+    iv : information value (nats) of each candidate's binning on the training data.
+
+    Returns
+    -------
+    selected : kept feature names, in decreasing IV.
+    reasons : feature -> why it was kept or dropped (one sentence).
+    """
+    order = sorted(woe.columns, key=lambda f: (-iv.get(f, 0.0), f))
+    values = woe[order].to_numpy(dtype=float)
+    std = values.std(axis=0)
+    centred = (values - values.mean(axis=0)) / np.where(std > 0, std, 1.0)
+    selected: list[str] = []
+    kept_columns: list[int] = []
+    reasons: dict[str, str] = {}
+    for j, feature in enumerate(order):
+        value = iv.get(feature, 0.0)
+        if std[j] == 0:
+            reasons[feature] = "dropped: a single bin (no split found), IV 0"
+            continue
+        if value < min_iv:
+            reasons[feature] = f"dropped: IV {value:.4f} below min_iv {min_iv}"
+            continue
+        if kept_columns:
+            corr = centred[:, kept_columns].T @ centred[:, j] / len(centred)
+            k = int(np.argmax(np.abs(corr)))
+            if abs(corr[k]) > max_correlation:
+                other = selected[k]
+                reasons[feature] = (
+                    f"dropped: WoE correlation {corr[k]:+.2f} with {other} (IV {iv[other]:.4f}) "
+                    f"above max_correlation {max_correlation}"
+                )
+                continue
+        if len(selected) >= max_features:
+            reasons[feature] = f"dropped: max_features {max_features} already kept (IV {value:.4f})"
+            continue
+        selected.append(feature)
+        kept_columns.append(j)
+        reasons[feature] = f"kept: IV {value:.4f}"
+    return selected, reasons

@@ -1,0 +1,348 @@
+"""Stage 02: train the scorecard and the gradient boosting of one product, out of time.
+
+Data use, per product scope (`params/products/<name>.yaml`):
+
+- `train` applications (matured, up to `split.train_end`) fit the binning, the WoE logistic
+  regression and the boosted trees (whose early stopping holds out its own stratified
+  `gbm.validation_fraction` of them);
+- the stratified in-time `holdout` scores the gradient boosting's search trials and fits the
+  calibration of both models (isotonic or Platt, chosen by out-of-fold log loss on it);
+- the master scale's boundaries come from the development PDs (train + holdout);
+- `oot` applications (from `split.oot_start`) are never seen while fitting; `unlabelled` ones
+  (immature or not booked) are scored but count nowhere.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+from tqdm.auto import tqdm
+
+from creditmine.models.gbm import GbmModel
+from creditmine.models.io import MODEL_NAMES, save_model
+from creditmine.models.master_scale import grade_table
+from creditmine.models.scorecard import ScorecardModel
+
+STAGE = "02_train"
+FEATURES_STAGE = "01_build_features"
+SPLITS = ("train", "holdout", "oot")
+SCORE_KEYS = ("application_id", "enterprise_id", "applied_at", "product", "split", "default_12m")
+
+
+@dataclass
+class TrainResult:
+    """What stage 02 produced for one product (the same content as the files in `stage_dir`).
+
+    Attributes
+    ----------
+    product : product name.
+    stage_dir : runs/<run>/<product>/02_train/.
+    models : {"scorecard": ScorecardModel, "gbm": GbmModel}, fitted.
+    meta : content of models.json.
+    metrics : content of train_metrics.json.
+    scores : scores.parquet: every application of the scope with pd_, score_, grade_ per model.
+    seconds : wall time of the stage, in seconds.
+    """
+
+    product: str
+    stage_dir: Path
+    models: dict
+    meta: dict
+    metrics: dict
+    scores: pd.DataFrame
+    seconds: float
+    plots: dict = field(default_factory=dict)
+
+    def summary(self) -> pd.DataFrame:
+        """One row per model: primary or challenger, features, calibration, AUC per split."""
+        rows = []
+        for name in MODEL_NAMES:
+            rows.append({
+                "model": name,
+                "role": "primary" if name == self.meta["primary"] else "challenger",
+                "features": len(self.meta["models"][name]["features"]),
+                "calibration": self.meta["calibration"][name],
+                **{f"auc_{s}": self.metrics["auc"][name].get(s) for s in SPLITS},
+            })
+        return pd.DataFrame(rows)
+
+    def auc_table(self) -> pd.DataFrame:
+        """AUC of each model's PD per split, with applications and defaults per split."""
+        frame = pd.DataFrame(self.metrics["auc"]).reindex(list(SPLITS))
+        counts = pd.DataFrame(self.metrics["splits"]).T.reindex(list(SPLITS))
+        return pd.concat([counts, frame.add_prefix("auc_")], axis=1)
+
+    def scorecard_table(self) -> pd.DataFrame:
+        return self.models["scorecard"].scorecard_table_
+
+    def coefficients(self) -> pd.DataFrame:
+        """Scorecard coefficients with standard errors, p-values, VIFs and the sign check."""
+        return self.models["scorecard"].coefficients_
+
+    def selection(self) -> pd.DataFrame:
+        """Every candidate feature of the scorecard: IV, kept or not, and why."""
+        sc = self.models["scorecard"]
+        rows = [
+            {"feature": f, "iv": sc.iv_.get(f, np.nan), "kept": f in sc.features_, "reason": r}
+            for f, r in self.meta["models"]["scorecard"]["selection_reasons"].items()
+        ]
+        return pd.DataFrame(rows).sort_values(["kept", "iv"], ascending=[False, False], ignore_index=True)
+
+    def trials(self) -> pd.DataFrame:
+        """The gradient boosting's hyper-parameter trials and their scores."""
+        return pd.DataFrame(self.meta["models"]["gbm"]["trials"])
+
+    def master_scale(self, model: str | None = None) -> pd.DataFrame:
+        """master_scale.csv (both models, or one): PD boundaries, development and OOT shares."""
+        table = pd.read_csv(self.stage_dir / "master_scale.csv")
+        return table if model is None else table[table["model"] == model].reset_index(drop=True)
+
+    def plot_calibration(self, bins: int = 10):
+        """Observed default rate against mean PD in PD deciles of the OOT (else holdout) data."""
+        return plot_calibration(self.scores, self.stage_dir / "plots" / "calibration.png", bins)
+
+
+def train_product(cfg, product: str, progress: bool = True) -> TrainResult:
+    """Stage 02 for one product: fit both models, calibrate, grade, score, and write the files.
+
+    Parameters
+    ----------
+    cfg : RunConfig from `creditmine.config.load`.
+    product : a product name of the params (`params/products/<product>.yaml`).
+    progress : show tqdm bars while fitting.
+
+    Returns
+    -------
+    TrainResult; files in `cfg.stage_dir("02_train", product)`: models/scorecard.skops,
+    models/gbm.skops, models.json, scorecard_table.csv, master_scale.csv, scores.parquet,
+    train_metrics.json, plots/calibration.png.
+    """
+    started = time.perf_counter()
+    scope_params = cfg.product(product)
+    frame, catalog = _read_features(cfg)
+    scope = _product_scope(frame, scope_params, cfg.params_path)
+    specs = [s for s in catalog if not scope_params.sources or s.source in scope_params.sources]
+    lacking = [s.name for s in specs if s.name not in scope.columns]
+    if lacking:
+        raise ValueError(f"{cfg.stage_dir(FEATURES_STAGE) / 'features.parquet'}: catalogued features missing: {lacking[:10]}")
+    split = scope["split"].astype(str).to_numpy()
+    train, holdout = split == "train", split == "holdout"
+    if len(np.unique(scope.loc[train, "default_12m"])) < 2:
+        raise ValueError(f"product {product}: the training applications need defaults and non-defaults")
+    candidates, dropped = [], {}
+    for s in specs:
+        if scope.loc[train, s.name].nunique(dropna=False) <= 1:
+            dropped[s.name] = "dropped: constant in the training applications"
+        else:
+            candidates.append(s.name)
+    directions = {s.name: int(s.risk_direction) for s in specs}
+    categorical = [s.name for s in specs if s.kind == "categorical" and s.name in candidates]
+    X = scope[candidates]
+    y = scope["default_12m"].to_numpy()
+    X_val, y_val = (X[holdout], y[holdout]) if holdout.any() and len(np.unique(y[holdout])) == 2 else (None, None)
+
+    models_params, seed = cfg.params.models, cfg.params.seed
+    builders = {
+        "scorecard": ScorecardModel.from_params(models_params, categorical, directions, seed, progress),
+        "gbm": GbmModel.from_params(models_params, categorical, directions, seed, progress),
+    }
+    fitted, fit_seconds = {}, {}
+    for name in tqdm(MODEL_NAMES, desc=f"stage 02 {product}", disable=not progress):
+        t0 = time.perf_counter()
+        fitted[name] = builders[name].fit(X[train], y[train], X_val, y_val)
+        fit_seconds[name] = round(time.perf_counter() - t0, 2)
+
+    scores = scope[[c for c in SCORE_KEYS if c in scope.columns]].reset_index(drop=True)
+    for name, model in fitted.items():
+        pd_ = model.predict_pd(X)
+        scores[f"pd_{name}"] = pd_
+        scores[f"score_{name}"] = model.credit_score(X)
+        scores[f"grade_{name}"] = model.grade(X)
+
+    stage_dir = cfg.stage_dir(STAGE, product)
+    meta = _models_meta(cfg, product, fitted, candidates, categorical, directions, dropped, fit_seconds)
+    metrics = _train_metrics(fitted, scores)
+    _write(stage_dir, fitted, meta, metrics, scores)
+    result = TrainResult(product, stage_dir, fitted, meta, metrics, scores, time.perf_counter() - started)
+    return result
+
+
+def plot_calibration(scores: pd.DataFrame, path: str | Path, bins: int = 10):
+    """Reliability plot of both models on the OOT applications (the holdout if there are none).
+
+    Returns the matplotlib Figure, also saved as PNG at `path`.
+    """
+    import matplotlib
+
+    if matplotlib.get_backend().lower() in ("", "agg") or not hasattr(matplotlib, "pyplot"):
+        matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    labelled = scores[scores["split"] == "oot"]
+    which = "oot"
+    if labelled["default_12m"].notna().sum() == 0:
+        labelled, which = scores[scores["split"] == "holdout"], "holdout"
+    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    top = 0.0
+    for name in MODEL_NAMES:
+        pd_ = labelled[f"pd_{name}"].to_numpy()
+        y = labelled["default_12m"].to_numpy(dtype=float)
+        edges = np.unique(np.quantile(pd_, np.linspace(0, 1, bins + 1)))
+        group = np.clip(np.searchsorted(edges, pd_, side="right") - 1, 0, max(len(edges) - 2, 0))
+        table = pd.DataFrame({"g": group, "pd": pd_, "y": y}).groupby("g").mean()
+        ax.plot(table["pd"], table["y"], marker="o", label=name)
+        top = max(top, table["pd"].max(), table["y"].max())
+    ax.plot([0, top], [0, top], color="grey", linestyle="--", linewidth=1, label="perfect")
+    ax.set_xlabel("mean predicted PD")
+    ax.set_ylabel("observed default rate")
+    ax.set_title(f"Calibration, {which} applications, PD deciles")
+    ax.legend()
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    return fig
+
+
+# -- helpers ----------------------------------------------------------------------------------
+def _read_features(cfg):
+    from creditmine.features.catalog import read_catalog
+
+    folder = cfg.stage_dir(FEATURES_STAGE)
+    table, catalog_path = folder / "features.parquet", folder / "catalog.json"
+    for path in (table, catalog_path):
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: not found; run stage 01 for run '{cfg.run_name}' first")
+    frame = pd.read_parquet(table)
+    for column in ("application_id", "product", "default_12m", "split"):
+        if column not in frame.columns:
+            raise ValueError(f"{table}: column '{column}' missing")
+    return frame, read_catalog(catalog_path)
+
+
+def _product_scope(frame: pd.DataFrame, scope_params, params_path) -> pd.DataFrame:
+    codes = scope_params.application_products
+    scope = frame[frame["product"].astype(str).isin(codes)] if codes else frame
+    if scope.empty:
+        raise ValueError(
+            f"product {scope_params.name} ({params_path}): no application has product in {list(codes)}; "
+            f"the feature table has {sorted(frame['product'].astype(str).unique())}"
+        )
+    unknown = sorted(set(scope["split"].astype(str)) - {*SPLITS, "unlabelled"})
+    if unknown:
+        raise ValueError(f"features.parquet: column 'split' has unknown values {unknown}")
+    labelled_unmatured = scope["split"].isin(SPLITS) & scope["default_12m"].isna()
+    if labelled_unmatured.any():
+        row = scope.index[labelled_unmatured.to_numpy()][0]
+        raise ValueError(f"features.parquet: row {row} is in split '{scope.loc[row, 'split']}' without an outcome")
+    return scope.sort_values("application_id", kind="stable").reset_index(drop=True)
+
+
+def _models_meta(cfg, product, fitted, candidates, categorical, directions, dropped, fit_seconds) -> dict:
+    primary = cfg.primary_model(product)
+    scorecard, gbm = fitted["scorecard"], fitted["gbm"]
+    reasons = {**scorecard.selection_reasons_, **dropped}
+    return {
+        "product": product,
+        "run_name": cfg.run_name,
+        "params_hash": cfg.params_hash,
+        "primary": primary,
+        "challenger": next(m for m in MODEL_NAMES if m != primary),
+        "features": list(candidates),
+        "categorical_features": list(categorical),
+        "risk_directions": {f: directions.get(f, 0) for f in candidates},
+        "calibration": {name: m.calibrator_.method_ for name, m in fitted.items()},
+        "calibration_cv_log_loss": {name: m.calibrator_.cv_log_loss_ for name, m in fitted.items()},
+        "trials": gbm.trials_,
+        "selection_reasons": reasons,
+        "fit_seconds": fit_seconds,
+        "models": {
+            "scorecard": {
+                "features": list(scorecard.features_),
+                "selection_reasons": reasons,
+                "intercept": scorecard.intercept_,
+                "coefficients": dict(zip(scorecard.features_, scorecard.coef_.tolist())),
+            },
+            "gbm": {
+                "features": list(gbm.model_features_),
+                "monotonic_cst": dict(zip(gbm.model_features_, gbm.monotonic_cst_)),
+                "categories": gbm.categories_,
+                "trials": gbm.trials_,
+                "n_iter": int(gbm.estimator_.n_iter_),
+            },
+        },
+        "scale": {"base_points": scorecard.base_points, "base_odds": scorecard.base_odds, "pdo": scorecard.pdo},
+        "grades": scorecard.grades,
+    }
+
+
+def _train_metrics(fitted, scores: pd.DataFrame) -> dict:
+    split = scores["split"].to_numpy()
+    y = scores["default_12m"].to_numpy(dtype=float)
+    auc: dict[str, dict] = {}
+    for name in fitted:
+        auc[name] = {}
+        for s in SPLITS:
+            rows = split == s
+            if rows.any() and len(np.unique(y[rows])) == 2:
+                auc[name][s] = float(roc_auc_score(y[rows], scores.loc[rows, f"pd_{name}"]))
+    counts = {
+        s: {"applications": int((split == s).sum()), "defaults": int(np.nansum(y[split == s])),
+            "default_rate": float(np.nanmean(y[split == s])) if (split == s).any() else None}
+        for s in (*SPLITS, "unlabelled")
+    }
+    coefficients = fitted["scorecard"].coefficients_
+    return {
+        "auc": auc,
+        "splits": counts,
+        "coefficients": json.loads(coefficients.to_json(orient="records")),
+        "sign_check": {
+            "all_ok": bool(coefficients["sign_ok"].all() and coefficients["points_monotone_ok"].all()),
+            "wrong_sign": coefficients.loc[~coefficients["sign_ok"], "feature"].tolist(),
+            "points_not_monotone": coefficients.loc[~coefficients["points_monotone_ok"], "feature"].tolist(),
+        },
+        "iv": fitted["scorecard"].iv_,
+    }
+
+
+def _write(stage_dir: Path, fitted, meta: dict, metrics: dict, scores: pd.DataFrame) -> None:
+    stage_dir.mkdir(parents=True, exist_ok=True)
+    for name, model in fitted.items():
+        save_model(model, stage_dir / "models" / f"{name}.skops")
+    (stage_dir / "models.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False, default=_plain))
+    (stage_dir / "train_metrics.json").write_text(json.dumps(metrics, indent=1, ensure_ascii=False, default=_plain))
+    fitted["scorecard"].scorecard_table_.to_csv(stage_dir / "scorecard_table.csv", index=False)
+    (stage_dir / "scorecard.json").write_text(fitted["scorecard"].to_json(), encoding="utf-8")
+    (stage_dir / "scorecard.sql").write_text(fitted["scorecard"].to_sql("applications") + "\n", encoding="utf-8")
+    scales = []
+    for name, model in fitted.items():
+        scale = model.master_scale_.rename(columns={
+            "count": "count_development", "share": "share_development", "defaults": "defaults_development",
+            "observed_default_rate": "observed_default_rate_development", "pd_mean": "pd_mean_development",
+        })
+        oot = scores["split"] == "oot"
+        if oot.any():
+            oot_table = grade_table(
+                scale["pd_lower"].to_numpy(), scale["pd_upper"].to_numpy(),
+                scores.loc[oot, f"pd_{name}"].to_numpy(), scores.loc[oot, "default_12m"].to_numpy(dtype=float),
+            )
+            scale["share_oot"] = oot_table["share"].to_numpy()
+            scale["observed_default_rate_oot"] = oot_table["observed_default_rate"].to_numpy()
+        scales.append(scale.assign(model=name))
+    master = pd.concat(scales, ignore_index=True)
+    master[["model", *[c for c in master.columns if c != "model"]]].to_csv(stage_dir / "master_scale.csv", index=False)
+    scores.to_parquet(stage_dir / "scores.parquet", index=False)
+
+
+def _plain(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (pd.Timestamp,)):
+        return value.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
