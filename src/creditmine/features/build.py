@@ -22,7 +22,7 @@ import pyarrow as pa
 from creditmine.features.catalog import (
     KEY_COLUMNS, FeatureSpec, catalog_frame, read_catalog, synthetic_catalog, write_catalog,
 )
-from creditmine.features.definitions import feature_queries, to_dialect
+from creditmine.features.definitions import feature_queries, to_dialect, window_offsets
 
 __all__ = [
     "FEATURE_TABLES", "FeatureResult", "build_features", "compute_features", "feature_columns",
@@ -140,7 +140,7 @@ def feature_columns(catalog: list[FeatureSpec]) -> list[str]:
 def prepare_spine(applications: pd.DataFrame, windows_months: tuple[int, ...]) -> pa.Table:
     """One row per application with the window start dates every definition shares.
 
-    `since_<k>m` is applied_at minus k calendar months (clamped to the month's last day, as
+    `since_<k>m` is applied_at minus k calendar months (k: each window and twice each growth window) (clamped to the month's last day, as
     pandas' DateOffset does), so that DuckDB, Spark and the pandas reference agree to the day.
     """
     missing = [c for c in _SPINE_COLUMNS if c not in applications]
@@ -167,7 +167,7 @@ def prepare_spine(applications: pd.DataFrame, windows_months: tuple[int, ...]) -
         "award_id": pa.array(applications["award_id"].astype(object).where(applications["award_id"].notna(), None)
                              .to_numpy(), pa.string()),
     }
-    for k in sorted(set(windows_months)):
+    for k in window_offsets(windows_months):
         columns[f"since_{k}m"] = _dates(applied - pd.DateOffset(months=k))
     return pa.table(columns)
 

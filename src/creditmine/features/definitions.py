@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import sqlglot
 
-__all__ = ["FeatureQueries", "RATING_RANKS", "feature_queries", "to_dialect"]
+__all__ = ["FeatureQueries", "RATING_RANKS", "feature_queries", "to_dialect", "window_offsets"]
 
 # Tax credit ratings from best to worst (State Taxation Administration scale).
 RATING_RANKS = {"A": 1, "B": 2, "M": 3, "C": 4, "D": 5}
@@ -190,8 +190,14 @@ SELECT application_id,
 FROM rating_ranked GROUP BY application_id"""
 
 
+def window_offsets(windows_months) -> tuple[int, ...]:
+    """Month offsets whose start date the spine carries: every window and twice each growth window."""
+    windows = tuple(sorted(set(windows_months)))
+    return tuple(sorted({*windows, *(2 * k for k in windows if 2 * k <= windows[-1])}))
+
+
 def _since_columns(windows) -> str:
-    return ", ".join(f"s.since_{k}m" for k in windows)
+    return ", ".join(f"s.since_{k}m" for k in window_offsets(windows))
 
 
 def _invoice_rows(windows) -> str:

@@ -97,7 +97,7 @@ def _spine(applications: pd.DataFrame, windows) -> pd.DataFrame:
                           "award_id"]].copy()
     spine["application_id"] = spine["application_id"].astype(str)
     spine["applied_at"] = pd.to_datetime(spine["applied_at"]).dt.normalize()
-    for k in windows:
+    for k in sorted({*windows, *(2 * k for k in windows if 2 * k <= windows[-1])}):
         spine[f"since_{k}m"] = spine["applied_at"] - pd.DateOffset(months=k)
     return spine
 
