@@ -510,7 +510,8 @@ class _Chunk:
             demand = demand_base * np.exp(-0.25 * view["h_last"]) * scale
             eligible = {
                 "procurement": view["award"] >= 0,
-                "tax": (view["filings"] >= 12) & np.isin(view["rating"], ("A", "B", "M")),
+                "tax": (view["filings"] >= 12) & np.isin(view["rating"], ("A", "B", "M"))
+                & np.isin(view["rating_in_month"], ("A", "B", "M")),
                 "invoice": view["invoice_months"] >= 10,
                 "electricity": view["bills"] >= 12,
                 "customs": view["declarations"] >= 3,
@@ -663,14 +664,19 @@ class _LenderView:
         h_prev6 = np.hstack([np.repeat(chunk.h[:, :1], 7, axis=1), chunk.h[:, :-7]])[:, :T]   # h at t-7
         self.h_last = h_prev
         self.h_trend6 = h_prev - h_prev6
-        # ratings: the latest published before month t
+        # ratings: the latest published before month t, and any published during month t (an
+        # application later in that month sees the new one, so eligibility needs both)
         self.rating = np.full((n, T), "", dtype="<U1")
+        self.rating_in_month = np.full((n, T), "", dtype="<U1")
         re, _, rr, rp = chunk.ratings
         pub_month = np.searchsorted(chunk.cal.month_start, rp, side="right") - 1
         order = np.argsort(pub_month, kind="stable")
         for i in order:       # a handful of ratings per enterprise: cheap
             if pub_month[i] + 1 < T:
                 self.rating[re[i], max(pub_month[i] + 1, 0):] = rr[i]
+            if 0 <= pub_month[i] < T:
+                self.rating_in_month[re[i], pub_month[i]] = rr[i]
+        self.rating_in_month = np.where(self.rating_in_month == "", self.rating, self.rating_in_month)
         self._awards(chunk)
 
     def _awards(self, chunk: _Chunk) -> None:
@@ -705,6 +711,7 @@ class _LenderView:
             "h_trend6": self.h_trend6[:, t],
             "h_last": self.h_last[:, t],
             "rating": self.rating[:, t],
+            "rating_in_month": self.rating_in_month[:, t],
             "award": self.award[:, t],
             "remaining": self.remaining[:, t],
             "days_left": self.days_left[:, t],
