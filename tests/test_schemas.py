@@ -22,8 +22,6 @@ def tables(tmp_path_factory) -> dict[str, pd.DataFrame]:
     return {name: io.read_table(out, name) for name in (*io.TABLES, io.GROUND_TRUTH)}
 
 
-
-
 def _rules(failures: pd.DataFrame, row: int) -> list[str]:
     return failures.loc[failures["row"] == row, "rule"].tolist()
 
@@ -128,8 +126,8 @@ def test_future_dates_only_checked_against_a_window(tables):
 
 
 def test_validate_data_dir_reads_written_tables(tmp_path: Path, tables):
-    for name, df in tables.items():
-        import pyarrow as pa
+    import pyarrow as pa
 
+    for name, df in tables.items():
         io.write_table(tmp_path, name, pa.Table.from_pandas(df, preserve_index=False))
     assert schemas.validate_data_dir(tmp_path, WINDOW_END, include_ground_truth=True).empty
