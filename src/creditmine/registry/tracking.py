@@ -352,8 +352,9 @@ def connect(tracking_uri: str, settings: TrackingParams | None = None):
 
     settings = settings or TrackingParams()
     _prepare_sqlite_dir(tracking_uri)
-    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     with store_lock(tracking_uri, settings):
+        # constructing the client may already open (and migrate) the store
+        client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
         with_retries(lambda: client.search_experiments(max_results=1), settings)
         with_retries(lambda: client.search_registered_models(max_results=1), settings)
     return client
@@ -536,7 +537,9 @@ def _numeric_leaves(obj, prefix: str = "") -> dict[str, float]:
     out: dict[str, float] = {}
     if isinstance(obj, dict):
         for key, value in obj.items():
-            out.update(_numeric_leaves(value, f"{prefix}{re.sub(r'[^A-Za-z0-9_./ -]', '_', str(key))}."))
+            # {"auc_oot": {"value": .., "ci_low": ..}} logs auc_oot and auc_oot.ci_low
+            part = "" if key == "value" else f"{re.sub(r'[^A-Za-z0-9_./ -]', '_', str(key))}."
+            out.update(_numeric_leaves(value, prefix + part))
     elif isinstance(obj, (list, tuple)) and len(obj) <= 50:
         for i, value in enumerate(obj):
             out.update(_numeric_leaves(value, f"{prefix}{i}."))
