@@ -151,3 +151,33 @@ def test_an_empty_or_all_bad_batch_does_not_crash(fitted):
     out = engine.decide(apps)
     assert out["decision"].eq("refer").all() and out["error"].str.contains("missing field product").all()
     assert engine.decide(apps.iloc[:0]).empty
+
+
+def test_the_booster_matrix_is_the_models_own(fitted):
+    engine, model, _ = fitted
+    apps = synthetic_applications(30, seed=12).astype({"industry_section": object})
+    apps.loc[0, "industry_section"] = "Z"  # unseen category
+    apps.loc[1, "industry_section"] = None
+    batch = engine.input_spec
+    from creditmine.decision.inputs import validate_applications
+
+    columns = validate_applications(apps, batch).columns
+    np.testing.assert_array_equal(engine.booster_matrix(columns), model.transform_features(apps[MODEL_FEATURES]))
+
+
+def test_a_scorecard_decides_through_its_own_api():
+    from creditmine.models.scorecard import ScorecardModel
+
+    apps = synthetic_applications(3000, seed=13)
+    features = [f for f in MODEL_FEATURES if f != "product"]
+    model = ScorecardModel(categorical_features=("industry_section",), grades=6, random_state=0)
+    model.fit(apps[features], apps["default_12m"])
+    catalog = synthetic_catalog()
+    product = config.load(config.project_root() / "params" / "ci.yaml").product("quick_loan")
+    engine = DecisionEngine(model, ReasonCoder(catalog, top_k=4).fit(model), product, catalog)
+    test = synthetic_applications(100, seed=14)
+    out = engine.decide(test)
+    np.testing.assert_allclose(out["pd"], model.predict_pd(test[features]))
+    np.testing.assert_array_equal(out["grade"], model.grade(test[features]))
+    assert set(out["decision"]) <= {"approve", "refer", "decline"} and (out["error"] == "").mean() > 0.8
+    assert (out.loc[out["decision"] == "decline", "reason_1_en"] != "").all()

@@ -49,18 +49,26 @@ class InputSpec:
 class ValidatedBatch:
     """Application rows after validation.
 
-    frame : the rows with typed columns (features float or text, amounts float in yuan,
-        term_months float months, specialized_innovative 1.0 / 0.0, product and application_id text);
-        values of invalid rows are unspecified.
+    columns : column -> ndarray of the rows, typed: numeric features and amounts float64 (NaN
+        when blank; yuan), term_months float months, specialized_innovative 1.0 / 0.0,
+        categorical features, product and application_id text (object; "" or None when blank).
+        Values of invalid rows are unspecified.
     errors : ndarray[str], "" for a valid row, else why it cannot be decided automatically.
+    index : the input rows' index.
     """
 
-    frame: pd.DataFrame
+    columns: dict[str, np.ndarray]
     errors: np.ndarray
+    index: pd.Index
 
     @property
     def valid(self) -> np.ndarray:
         return self.errors == ""
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The typed columns as a DataFrame (same index as the input)."""
+        return pd.DataFrame(self.columns, index=self.index, copy=False)
 
 
 def validate_applications(rows: pd.DataFrame, spec: InputSpec) -> ValidatedBatch:
@@ -80,7 +88,7 @@ def validate_applications(rows: pd.DataFrame, spec: InputSpec) -> ValidatedBatch
         raise TypeError(f"application rows must be a pandas DataFrame; got {type(rows).__name__}")
     n = len(rows)
     problems: dict[int, list[str]] = {}
-    typed: dict[str, object] = {}
+    typed: dict[str, np.ndarray] = {}
 
     typed["application_id"] = _text(rows, "application_id", problems, required=True)
     typed["product"] = _text(rows, "product", problems, required=True)
@@ -131,8 +139,7 @@ def validate_applications(rows: pd.DataFrame, spec: InputSpec) -> ValidatedBatch
     errors = np.full(n, "", dtype=object)
     for row, messages in problems.items():
         errors[row] = "; ".join(messages)
-    frame = pd.DataFrame(typed, index=rows.index, copy=False)
-    return ValidatedBatch(frame=frame, errors=errors)
+    return ValidatedBatch(columns=typed, errors=errors, index=rows.index)
 
 
 def _no_data(typed: dict, blank: dict[str, np.ndarray], spec: InputSpec, n: int) -> np.ndarray:

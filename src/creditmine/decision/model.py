@@ -29,6 +29,8 @@ import mlflow
 import numpy as np
 import pandas as pd
 
+from threadpoolctl import ThreadpoolController
+
 from creditmine.config import ProductParams
 from creditmine.decision.inputs import InputSpec, validate_applications
 from creditmine.decision.policy import REFER, apply_policy
@@ -42,6 +44,8 @@ OUTPUT_COLUMNS = (
     "application_id", "pd", "score", "grade", "decision", "credit_limit_cny", "term_months",
     *REASON_COLUMNS, "error",
 )
+#: Batches up to this many rows are decided on one thread (see DecisionEngine.decide).
+SINGLE_THREAD_ROWS = 64
 #: Names of the artifacts logged with the model (see creditmine.decision.package).
 ARTIFACTS = ("credit_model", "models_meta", "catalog", "policy", "master_scale")
 
@@ -95,6 +99,15 @@ class DecisionEngine:
         self.product = product
         self.catalog = catalog
         self._master_scale = credit_model.master_scale_
+        self._gbm_fast_path = getattr(reason_coder, "kind_", None) == "gbm" and all(
+            hasattr(credit_model, a) for a in ("estimator_", "calibrator_", "model_features_", "categories_")
+        )
+        # created now that scikit-learn's OpenMP runtime is loaded, so that it can be limited
+        self._threadpools = ThreadpoolController()
+        self._category_codes = {
+            name: {label: float(code) for code, label in enumerate(labels)}
+            for name, labels in getattr(credit_model, "categories_", {}).items()
+        }
         features = tuple(str(name) for name in credit_model.feature_names_in_)
         kinds = {spec.name: spec.kind for spec in catalog}
         self.input_spec = InputSpec(
@@ -125,6 +138,14 @@ class DecisionEngine:
 
     def decide(self, rows: pd.DataFrame) -> pd.DataFrame:
         """One output row per application row, in the same order (columns `OUTPUT_COLUMNS`)."""
+        if len(rows) <= SINGLE_THREAD_ROWS:
+            # a few rows: thread start-up and spinning cost more than they save, the more so on
+            # a busy machine, so OpenMP (scikit-learn) and numba (SHAP) run on this thread only
+            with self._threadpools.limit(limits=1, user_api="openmp"), _numba_threads(1):
+                return self._decide(rows)
+        return self._decide(rows)
+
+    def _decide(self, rows: pd.DataFrame) -> pd.DataFrame:
         from creditmine.models.base import pd_to_points
         from creditmine.models.master_scale import assign_grades
 
@@ -132,7 +153,7 @@ class DecisionEngine:
         batch = validate_applications(rows, self.input_spec)
         valid = batch.valid
         out = {
-            "application_id": batch.frame["application_id"].to_numpy(dtype=object),
+            "application_id": batch.columns["application_id"],
             "pd": np.full(n, np.nan),
             "score": np.full(n, np.nan),
             "grade": np.zeros(n, dtype=np.int64),
@@ -144,40 +165,69 @@ class DecisionEngine:
         }
         if valid.any():
             good = np.flatnonzero(valid)
-            frame = batch.frame.iloc[good] if len(good) < n else batch.frame
-            X = frame[list(self.input_spec.feature_names)]
+            columns = batch.columns if len(good) == n else {k: v[good] for k, v in batch.columns.items()}
+            pds, contributions = self.pd_and_contributions(columns)
             model = self.credit_model
-            pds = model.predict_pd(X)
             grades = assign_grades(pds, self._master_scale)
             out["pd"][good] = pds
             out["score"][good] = pd_to_points(pds, model.base_points, model.base_odds, model.pdo)
             out["grade"][good] = grades
-            outcome = apply_policy(frame, grades, self.product.policy)
+            outcome = apply_policy(columns, grades, self.product.policy)
             out["decision"][good] = outcome.decision
             out["credit_limit_cny"][good] = outcome.credit_limit_cny
             out["term_months"][good] = outcome.term_months
             out["error"][good] = outcome.note
-            for column, texts in self.reason_texts(X).items():
+            for column, texts in self.reason_texts(contributions, columns).items():
                 out[column][good] = texts
         return pd.DataFrame(out, columns=list(OUTPUT_COLUMNS))
 
+    def pd_and_contributions(self, columns: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Calibrated PD and the reason coder's per-feature log-odds contributions of valid rows.
 
-    def reason_texts(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
-        """The top reasons of each row of X (model features) as reason_1_en .. reason_4_zh.
+        For the gradient boosting, the booster's input matrix is built once from the validated
+        columns and shared by the prediction and the SHAP values (exactly what
+        `GbmModel.transform_features` gives, without a DataFrame per request); other models take
+        the feature DataFrame.
+        """
+        model, coder = self.credit_model, self.reason_coder
+        if self._gbm_fast_path:
+            matrix = self.booster_matrix(columns)
+            pds = model.calibrator_.transform(model.estimator_.decision_function(matrix))
+            return pds, coder.explainer_.shap_values(matrix)
+        X = pd.DataFrame({name: columns[name] for name in self.input_spec.feature_names})
+        return model.predict_pd(X), coder.contributions(X)
 
-        Reasons are the reason groups that push the PD up most (`creditmine.explain.reasons`);
-        a row with fewer such groups has blank trailing reasons.
+    def booster_matrix(self, columns: dict[str, np.ndarray]) -> np.ndarray:
+        """The gradient boosting's input matrix (rows, model_features_) from validated columns:
+        numbers as they are, categories as the model's codes (blank or unseen: NaN)."""
+        model = self.credit_model
+        n = len(columns["application_id"])
+        matrix = np.empty((n, len(model.model_features_)), dtype=float)
+        for j, name in enumerate(model.model_features_):
+            codes = self._category_codes.get(name)
+            if codes is None:
+                matrix[:, j] = columns[name]
+            else:
+                matrix[:, j] = [codes.get(value, np.nan) for value in columns[name]]
+        return matrix
+
+    def reason_texts(self, contributions: np.ndarray, columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The top reasons of each row as reason_1_en .. reason_4_zh.
+
+        Reasons are the reason groups that push the PD up most (`creditmine.explain.reasons`),
+        stated with the applicant's value; a row with fewer such groups has blank trailing reasons.
         """
         coder = self.reason_coder
-        n = len(X)
+        n = contributions.shape[0]
         texts = {column: np.full(n, "", dtype=object) for column in REASON_COLUMNS}
-        row, feature, _ = coder.rank(coder.contributions(X))
+        row, feature, _ = coder.rank(contributions)
         if len(row) == 0:
             return texts
         values = np.empty(len(row), dtype=object)
         for f in np.unique(feature):
             at = np.flatnonzero(feature == f)
-            values[at] = X[coder.value_columns_[f]].to_numpy(dtype=object)[row[at]]
+            column = columns.get(coder.value_columns_[f])
+            values[at] = None if column is None else column[row[at]]
         en, zh = coder.statements(feature, values)
         # rank within each row: rows come grouped, strongest reason first
         first = np.r_[True, row[1:] != row[:-1]]
@@ -189,13 +239,12 @@ class DecisionEngine:
         return texts
 
     def warm_up(self) -> None:
-        """Run the scoring path once on an empty application, so the first request is not the
-        one that pays for compiling the SHAP kernel."""
-        features = self.input_spec.feature_names
-        blank = pd.DataFrame({name: [None if name in self.input_spec.categorical_features else np.nan]
-                              for name in features})
-        self.credit_model.predict_pd(blank)
-        self.reason_texts(blank)
+        """Decide one blank application, so the first request does not pay for compiling the
+        SHAP kernel."""
+        columns = {name: np.array([None], dtype=object) if name in self.input_spec.categorical_features
+                   else np.array([np.nan]) for name in self.input_spec.feature_names}
+        columns["application_id"] = np.array(["warm-up"], dtype=object)
+        self.reason_texts(self.pd_and_contributions(columns)[1], columns)
 
 
 def guard_deployment(settings: dict, model_dir: str | os.PathLike | None) -> None:
@@ -260,6 +309,22 @@ def logging_model(run_id: str) -> Iterator[None]:
         yield
     finally:
         _LOGGING_RUN_ID.reset(token)
+
+
+@contextlib.contextmanager
+def _numba_threads(count: int) -> Iterator[None]:
+    """numba's thread count for this thread, restored afterwards (a no-op without numba)."""
+    try:
+        import numba
+    except ImportError:
+        yield
+        return
+    previous = numba.get_num_threads()
+    numba.set_num_threads(min(count, previous))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(previous)
 
 
 def _logged_model_id(model_dir: str | os.PathLike | None) -> str | None:

@@ -77,7 +77,8 @@ def credit_limits(applications: pd.DataFrame, grades: np.ndarray, policy: Policy
 
     Parameters
     ----------
-    applications : DataFrame with `product` (application product code), `requested_amount_cny`,
+    applications : DataFrame (or mapping of column -> array) with `product` (application product
+        code), `requested_amount_cny`,
         `specialized_innovative` (bool or 1/0) and every column of `limit_base_columns(policy)`
         (yuan; NaN when unknown).
     grades : ndarray[int], grade 1 (best) .. G of each application.
@@ -87,8 +88,8 @@ def credit_limits(applications: pd.DataFrame, grades: np.ndarray, policy: Policy
     -------
     ndarray[float] : yuan, NaN where the limit base is unknown.
     """
-    n = len(applications)
-    products = applications["product"].to_numpy(dtype=object)
+    products = np.asarray(applications["product"], dtype=object)
+    n = len(products)
     share = np.full(n, policy.default_limit_rule.share, dtype=float)
     base = _column(applications, BASE_COLUMNS[policy.default_limit_rule.base])
     for product, rule in policy.limit_rules.items():
@@ -127,7 +128,7 @@ def apply_policy(applications: pd.DataFrame, grades: np.ndarray, policy: PolicyP
 
     unknown_base = np.isnan(limit) & (decision != DECLINE)
     if unknown_base.any():
-        products = applications["product"].to_numpy(dtype=object)
+        products = np.asarray(applications["product"], dtype=object)
         for row in np.flatnonzero(unknown_base):
             column = limit_base_column(policy, products[row])
             note[row] = f"no {column} on record: the limit needs a manual review"
@@ -209,9 +210,12 @@ def simulate_policy(
     return pd.DataFrame(rows)
 
 
-def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
-    """A float copy of one column (NaN for missing values)."""
-    return frame[name].to_numpy(dtype=float, na_value=np.nan).copy()
+def _column(frame, name: str) -> np.ndarray:
+    """A float copy of one column of a DataFrame or mapping (NaN for missing values)."""
+    values = frame[name]
+    if isinstance(values, pd.Series):
+        return values.to_numpy(dtype=float, na_value=np.nan, copy=True)
+    return np.array(values, dtype=float)
 
 
 def _grade_scale(grades: np.ndarray, policy: PolicyParams) -> np.ndarray:
