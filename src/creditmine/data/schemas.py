@@ -62,8 +62,7 @@ def table_schema(name: str, as_of: date | None = None):
     -------
     pandera.pandas.DataFrameSchema, validating a DataFrame with the dtypes of `io.read_table`.
     """
-    import pandera.pandas as pa
-
+    pa = _pandera()
     if name not in io.ARROW_SCHEMAS:
         raise ValueError(f"unknown table '{name}'; the data model has {', '.join(io.ARROW_SCHEMAS)}")
     nullable = set(NULLABLE.get(name, ()))
@@ -94,9 +93,9 @@ def validate_table(df: pd.DataFrame, name: str, as_of: date | None = None) -> pd
     DataFrame with columns table, row (the DataFrame's index label; -1 for a whole-column
     problem), column, rule.
     """
+    schema = table_schema(name, as_of)
     import pandera.errors as pe
 
-    schema = table_schema(name, as_of)
     try:
         schema.validate(df, lazy=True)
     except pe.SchemaErrors as exc:
@@ -172,8 +171,19 @@ def validate_data_dir(data_dir: str | os.PathLike, as_of: date | None = None, in
 # ---------------------------------------------------------------------------------------------
 
 
+def _pandera():
+    """pandera.pandas, imported without the FutureWarning pyspark emits when pandera probes it."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=FutureWarning, module=r"pyspark\..*")
+        import pandera.pandas
+
+    return pandera.pandas
+
+
 def _column_checks(table: str, column: str, as_of: date | None):
-    import pandera.pandas as pa
+    pa = _pandera()
 
     if column in ("enterprise_id", "counterparty_id"):
         yield pa.Check(_valid_codes,
@@ -223,7 +233,7 @@ def _column_checks(table: str, column: str, as_of: date | None):
 
 
 def _table_checks(table: str):
-    import pandera.pandas as pa
+    pa = _pandera()
 
     if table == "invoices":
         yield pa.Check(
