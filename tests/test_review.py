@@ -86,10 +86,12 @@ def build_project(root: Path, run_name: str = "dev", seed: int = 0, verdict: str
     oot = features["split"] == "oot"
     from sklearn.metrics import roc_auc_score
     auc_oot = float(roc_auc_score(features.loc[oot, "default_12m"], pd_[oot.to_numpy()]))
+    lights = [("auc_oot", auc_oot, "green"), ("psi_score", 0.02, "green"), ("calibration_pvalue", 0.4, verdict)]
     (s04 / "validation.json").write_text(json.dumps({
         "verdict": verdict,
-        "lights": {"auc_oot": "green", "psi_score": "green", "calibration_pvalue": verdict},
-        "metrics": {"auc_oot": auc_oot, "psi_score": 0.02, "calibration_pvalue": {"value": 0.4}},
+        "lights": [{"test": t, "value": v, "light": c, "gating": True} for t, v, c in lights],
+        "metrics": {"auc_oot": auc_oot, "psi_score": 0.02, "calibration_pvalue": {"value": 0.4},
+                    **{f"light.{t}": v for t, v, _ in lights}},
     }))
     (s04 / "model_card.md").write_text(
         f"# Model card: procurement ({run_name})\n\nVerdict **{verdict}**.\n\n![ROC](plots/roc.png)\n"
@@ -151,6 +153,7 @@ def test_register_version_records_lineage_tags_and_description(store):
     assert run.data.params["product.name"] == "procurement"
     assert run.data.metrics["auc_oot"] > 0.5 and run.data.metrics["calibration_pvalue"] == pytest.approx(0.4)
     assert run.data.metrics["train.gbm.auc_train"] == pytest.approx(0.71)
+    assert run.data.tags["light.auc_oot"] == "green" and run.data.metrics["light.psi_score"] == pytest.approx(0.02)
     assert 0.5 < run.data.metrics["development_auc"] < 1
     assert len(run.data.tags["git_commit"]) in (7, 40) or run.data.tags["git_commit"] == "unknown"
     assert run.data.tags["git_dirty"] in ("true", "false")

@@ -24,6 +24,6 @@ class TrackingParams(Section):
     # -- the champion comparison of `creditmine review show` and the review pack --
     psi_bins: int = Field(10, ge=2, description="quantile bins of the champion's scores for the PSI")
     key_metrics: tuple[str, ...] = Field(
-        ("auc_oot", "auc_drop", "psi_score", "calibration_pvalue", "development_auc"),
-        description="metrics shown first, and compared with the champion, by review show",
+        ("development_auc", "auc_drop", "psi_score"),
+        description="metrics shown right after the lit tests by review show and its champion comparison",
     )

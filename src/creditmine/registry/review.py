@@ -72,9 +72,11 @@ def show(tracking_uri: str, model: str, version: str | int, settings: TrackingPa
     run = client.get_run(mv.run_id)
     lights = {k[len("light."):]: v for k, v in run.data.tags.items() if k.startswith("light.")}
     metrics = run.data.metrics
-    ordered = [m for m in settings.key_metrics if m in metrics] + sorted(
-        m for m in metrics if m not in settings.key_metrics
-    )
+    # the lit tests first (stage 04 logs each test's value as metric light.<test>), then the key
+    # metrics of the params, then every other metric
+    first = [f"light.{t}" for t in lights if f"light.{t}" in metrics]
+    first += [m for m in settings.key_metrics if m in metrics and m not in first]
+    ordered = first + sorted(m for m in metrics if m not in first)
     summary = {
         "model": model, "version": int(mv.version), "state": mv.tags.get(TAG_STATE, ""),
         "verdict": mv.tags.get(TAG_VERDICT, ""), "developer": mv.tags.get(TAG_DEVELOPER, ""),
@@ -82,7 +84,9 @@ def show(tracking_uri: str, model: str, version: str | int, settings: TrackingPa
         "aliases": sorted(mv.aliases or []), "run_id": mv.run_id,
         "git_commit": run.data.tags.get("git_commit", ""), "git_dirty": run.data.tags.get("git_dirty", ""),
         "manifest_hash": mv.tags.get(TAG_MANIFEST, ""),
-        "metrics": [{"metric": m, "value": metrics[m], "light": lights.get(m, "")} for m in ordered],
+        "metrics": [
+            {"metric": m, "value": metrics[m], "light": lights.get(m.removeprefix("light."), "")} for m in ordered
+        ],
         "lights": lights,
         "comparison": compare_with_champion(client, model, mv.version, settings),
     }
@@ -242,9 +246,9 @@ def compare_with_champion(client, model: str, version, settings: TrackingParams 
     if str(champion.version) == str(mv.version):
         return {"champion": int(champion.version), "note": "this version is the champion"}
     mine, theirs = client.get_run(mv.run_id).data.metrics, client.get_run(champion.run_id).data.metrics
-    keys = [k for k in settings.key_metrics if k in mine and k in theirs] + sorted(
-        k for k in mine.keys() & theirs.keys() if k not in settings.key_metrics
-    )
+    common = mine.keys() & theirs.keys()
+    first = sorted(k for k in common if k.startswith("light.")) + [k for k in settings.key_metrics if k in common]
+    keys = first + sorted(k for k in common if k not in first)
     out = {
         "champion": int(champion.version), "note": "",
         "metrics": [{"metric": k, "candidate": mine[k], "champion": theirs[k], "delta": mine[k] - theirs[k]} for k in keys],

@@ -523,7 +523,10 @@ def _run_metrics(cfg: RunConfig, product: str, validation: dict, primary: str) -
     train_file = cfg.stage_dir("02_train", product) / "train_metrics.json"
     if train_file.is_file():
         metrics.update(_numeric_leaves(_read_json(train_file), "train."))
-    auc = development_auc(pd.read_parquet(cfg.stage_dir("02_train", product) / "scores.parquet"), primary)
+    # stage 04 reports the development AUC; recompute it from the scores only when it does not
+    auc = None if "development_auc" in metrics else development_auc(
+        pd.read_parquet(cfg.stage_dir("02_train", product) / "scores.parquet"), primary
+    )
     if auc is not None:
         metrics["development_auc"] = auc
     return metrics
@@ -549,9 +552,16 @@ def _numeric_leaves(obj, prefix: str = "") -> dict[str, float]:
 
 
 def _lights(validation: dict) -> dict[str, str]:
-    """metric -> light colour from validation.json's `lights` (colours or {light|colour: ...})."""
+    """test -> light colour from validation.json's `lights`.
+
+    Accepts the stage-04 list of ``{"test", "value", "light", ...}`` records, or a mapping of test
+    to a colour (or to such a record).
+    """
+    raw = validation.get("lights") or {}
+    if isinstance(raw, list):
+        raw = {item.get("test"): item for item in raw if isinstance(item, dict) and item.get("test")}
     lights = {}
-    for name, value in (validation.get("lights") or {}).items():
+    for name, value in raw.items():
         if isinstance(value, dict):
             value = value.get("light") or value.get("colour") or value.get("color") or value.get("status")
         if isinstance(value, str):
