@@ -224,3 +224,15 @@ def test_generate_command_writes_the_tables(tmp_path):
     assert synthetic.is_complete(tmp_path / "w") and "invoices" in result.output
     bad = CliRunner().invoke(generate, ["--enterprises", "40", "--start", "2024-13", "--out", str(tmp_path / "x")])
     assert bad.exit_code != 0 and "invalid generation settings" in bad.output and "Traceback" not in bad.output
+
+
+def test_blank_line_is_a_rejected_row_not_a_silent_skip(source, tmp_path):
+    path = source / "customs.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines.insert(3, "")                     # between data rows 2 and 3
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    report = ingest(source, tmp_path / "out", as_of=WINDOW_END)
+    row = report.to_frame().set_index("table").loc["customs"]
+    assert row["read"] == len(lines) - 1 and row["quarantined"] == 1
+    q = _quarantine(tmp_path / "out", "customs")
+    assert q.loc[0, "source_row"] == "3" and "declaration_id must not be empty" in q.loc[0, "rule"]

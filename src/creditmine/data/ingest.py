@@ -191,7 +191,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
     if not text.strip():
         raise IngestError(f"{path}: empty file (not even a header row)")
     try:
-        frame = pd.read_csv(_io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False)
+        frame = pd.read_csv(_io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False, skip_blank_lines=False)
     except (pd.errors.ParserError, ValueError) as exc:
         raise IngestError(f"{path}: malformed CSV ({str(exc).strip().splitlines()[-1]})") from None
     duplicated = frame.columns[frame.columns.str.contains(r"\.\d+$") & frame.columns.str.replace(r"\.\d+$", "", regex=True).isin(frame.columns)]
