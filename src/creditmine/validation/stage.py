@@ -96,7 +96,7 @@ class ValidationResult:
         parts = [f"<p>{text}</p>"]
         for table_name, caption, pick in tables:
             if table_name not in self.tables or not len(self.tables[table_name]):
-                reason = self.skipped.get(table_name, "not computed for this model")
+                reason = self.skipped.get(_SKIP_KEYS.get(table_name, table_name), "not computed for this model")
                 parts.append(f"<p><i>{caption}: not shown ({reason}).</i></p>")
                 continue
             table = pick(self.tables[table_name], self) if pick else self.tables[table_name]
@@ -390,6 +390,8 @@ class _Validation:
         if self.has_dates:
             months = stability.psi_by_month(reference, self.frame[score_column], self.frame["applied_at"],
                                             bins=self.params.psi_bins, min_size=self.params.min_month_size)
+            # development months are the reference itself: judge the months since out-of-time began
+            months["judged"] &= months["month"] >= self._monitoring_start()
             self.tables["psi_by_month"] = months
             judged = months[months["judged"]]
             if len(judged):
@@ -397,8 +399,9 @@ class _Validation:
                 worst = judged.loc[judged["psi"].idxmax(), "month"]
                 self.notes["psi_score_month_max"] = f"worst month {worst:%Y-%m} of {len(judged)} judged"
             else:
-                self._skip("psi_score_month_max", f"no month has {self.params.min_month_size} applications "
-                           "(validation.min_month_size); months are shown, not judged")
+                self._skip("psi_score_month_max", f"no month since {self._monitoring_start():%Y-%m} has "
+                           f"{self.params.min_month_size} applications (validation.min_month_size); "
+                           "months are shown, not judged")
             t = self.params.thresholds["psi_score_month_max"]
             self.figures["psi_by_month"] = stability.plot_psi_by_month(months, t.green, t.amber)
         else:
@@ -435,11 +438,12 @@ class _Validation:
                 baseline, sources, pd.Series(pd.Timestamp("2000-01-01"), index=baseline.index)).iloc[0] if len(baseline) else None
             self.tables["source_missing_by_month"] = missing.reset_index()
             if base_rate is not None:
-                judged = missing[sizes.reindex(missing.index).fillna(0).to_numpy() >= self.params.min_month_size_missing]
+                big = sizes.reindex(missing.index).fillna(0).to_numpy() >= self.params.min_month_size_missing
+                judged = missing[big & (missing.index >= self._monitoring_start())]
                 jumps = (judged - base_rate).max() if len(judged) else pd.Series(dtype=float)
                 if not len(jumps):
-                    self._skip("source_missing_jump", f"no month has {self.params.min_month_size_missing} "
-                               "applications (validation.min_month_size_missing)")
+                    self._skip("source_missing_jump", f"no month since {self._monitoring_start():%Y-%m} has "
+                               f"{self.params.min_month_size_missing} applications (validation.min_month_size_missing)")
                 else:
                     self.values["source_missing_jump"] = float(jumps.max())
                     worst = jumps.idxmax()
@@ -635,6 +639,14 @@ class _Validation:
         sub = self.frame[self._mask(split)]
         return sub["default_12m"].to_numpy(float), sub[column].to_numpy(float)
 
+    def _monitoring_start(self) -> pd.Timestamp:
+        """First month judged for drift: the out-of-time start, else the first out-of-time application."""
+        if self.oot_start is not None:
+            return pd.Timestamp(self.oot_start).to_period("M").to_timestamp()
+        oot = self.frame.loc[self.frame["split"] == "oot", "applied_at"]
+        start = oot.min() if len(oot) else self.frame["applied_at"].min()
+        return pd.Timestamp(start).to_period("M").to_timestamp()
+
     def _role(self, model: str) -> str:
         return "primary" if model == self.primary else "challenger"
 
@@ -780,6 +792,9 @@ def _primary_oot(table: pd.DataFrame, result: ValidationResult) -> pd.DataFrame:
     return rows.drop(columns=["model", "split"]).set_index("grade")
 
 
+# tables whose reason for being absent is recorded under the name of their part
+_SKIP_KEYS = {"source_missing_by_month": "source_missing", "migration_matrix": "migration"}
+
 _SECTIONS = {
     "discrimination": (
         "How well the PD ranks defaults above performing loans: AUC, Gini and KS with seeded "
@@ -813,7 +828,8 @@ _SECTIONS = {
         ["psi_by_month", "csi", "source_missing"]),
     "concentration": (
         "The share of applications per grade, per sample; green bars are grades the policy approves.",
-        [("grade_shares", "Applications per grade", None)],
+        [("grade_shares", "Share of applications per grade and sample",
+          lambda t, r: t.pivot(index="grade", columns="split", values="share"))],
         ["grade_shares"]),
     "segments": (
         "AUC, bad rate and approval rate on out-of-time applications by product, industry section, "
