@@ -55,6 +55,7 @@ class GbmModel(CreditModel):
     estimator_ : the fitted HistGradientBoostingClassifier of the best trial.
     model_features_ : column names of `transform_features`.
     categories_ : categorical feature -> category labels in code order.
+    empty_features_ : features with no value in the training data; transformed to a constant 0.
     trials_ : list of dicts: trial, the searched settings, n_iter (after early stopping), score
         ("validation_auc" or "cv_auc"), auc, seconds, chosen.
     """
@@ -151,6 +152,8 @@ class GbmModel(CreditModel):
             if column in categorical or not _is_numeric(X[column]):
                 self.categories_[str(column)] = _categories_by_default_rate(_labels(X[column]), y)
         self.model_features_ = [str(c) for c in X.columns]
+        # a column with no value in training teaches nothing (and the booster's binning rejects it)
+        self.empty_features_ = [str(c) for c in X.columns if X[c].isna().all()]
         is_categorical = [c in self.categories_ for c in self.model_features_]
         monotone = [
             0 if cat or not self.monotone else int(np.sign(directions.get(c, 0)))
@@ -228,7 +231,9 @@ class GbmModel(CreditModel):
             raise ValueError(f"X lacks the gradient boosting's feature columns {lacking}")
         out = np.empty((len(X), len(self.model_features_)), dtype=float)
         for j, column in enumerate(self.model_features_):
-            if column in self.categories_:
+            if column in self.empty_features_:
+                out[:, j] = 0.0
+            elif column in self.categories_:
                 codes = {c: float(i) for i, c in enumerate(self.categories_[column])}
                 out[:, j] = _labels(X[column]).map(codes).to_numpy(dtype=float, na_value=np.nan)
             else:

@@ -178,11 +178,7 @@ def plot_calibration(scores: pd.DataFrame, path: str | Path, bins: int = 10):
 
     Returns the matplotlib Figure, also saved as PNG at `path`.
     """
-    import matplotlib
-
-    if matplotlib.get_backend().lower() in ("", "agg") or not hasattr(matplotlib, "pyplot"):
-        matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # Agg by itself without a display; inline in notebooks
 
     labelled = scores[scores["split"] == "oot"]
     which = "oot"
@@ -207,6 +203,7 @@ def plot_calibration(scores: pd.DataFrame, path: str | Path, bins: int = 10):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
+    plt.close(fig)  # shown once, through the returned figure
     return fig
 
 
