@@ -25,7 +25,7 @@ class ScorecardParams(Section):
     special_values: tuple[float, ...] = Field(
         (), description="numeric codes scored in their own 'Special' bin (e.g. -1 for 'not applicable')"
     )
-    woe_smoothing: float = Field(0.5, ge=0, description="pseudo-count added to goods and bads of a bin")
+    woe_smoothing: float = Field(0.5, ge=0, description="pseudo-count added to goods and bads of a bin that has no goods or no bads")
     binning_time_limit: float = Field(10.0, gt=0, description="seconds for the binning solver per feature")
     drop_wrong_sign: bool = Field(True, description="drop features whose coefficient contradicts the WoE and refit")
 

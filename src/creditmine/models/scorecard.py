@@ -23,7 +23,7 @@ import pandas as pd
 from scipy import stats
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from creditmine.models.base import CreditModel, _records
 from creditmine.models.selection import select_features
@@ -42,7 +42,8 @@ class ScorecardModel(CreditModel):
         binning's monotone trend (ascending / descending default rate, else `unknown_trend`).
     special_values : numeric codes with their own bin.
     min_bin_share, max_bins, unknown_trend, binning_time_limit : optbinning settings.
-    woe_smoothing : pseudo-count added to the goods and the bads of every non-empty bin.
+    woe_smoothing : pseudo-count added to the goods and the bads of a non-empty bin that lacks
+        either (so its WoE stays finite).
     min_iv, max_correlation, max_features : selection (see `selection.select_features`).
     regularization_c : inverse L2 strength of the logistic regression.
     drop_wrong_sign : drop features whose coefficient is not negative, and refit.
@@ -435,8 +436,11 @@ def _bin_index(spec: dict, column: pd.Series, feature: str) -> np.ndarray:
 def _woe_iv(count: np.ndarray, bads: np.ndarray, smoothing: float) -> tuple[list[float], float]:
     goods = count - bads
     total_goods, total_bads = max(goods.sum(), 1), max(bads.sum(), 1)
+    # pseudo-counts only where a bin lacks goods or bads: elsewhere they could reorder close bins
+    # and break the monotone trend the binning guaranteed
+    pseudo = np.where((goods == 0) | (bads == 0), smoothing, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        woe = np.log((goods + smoothing) / (bads + smoothing)) - np.log(total_goods / total_bads)
+        woe = np.log((goods + pseudo) / (bads + pseudo)) - np.log(total_goods / total_bads)
     woe = np.where(count > 0, woe, 0.0)
     woe = np.where(np.isfinite(woe), woe, 0.0)
     iv = float(np.sum((goods / total_goods - bads / total_bads) * woe))

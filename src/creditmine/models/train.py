@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from creditmine.models.gbm import GbmModel
 from creditmine.models.io import MODEL_NAMES, save_model
@@ -289,11 +289,13 @@ def _train_metrics(fitted, scores: pd.DataFrame) -> dict:
             rows = split == s
             if rows.any() and len(np.unique(y[rows])) == 2:
                 auc[name][s] = float(roc_auc_score(y[rows], scores.loc[rows, f"pd_{name}"]))
-    counts = {
-        s: {"applications": int((split == s).sum()), "defaults": int(np.nansum(y[split == s])),
-            "default_rate": float(np.nanmean(y[split == s])) if (split == s).any() else None}
-        for s in (*SPLITS, "unlabelled")
-    }
+    counts = {}
+    for s in (*SPLITS, "unlabelled"):
+        outcomes = y[(split == s) & ~np.isnan(y)]
+        counts[s] = {
+            "applications": int((split == s).sum()), "defaults": int(outcomes.sum()),
+            "default_rate": float(outcomes.mean()) if len(outcomes) else None,
+        }
     coefficients = fitted["scorecard"].coefficients_
     return {
         "auc": auc,
