@@ -263,6 +263,18 @@ def attach_reports(cfg: RunConfig, product: str, run_id: str, paths) -> str:
     return manifest_hash
 
 
+def manifest_table(cfg: RunConfig, run_id: str):
+    """The run's manifest as a DataFrame: artifact path, sha256 (hex), top folder; sorted by path."""
+    import pandas as pd
+
+    client = connect(cfg.tracking_uri, cfg.params.mlflow)
+    with tempfile.TemporaryDirectory(prefix="creditmine-man-") as tmp:
+        manifest = mf.read_manifest(_download(client, run_id, mf.MANIFEST_FILE, Path(tmp)))
+    table = pd.DataFrame(sorted(manifest["files"].items()), columns=["artifact", "sha256"])
+    table.insert(0, "group", table["artifact"].str.split("/").str[0])
+    return table
+
+
 def champion_development_auc(cfg: RunConfig, product: str) -> float | None:
     """The development AUC (metric `development_auc` of its run) of the `champion` of creditmine-<product>.
 
