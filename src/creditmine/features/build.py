@@ -158,6 +158,7 @@ def prepare_spine(applications: pd.DataFrame, windows_months: tuple[int, ...]) -
         raise ValueError(f"applications: application_id {applications['application_id'].iloc[row]!r} "
                          f"is duplicated (row {row})")
     columns = {
+        "app_key": pa.array(np.arange(len(applications), dtype=np.int32)),
         "application_id": pa.array(applications["application_id"].astype(str).to_numpy(), pa.string()),
         "enterprise_id": pa.array(applications["enterprise_id"].astype(str).to_numpy(), pa.string()),
         "applied_at": _dates(applied),
