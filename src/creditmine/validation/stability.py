@@ -129,7 +129,12 @@ def plot_psi_by_month(table: pd.DataFrame, green: float, amber: float, title: st
     ax.bar(table["month"].dt.strftime("%Y-%m"), table["psi"], color=colours)
     ax.axhline(green, color="#f9a825", linestyle="--", linewidth=1)
     ax.axhline(amber, color="#c62828", linestyle="--", linewidth=1)
-    ax.set(ylabel="PSI against development", title=title)
+    judged = table.loc[table["judged"], "psi"]
+    # months too small to judge can dwarf the rest; keep the judged months and the bands readable
+    top = max(2 * amber, 1.2 * float(judged.max()) if len(judged) else 0.0)
+    if float(table["psi"].max()) > top:
+        ax.set_ylim(0, top)
+    ax.set(ylabel="PSI against development", title=title + " (grey: not judged)")
     ax.tick_params(axis="x", rotation=90, labelsize=6)
     fig.tight_layout()
     return fig
@@ -142,7 +147,10 @@ def plot_source_missing(table: pd.DataFrame, title: str = "Applications without 
     for source in table.columns:
         ax.plot(table.index, table[source], marker=".", label=source)
     ax.set(ylabel="share of applications with no data", ylim=(-0.02, 1.02), title=title)
-    ax.legend(fontsize=7, ncol=3)
+    if len(table.columns):
+        ax.legend(fontsize=7, ncol=3)
+    else:
+        ax.text(0.5, 0.5, "no source missing in any month", ha="center", transform=ax.transAxes)
     fig.autofmt_xdate()
     fig.tight_layout()
     return fig

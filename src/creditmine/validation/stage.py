@@ -100,6 +100,10 @@ class ValidationResult:
                 parts.append(f"<p><i>{caption}: not shown ({reason}).</i></p>")
                 continue
             table = pick(self.tables[table_name], self) if pick else self.tables[table_name]
+            table = table.copy()
+            for column in table.columns:
+                if pd.api.types.is_datetime64_any_dtype(table[column]):
+                    table[column] = table[column].dt.strftime("%Y-%m")
             keep_index = table.index.name is not None or not isinstance(table.index, pd.RangeIndex)
             styler = table.style.format(precision=4, na_rep="")
             if not keep_index:
@@ -452,7 +456,8 @@ class _Validation:
                                                          f"without data vs {base_rate[worst]:.0%} in development")
                     for source, value in jumps.items():
                         self.metrics[f"missing_jump.{source}"] = float(value)
-            self.figures["source_missing"] = stability.plot_source_missing(missing)
+            # sources never missing in any month (application, enterprise attributes) would only crowd the plot
+            self.figures["source_missing"] = stability.plot_source_missing(missing.loc[:, missing.max() > 0])
         else:
             reason = "no application dates" if not self.has_dates else "the catalog names no data sources"
             self._skip("source_missing_jump", f"{reason}: source missing-rates by month cannot be computed")
@@ -829,7 +834,8 @@ _SECTIONS = {
     "concentration": (
         "The share of applications per grade, per sample; green bars are grades the policy approves.",
         [("grade_shares", "Share of applications per grade and sample",
-          lambda t, r: t.pivot(index="grade", columns="split", values="share"))],
+          lambda t, r: t.pivot(index="grade", columns="split", values="share")
+          .reindex(columns=[c for c in (*SPLITS, "all") if c in set(t["split"])]))],
         ["grade_shares"]),
     "segments": (
         "AUC, bad rate and approval rate on out-of-time applications by product, industry section, "
