@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -282,11 +284,13 @@ def _run_duckdb(tables, spine, queries, threads, memory_limit_gb, progress) -> p
     import duckdb
     from tqdm.auto import tqdm
 
+    spill = tempfile.mkdtemp(prefix="creditmine-duckdb-")  # work beyond memory_limit spills here
     con = duckdb.connect()
     try:
         if threads:
             con.execute(f"SET threads = {int(threads)}")
         con.execute(f"SET memory_limit = '{memory_limit_gb}GB'")
+        con.execute(f"SET temp_directory = '{spill}'")
         con.execute("SET preserve_insertion_order = false")
         con.register("spine", spine)
         for name, source in tables.items():
@@ -300,6 +304,7 @@ def _run_duckdb(tables, spine, queries, threads, memory_limit_gb, progress) -> p
         return con.sql(queries.final).to_arrow_table().to_pandas()
     finally:
         con.close()
+        shutil.rmtree(spill, ignore_errors=True)
 
 
 def _run_spark(tables, spine, queries, master, progress) -> pd.DataFrame:

@@ -16,7 +16,7 @@ import pandas as pd
 from creditmine.features.catalog import FeatureSpec, catalog_frame
 
 __all__ = [
-    "benchmark_figures", "data_dictionary_html", "data_profile", "default_rate_table", "plot_default_rates",
+    "benchmark_figures", "benchmark_summary", "data_dictionary_html", "data_profile", "default_rate_table", "plot_default_rates",
     "plot_missingness", "profile_html",
 ]
 
@@ -131,12 +131,27 @@ def plot_default_rates(features: pd.DataFrame, path: str | os.PathLike):
     return _save(fig, path)
 
 
-def benchmark_figures(root: str | os.PathLike) -> pd.DataFrame:
-    """The committed figures of benchmarks/features.py (one row), or an empty table before a run."""
+def benchmark_figures(root: str | os.PathLike):
+    """The committed figures of benchmarks/features.py: a one-line summary above the full table."""
+    from IPython.display import HTML
+
     path = Path(root) / "benchmarks" / "results" / "features.json"
     if not path.is_file():
-        return pd.DataFrame()
-    return pd.DataFrame([json.loads(path.read_text())])
+        return HTML("<p>No benchmark figures yet: run <code>.venv/bin/python benchmarks/features.py</code>.</p>")
+    figures = json.loads(path.read_text())
+    line = html.escape(benchmark_summary(figures))
+    table = pd.DataFrame([figures]).to_html(index=False, border=0)
+    return HTML(f"<p><b>{line}</b></p>{table}")
+
+
+def benchmark_summary(figures: dict) -> str:
+    """One line: size, time and memory of the stage, and its speed-up over the pandas reference."""
+    return (
+        f"{figures['applications']:,} applications of {figures.get('enterprises', 0):,} enterprises "
+        f"({figures['invoice_rows']:,} invoice rows): features in {figures['seconds']:.0f} s with "
+        f"{figures['peak_rss_mb'] / 1024:.1f} GiB peak memory on {figures.get('cores', '?')} cores, "
+        f"{figures['speedup']:.0f}x faster than the plain-pandas reference ({figures['pandas_seconds']:.0f} s)."
+    )
 
 
 def _save(fig, path):
