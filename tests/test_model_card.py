@@ -24,6 +24,7 @@ def test_markdown_has_every_section_and_the_facts():
     assert "| gbm | oot | 0.78 | 0.74 - 0.82 | 0.56 | 0.41 |" in text
     assert "Not assessed: migration (no dates)" in text
     assert "- first_loan" in text and "Owner: risk team" in text
+    assert "2 features used by the primary model: sales_growth, late_filings." in text
 
 
 def test_html_escapes_values_and_shows_the_verdict():

@@ -54,8 +54,9 @@ def model_card_sections(card: dict) -> list[CardSection]:
         CardSection("Data", paragraphs=(f"Data window: {get('data_window')}",),
                     table=(("split", "applications", "defaults"),
                            *((name, str(n), str(d)) for name, (n, d) in (card.get("splits") or {}).items()))),
-        CardSection("Features", paragraphs=(f"{len(card.get('features') or [])} features used by the primary model:",),
-                    items=tuple(card.get("features") or [])),
+        CardSection("Features", paragraphs=(
+            f"{len(card.get('features') or [])} features used by the primary model: "
+            + (", ".join(card.get("features") or []) or "not stated") + ".",)),
         CardSection("Metrics", table=(("model", "split", "AUC", "AUC 95% CI", "Gini", "KS"),
                                       *(tuple(_fmt(r.get(k)) for k in ("model", "split", "auc", "auc_ci", "gini", "ks"))
                                         for r in card.get("metrics", [])))),

@@ -412,7 +412,7 @@ class _Validation:
             self._skip("psi_score_month_max", "no application dates: PSI by month cannot be computed")
             self.skipped["psi_by_month"] = "no application dates"
         # CSI per feature of the primary model (train against out-of-time)
-        features = [f for f in (self.meta.get("features") or [c["name"] for c in self.catalog]) if f in self.frame]
+        features = [f for f in (self._model_features() or [c["name"] for c in self.catalog]) if f in self.frame]
         if features and len(reference) and len(current):
             kinds = {c["name"]: c.get("kind", "numeric") for c in self.catalog}
             csi = stability.csi_table(self.frame.loc[self.frame["split"] == "train", features],
@@ -599,7 +599,8 @@ class _Validation:
                 window += f"; development up to {self.train_end}, out-of-time from {self.oot_start}"
         else:
             window = "no application dates; a stratified random sample stands in for out-of-time"
-        splits = {s: (int((frame["split"] == s).sum()), int(frame.loc[frame["split"] == s, "default_12m"].sum()))
+        splits = {s: (int((frame["split"] == s).sum()),
+                      int(frame.loc[frame["split"] == s, "default_12m"].sum()) if s != "unlabelled" else "no outcome yet")
                   for s in (*SPLITS, "unlabelled")}
         disc = self.tables.get("discrimination", pd.DataFrame())
         metric_rows = [{"model": r["model"], "split": r["split"], "auc": r["auc"],
@@ -631,7 +632,7 @@ class _Validation:
                              "decline and to set limits under the product's policy."),
             "out_of_scope": ["consumer (personal) lending", "large corporates", "pricing without review"],
             "data_window": window, "splits": splits, "primary": self.primary, "challenger": self.challenger,
-            "features": list(self.meta.get("features") or []), "metrics": metric_rows,
+            "features": self._model_features(), "metrics": metric_rows,
             "lights": [l.to_dict() for l in lights], "limitations": limitations, "ethical": ethical,
             "skipped": self.skipped, **facts,
         }
@@ -643,6 +644,11 @@ class _Validation:
     def _labelled(self, split: str, column: str) -> tuple[np.ndarray, np.ndarray]:
         sub = self.frame[self._mask(split)]
         return sub["default_12m"].to_numpy(float), sub[column].to_numpy(float)
+
+    def _model_features(self) -> list[str]:
+        """The primary model's own features (models.json `models.<primary>.features`), else the candidates."""
+        own = (self.meta.get("models") or {}).get(self.primary, {})
+        return list((own.get("features") if isinstance(own, dict) else None) or self.meta.get("features") or [])
 
     def _monitoring_start(self) -> pd.Timestamp:
         """First month judged for drift: the out-of-time start, else the first out-of-time application."""
