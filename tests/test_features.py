@@ -260,3 +260,14 @@ def test_applications_without_a_date_are_refused_naming_the_row(small_world):
     applications.loc[3, "applied_at"] = pd.NaT
     with pytest.raises(ValueError, match="applied_at is empty in row 3"):
         compute_features(tables, applications)
+
+
+def test_a_table_without_a_needed_column_is_refused_naming_the_file(small_world, tmp_path):
+    from creditmine.data.io import table_path
+
+    paths = {t: table_path(small_world, t) for t in FEATURE_TABLES}
+    broken = tmp_path / "invoices.parquet"
+    pd.read_parquet(paths["invoices"]).drop(columns=["status"]).to_parquet(broken)
+    paths["invoices"] = broken
+    with pytest.raises(ValueError, match=r"invoices.parquet: missing column\(s\) status"):
+        compute_features(paths, read_table(small_world, "applications"))

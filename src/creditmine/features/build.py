@@ -39,6 +39,19 @@ FEATURE_TABLES = (
     "procurement_awards",
 )
 
+# Columns of each raw table that the definitions read.
+REQUIRED_COLUMNS = {
+    "enterprises": ("enterprise_id", "industry_section", "registered_at", "registered_capital_cny", "employees",
+                    "specialized_innovative", "high_tech"),
+    "tax_filings": ("enterprise_id", "period", "taxable_sales_cny", "vat_payable_cny", "vat_paid_cny", "filed_at"),
+    "tax_credit_ratings": ("enterprise_id", "year", "rating", "published_at"),
+    "invoices": ("enterprise_id", "counterparty_id", "direction", "issued_at", "amount_cny", "status"),
+    "electricity": ("enterprise_id", "period", "kwh", "bill_cny", "billed_at", "paid_on_time"),
+    "customs": ("enterprise_id", "declared_at", "direction", "value_cny", "hs_chapter"),
+    "procurement_awards": ("award_id", "enterprise_id", "purchaser", "awarded_at", "contract_amount_cny",
+                           "start_on", "end_on", "category"),
+}
+
 _SPINE_COLUMNS = (
     "application_id", "enterprise_id", "applied_at", "product", "requested_amount_cny",
     "term_months", "award_id",
@@ -205,6 +218,7 @@ def compute_features(
     missing = [t for t in FEATURE_TABLES if t not in tables]
     if missing:
         raise ValueError(f"compute_features: missing raw table(s) {', '.join(missing)}")
+    _check_columns(tables)
     spine = prepare_spine(applications, windows_months)
     queries = feature_queries(tuple(windows_months), filing_deadline_day)
     if backend == "duckdb":
@@ -270,6 +284,21 @@ def _synthetic_features(cfg, progress: bool) -> tuple[pd.DataFrame, list[Feature
     keys["application_id"] = keys["application_id"].astype(str)
     frame = keys.merge(features, on="application_id", how="left", validate="one_to_one")
     return frame, catalog
+
+
+def _check_columns(tables) -> None:
+    """Every column a definition reads is in its table (Parquet files: read from the footer only)."""
+    import pyarrow.parquet as pq
+
+    for name, needed in REQUIRED_COLUMNS.items():
+        source = tables[name]
+        if isinstance(source, pd.DataFrame):
+            present, where = set(source.columns), f"table '{name}'"
+        else:
+            present, where = set(pq.read_schema(source).names), f"{source}"
+        missing = [c for c in needed if c not in present]
+        if missing:
+            raise ValueError(f"{where}: missing column(s) {', '.join(missing)} needed by the feature definitions")
 
 
 def _dates(values: pd.Series) -> pa.Array:
