@@ -233,11 +233,18 @@ def test_tampered_artifact_blocks_approval_and_promotion(store):
         check_deployable(MODEL, mv2.version, cfg.tracking_uri)
 
 
-def test_tampered_model_file_is_caught(store):
+def test_tampered_model_file_is_caught(store, tmp_path):
+    import mlflow
+
     from creditmine.registry.tracking import check_version_artifacts, connect
 
     cfg, mv = new_version(store, "tmodel")
     client = connect(cfg.tracking_uri)
+    assert check_version_artifacts(client, MODEL, mv.version) == []
+    # the check must use the store it is given, not the process-wide tracking URI
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'elsewhere.db'}")
+    assert check_version_artifacts(client, MODEL, mv.version) == []
+    assert not (tmp_path / "elsewhere.db").exists()
     model_dir = Path(client.get_logged_model(mv.source.removeprefix("models:/")).artifact_location.removeprefix("file://"))
     (model_dir / "MLmodel").write_text((model_dir / "MLmodel").read_text() + "\n# edited\n")
     problems = check_version_artifacts(client, MODEL, mv.version)

@@ -56,6 +56,8 @@ TAG_DEVELOPER, TAG_REVIEWER, TAG_COMMENT = "developer", "reviewer", "review_comm
 TAG_REVIEWED_AT, TAG_PRIMARY = "reviewed_at", "primary_model"
 PENDING, APPROVED, REJECTED = "pending", "approved", "rejected"
 MODEL_PREFIX = "model/"
+# written by MLflow into a downloaded copy of a registered model, not stored with it
+_DOWNLOAD_ONLY = ("registered_model_meta",)
 
 # stage outputs copied into the run: (stage, file, required)
 _STAGE_FILES = (
@@ -177,7 +179,8 @@ def register_version(cfg: RunConfig, product: str, run_id: str, model_uri: str, 
         tmp = Path(tmp)
         run_manifest = mf.read_manifest(_download(client, run_id, mf.MANIFEST_FILE, tmp / "run"))
         model_dir = _download_model(model_uri, tmp / "model", cfg.tracking_uri)
-        full = mf.merge(run_manifest, mf.build_manifest(model_dir, prefix=MODEL_PREFIX))
+        model_manifest = mf.build_manifest(model_dir, prefix=MODEL_PREFIX, exclude=(mf.MANIFEST_FILE, *_DOWNLOAD_ONLY))
+        full = mf.merge(run_manifest, model_manifest)
         manifest_hash = mf.write_manifest(full, tmp / mf.MANIFEST_FILE)
         client.log_artifact(run_id, str(tmp / mf.MANIFEST_FILE))
     with_retries(lambda: client.set_tag(run_id, TAG_MANIFEST, manifest_hash), settings)
@@ -324,12 +327,18 @@ def check_version_artifacts(client, name: str, version) -> list[str]:
         if mf.manifest_hash(manifest) != expected:
             problems.append(f"{mf.MANIFEST_FILE} of run {mv.run_id} no longer hashes to the registered {expected[:12]}")
         run_part = {"algorithm": mf.ALGORITHM, "files": {k: v for k, v in manifest["files"].items() if not k.startswith(MODEL_PREFIX)}}
-        model_part = {"algorithm": mf.ALGORITHM, "files": {k: v for k, v in manifest["files"].items() if k.startswith(MODEL_PREFIX)}}
+        model_part = {"algorithm": mf.ALGORITHM, "files": {
+            k: v for k, v in manifest["files"].items()
+            if k.startswith(MODEL_PREFIX) and k[len(MODEL_PREFIX):] not in _DOWNLOAD_ONLY
+        }}
         run_check = mf.check_files(run_part, run_dir)
         if not run_check.ok:
             problems.append(f"run artifacts: {run_check.describe()}")
         if model_part["files"]:
-            model_dir = _download_model(mv.source, tmp / "model", _uri(client))
+            try:
+                model_dir = _download_model(mv.source, tmp / "model", _uri(client))
+            except Exception as exc:  # noqa: BLE001 - any store error means the files cannot be checked
+                return [*problems, f"model files of {mv.source} cannot be read ({str(exc).splitlines()[0]})"]
             model_check = mf.check_files(model_part, model_dir, prefix=MODEL_PREFIX)
             if not model_check.ok:
                 problems.append(f"model files: {model_check.describe()}")
@@ -623,11 +632,21 @@ def _download(client, run_id: str, artifact_path: str, dst: Path) -> str:
 
 
 def _download_model(model_uri: str, dst: Path, tracking_uri: str) -> Path:
+    """The files of a logged model, in `dst`.
+
+    A ``models:/m-<id>`` URI is resolved to the logged model's artifact location through a client
+    on `tracking_uri`: MLflow's own resolution of such URIs uses the process-wide tracking URI.
+    """
     import mlflow.artifacts
+    from mlflow import MlflowClient
 
     dst.mkdir(parents=True, exist_ok=True)
+    location = model_uri
+    if model_uri.startswith("models:/m-"):
+        client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+        location = client.get_logged_model(model_uri[len("models:/"):]).artifact_location
     return Path(mlflow.artifacts.download_artifacts(
-        artifact_uri=model_uri, dst_path=str(dst), tracking_uri=tracking_uri, registry_uri=tracking_uri
+        artifact_uri=location, dst_path=str(dst), tracking_uri=tracking_uri
     ))
 
 
