@@ -1,5 +1,7 @@
 """The decision model: PD, score, grade, decision, limit, term and reasons per application, and its gate."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -181,3 +183,188 @@ def test_a_scorecard_decides_through_its_own_api():
     np.testing.assert_array_equal(out["grade"], model.grade(test[features]))
     assert set(out["decision"]) <= {"approve", "refer", "decline"} and (out["error"] == "").mean() > 0.8
     assert (out.loc[out["decision"] == "decline", "reason_1_en"] != "").all()
+
+
+# -- the registered model: logged from code, registered, reviewed, gated ------------------------------
+PRODUCT = "quick_loan"
+
+
+def build_registered_model(root, product: str = PRODUCT):
+    """A project under `root` whose store holds an approved champion of `product`.
+
+    Stages 01-04 are written from small synthetic applications with the real writers (catalog,
+    skops, Parquet); stage 05 is the real one: the pipeline run, the decision model logged from
+    code, the registration, an approval by a second person and the promotion.
+    """
+    import json
+    import shutil
+
+    from creditmine.decision.package import log_decision_model
+    from creditmine.features.catalog import write_catalog
+    from creditmine.models.io import save_model
+    from creditmine.registry import review
+    from creditmine.registry.tracking import log_pipeline_run, model_name, register_version
+
+    shutil.copytree(config.project_root() / "params", root / "params")
+    (root / "mlruns").mkdir()
+    cfg = config.load(root / "params" / "ci.yaml", run_name="decide")
+    apps = synthetic_applications(3000, seed=21)
+    apps["split"] = np.where(np.arange(len(apps)) % 5 == 0, "oot", "train")
+    features_dir = cfg.stage_dir("01_build_features")
+    features_dir.mkdir(parents=True)
+    apps.to_parquet(features_dir / "features.parquet", index=False)
+    write_catalog(synthetic_catalog(), features_dir / "catalog.json")
+
+    train_dir = cfg.stage_dir("02_train", product)
+    model = GbmModel(categorical_features=("product", "industry_section"), max_iter=40, search_trials=0,
+                     min_samples_leaf=40, grades=7, random_state=0)
+    train = apps["split"] == "train"
+    model.fit(apps.loc[train, MODEL_FEATURES], apps.loc[train, "default_12m"])
+    save_model(model, train_dir / "models" / "gbm.skops")
+    (train_dir / "models.json").write_text(json.dumps({"primary": "gbm", "challenger": "scorecard",
+                                                       "features": MODEL_FEATURES}))
+    model.master_scale_.to_csv(train_dir / "master_scale.csv", index=False)
+    X = apps[MODEL_FEATURES]
+    pd.DataFrame({"application_id": apps["application_id"], "split": apps["split"],
+                  "default_12m": apps["default_12m"], "pd_gbm": model.predict_pd(X),
+                  "score_gbm": model.credit_score(X), "grade_gbm": model.grade(X)}).to_parquet(train_dir / "scores.parquet")
+    validate_dir = cfg.stage_dir("04_validate", product)
+    validate_dir.mkdir(parents=True)
+    (validate_dir / "validation.json").write_text(json.dumps({"verdict": "green", "metrics": {"auc_oot": 0.7}}))
+    (validate_dir / "model_card.md").write_text("# Model card\nA small synthetic quick-loan model.\n")
+
+    run_id = log_pipeline_run(cfg, product)
+    info = log_decision_model(cfg, product, run_id)
+    name = model_name(cfg, product)
+    version = register_version(cfg, product, run_id, info.model_uri, developer="dev-a").version
+    review.approve(cfg.tracking_uri, name, version, reviewer="validator-b", comment="checked")
+    review.promote(cfg.tracking_uri, name, version, actor="validator-b", comment="go live")
+    return cfg, name, str(version), info, apps
+
+
+@pytest.fixture(scope="module")
+def registered(tmp_path_factory):
+    from creditmine.decision.score import tracking_store
+
+    root = tmp_path_factory.mktemp("decide") / "project"
+    root.mkdir()
+    # stage 05 leaves MLflow pointed at the run's store; put it back for the tests that follow
+    with tracking_store(f"sqlite:///{root / 'mlruns' / 'mlflow.db'}"):
+        return build_registered_model(root)
+
+
+@pytest.fixture
+def store(registered, monkeypatch):
+    cfg = registered[0]
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", cfg.tracking_uri)
+    return registered
+
+
+@pytest.mark.slow
+def test_the_logged_model_runs_the_installed_code(store):
+    import mlflow
+
+    cfg, name, version, info, _ = store
+    local = mlflow.artifacts.download_artifacts(info.model_uri, tracking_uri=cfg.tracking_uri)
+    code = open(f"{local}/decision_model_code.py", encoding="utf-8").read()
+    assert "from creditmine.decision.model import DecisionModel" in code and "class " not in code
+    model_file = open(f"{local}/MLmodel", encoding="utf-8").read()
+    assert "model_code_path" in model_file and "python_model.pkl" not in model_file
+    assert not list(Path(local).rglob("*.pkl"))  # nothing pickled: data artifacts and skops only
+    assert mlflow.models.Model.load(local).get_model_info().signature is not None
+
+
+@pytest.mark.slow
+def test_the_champion_decides_through_mlflow(store):
+    import mlflow
+
+    cfg, name, version, _, apps = store
+    model = mlflow.pyfunc.load_model(f"models:/{name}@champion")
+    sample = apps.iloc[:200]
+    out = model.predict(sample)
+    assert list(out.columns) == list(OUTPUT_COLUMNS) and len(out) == 200
+    assert set(out["decision"]) <= {"approve", "refer", "decline"}
+    assert (out.loc[out["error"] == "", "reason_1_en"] != "").mean() > 0.9
+    bad = sample.iloc[:2].astype({"requested_amount_cny": object}).copy()
+    bad.iloc[0, bad.columns.get_loc("requested_amount_cny")] = "-"
+    bad.iloc[1, bad.columns.get_loc("product")] = "mortgage"
+    out = model.predict(bad)
+    assert out["decision"].tolist() == ["refer", "refer"]
+    assert "requested_amount_cny: expected a number" in out["error"][0] and "unknown product" in out["error"][1]
+
+
+@pytest.mark.slow
+def test_creditmine_score_writes_a_decision_per_row(store, tmp_path):
+    from click.testing import CliRunner
+
+    from creditmine.cli.score import score
+
+    cfg, name, version, _, apps = store
+    features = cfg.stage_dir("01_build_features") / "features.parquet"
+    ids = tmp_path / "ids.csv"
+    pd.DataFrame({"application_id": [*apps["application_id"].iloc[:50], "NOPE"]}).to_csv(ids, index=False)
+    result = CliRunner().invoke(score, ["--model", f"models:/{name}@champion", "--input", str(ids),
+                                        "--output", str(tmp_path / "out.csv"), "--features", str(features),
+                                        "--tracking-uri", cfg.tracking_uri, "--quiet"])
+    assert result.exit_code == 0, result.output
+    out = pd.read_csv(tmp_path / "out.csv", encoding="utf-8-sig", keep_default_na=False)
+    assert len(out) == 51 and out["application_id"].tolist()[-1] == "NOPE"
+    assert "not found in the feature table" in out["error"].iloc[-1] and out["decision"].iloc[-1] == "refer"
+    assert "51 applications" in result.output
+
+
+@pytest.mark.slow
+def test_the_gate_holds_against_a_moved_alias_a_broken_trail_and_changed_artifacts(store, tmp_path):
+    import mlflow
+    from click.testing import CliRunner
+
+    from creditmine.cli.score import score
+    from creditmine.decision.package import log_decision_model
+    from creditmine.decision.score import tracking_store
+    from creditmine.registry.audit import audit_path
+    from creditmine.registry.gate import DeploymentRefused
+    from creditmine.registry.tracking import log_pipeline_run, register_version
+
+    cfg, name, version, info, apps = store
+    client = mlflow.MlflowClient(tracking_uri=cfg.tracking_uri)
+    uri = f"models:/{name}@champion"
+    rows = tmp_path / "rows.parquet"
+    apps.iloc[:5].to_parquet(rows)
+
+    def refused(expected: str) -> None:
+        result = CliRunner().invoke(score, ["--model", uri, "--input", str(rows), "--output", str(tmp_path / "o.csv"),
+                                            "--tracking-uri", cfg.tracking_uri, "--quiet"])
+        assert result.exit_code != 0 and expected in result.output, result.output
+        with pytest.raises(Exception, match=expected) as caught:
+            mlflow.pyfunc.load_model(uri)
+        assert isinstance(caught.value, DeploymentRefused) or "DeploymentRefused" in repr(caught.value) or expected in str(caught.value)
+
+    # 1. a new, unreviewed version made champion with the plain MLflow client
+    source = client.get_model_version(name, version)
+    with tracking_store(cfg.tracking_uri):
+        run_id = log_pipeline_run(cfg, PRODUCT)
+        info2 = log_decision_model(cfg, PRODUCT, run_id)
+        pending = register_version(cfg, PRODUCT, run_id, info2.model_uri, developer="dev-a")
+    client.set_registered_model_alias(name, "champion", pending.version)
+    refused("is not approved")
+    client.set_registered_model_alias(name, "champion", version)
+    # a pending copy of the approved artifact does not stop the approved one
+    client.create_model_version(name, source=source.source, run_id=source.run_id, model_id=source.model_id,
+                                tags={"review_state": "pending"})
+
+    # 2. an audit trail that no longer verifies
+    trail = audit_path(cfg.tracking_uri)
+    original = trail.read_bytes()
+    trail.write_bytes(original.replace(b"validator-b", b"validator-x", 1))
+    refused("audit trail")
+    trail.write_bytes(original)
+
+    # 3. a policy changed in the artifact store (a higher cap) after the review
+    logged = client.get_logged_model(info.model_id)
+    policy = next(Path(logged.artifact_location.removeprefix("file://")).rglob("policy.json"))
+    text = policy.read_text(encoding="utf-8")
+    policy.write_text(text.replace("10000000", "90000000"), encoding="utf-8")
+    refused("artifacts do not match")
+    policy.write_text(text, encoding="utf-8")
+
+    assert len(mlflow.pyfunc.load_model(uri).predict(apps.iloc[:3])) == 3  # restored: serves again

@@ -248,16 +248,22 @@ class DecisionEngine:
 
 
 def guard_deployment(settings: dict, model_dir: str | os.PathLike | None) -> None:
-    """Refuse to serve unless every registered version of this artifact passes the deployment gate.
+    """Refuse to serve this artifact unless a registered version of it passes the deployment gate.
 
-    The artifact finds its registered versions by the MLflow run and logged-model id recorded
-    when it was logged. Tracking URI: MLFLOW_TRACKING_URI, else the one recorded at logging.
+    A loaded model does not know the ``models:/`` URI it was loaded by (`mlflow models serve`
+    hands it a local copy), so it finds the versions registered from exactly this artifact: the
+    MLflow run recorded at logging and the logged-model id of its MLmodel file. It serves when at
+    least one of them passes `check_deployable` (approved by review, audit trail verified,
+    artifacts matching their manifest) and none of them was rejected; a pending copy of an approved
+    artifact does not block it, a rejection of the same artifact does. Tracking URI:
+    MLFLOW_TRACKING_URI, else the one recorded at logging.
 
     Raises
     ------
-    creditmine.registry.gate.DeploymentRefused : naming the model, the version and the reason.
+    creditmine.registry.gate.DeploymentRefused : naming the model, the versions and the reasons.
     """
     from creditmine.registry.gate import DeploymentRefused, check_deployable
+    from creditmine.registry.tracking import REJECTED, TAG_STATE
 
     model_name = settings.get("model_name")
     run_id = settings.get("run_id")
@@ -267,12 +273,28 @@ def guard_deployment(settings: dict, model_dir: str | os.PathLike | None) -> Non
             "logged by creditmine.decision.package and cannot be checked"
         )
     tracking_uri = os.environ.get("MLFLOW_TRACKING_URI") or settings.get("tracking_uri")
-    for version in registered_versions(model_name, run_id, _logged_model_id(model_dir), tracking_uri):
-        check_deployable(model_name, version, tracking_uri=tracking_uri)
+    versions = registered_versions(model_name, run_id, _logged_model_id(model_dir), tracking_uri)
+    rejected = [v.version for v in versions if v.tags.get(TAG_STATE) == REJECTED]
+    if rejected:
+        raise DeploymentRefused(
+            f"{model_name}: this artifact was rejected in review as version {', '.join(rejected)}"
+        )
+    reasons = []
+    for version in versions:
+        try:
+            check_deployable(model_name, version.version, tracking_uri=tracking_uri)
+            return
+        except DeploymentRefused as exc:
+            reasons.append(str(exc))
+    raise DeploymentRefused("; ".join(reasons))
 
 
-def registered_versions(model_name: str, run_id: str, model_id: str | None, tracking_uri: str | None) -> list[str]:
+def registered_versions(model_name: str, run_id: str, model_id: str | None, tracking_uri: str | None) -> list:
     """Versions of `model_name` registered from this artifact (run id, and logged-model id if known).
+
+    Returns
+    -------
+    list of ModelVersion, oldest first.
 
     Raises
     ------
@@ -289,7 +311,7 @@ def registered_versions(model_name: str, run_id: str, model_id: str | None, trac
             f"{model_name}: this artifact (run {run_id}) is not a registered version; only a "
             "registered, approved version may decide"
         )
-    return sorted((str(v.version) for v in found), key=int)
+    return sorted(found, key=lambda v: int(v.version))
 
 
 def model_dir_of(artifacts: dict[str, str]) -> Path | None:

@@ -103,22 +103,23 @@ def log_decision_model(cfg: RunConfig, product: str, run_id: str):
 
 @contextlib.contextmanager
 def _in_run(tracking_uri: str, run_id: str) -> Iterator[None]:
-    """Make `run_id` the active run of `tracking_uri` (it may already be), then restore."""
+    """Make `run_id` of `tracking_uri` the active run (it may already be).
+
+    MLflow stays pointed at `tracking_uri` afterwards (also through MLFLOW_TRACKING_URI, which
+    `mlflow.set_tracking_uri` sets): stage 05 goes on to register this model in the same store,
+    and resolving a ``models:/m-...`` URI goes through MLflow's current tracking URI.
+    """
     import mlflow
 
-    previous_uri = mlflow.get_tracking_uri()
     active = mlflow.active_run()
     if active is not None and active.info.run_id != run_id:
         raise ValueError(f"cannot log the decision model into run {run_id}: run {active.info.run_id} is active")
     mlflow.set_tracking_uri(tracking_uri)
-    try:
-        if active is not None:
+    if active is not None:
+        yield
+    else:
+        with mlflow.start_run(run_id=run_id):
             yield
-        else:
-            with mlflow.start_run(run_id=run_id):
-                yield
-    finally:
-        mlflow.set_tracking_uri(previous_uri)
 
 
 def input_columns(feature_names: list[str], policy) -> list[str]:

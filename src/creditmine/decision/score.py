@@ -81,23 +81,24 @@ def load_decision_model(model_uri: str, tracking_uri: str | None = None):
 
 @contextlib.contextmanager
 def tracking_store(tracking_uri: str | None) -> Iterator[None]:
-    """Point MLflow (and MLFLOW_TRACKING_URI, read by a loading model) at a store, then restore."""
+    """Point MLflow (and MLFLOW_TRACKING_URI, read by a loading model) at a store, then restore both.
+
+    `mlflow.set_tracking_uri` also sets the environment variable; both are put back as they were,
+    so that nothing after this block (a RunConfig reading the variable, say) sees the store.
+    """
     import mlflow
+    from mlflow.tracking._tracking_service import utils as tracking_utils
 
     if not tracking_uri:
         yield
         return
     previous_env = os.environ.get("MLFLOW_TRACKING_URI")
-    previous_uri = mlflow.get_tracking_uri()
-    previous_registry = mlflow.get_registry_uri()
-    os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
+    previous_uri = tracking_utils._tracking_uri  # None when never set (no public getter for that)
     mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_registry_uri(tracking_uri)
     try:
         yield
     finally:
         mlflow.set_tracking_uri(previous_uri)
-        mlflow.set_registry_uri(previous_registry)
         if previous_env is None:
             os.environ.pop("MLFLOW_TRACKING_URI", None)
         else:
