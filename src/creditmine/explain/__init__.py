@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["ExplainResult", "explain_product", "mask_id"]
+__all__ = ["ExplainResult", "benchmark_figures", "explain_product", "mask_id"]
 
 MODEL_ORDER = ("gbm", "scorecard")
 
@@ -110,7 +110,27 @@ class ExplainResult:
             min(n, reasons["application_id"].nunique()), random_state=seed)
         sample = reasons[reasons["application_id"].isin(ids)].copy()
         sample["application_id"] = sample["application_id"].map(mask_id)
+        sample = sample.sort_values(["application_id", "model", "rank"], kind="stable")
         return sample[["application_id", "model", "rank", "statement_en", "statement_zh"]].reset_index(drop=True)
+
+    def methods_table(self):
+        """How each model was explained: algorithm, background, output space, checks."""
+        import pandas as pd
+
+        rows = []
+        for model, m in self.summary["models"].items():
+            method = m["method"]
+            check = m.get("verification", {})
+            rows.append({
+                "model": model, "algorithm": method.get("algorithm"), "background": method.get("background"),
+                "output": method.get("output_space"), "base value (log-odds)": round(m["base_value"], 4),
+                "additivity max error": f"{m['additivity_max_error']:.1e}",
+                "check against shap.TreeExplainer": (
+                    f"max |difference| {check['max_abs_difference']:.1e} on {check['checked_rows']} rows"
+                    if "max_abs_difference" in check else check.get("note", "")),
+                "reason reference": self.summary["reasons"]["reference"].get(model, ""),
+            })
+        return pd.DataFrame(rows).style.hide(axis="index")
 
     def image(self, name: str):
         """A saved plot, for display in the notebook."""
@@ -140,7 +160,7 @@ def explain_product(cfg, product: str, progress: bool = True) -> ExplainResult:
     """
     import numpy as np
     import pandas as pd
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     from creditmine.explain import plots as P
     from creditmine.explain.attributions import (
@@ -332,6 +352,17 @@ def explain_product(cfg, product: str, progress: bool = True) -> ExplainResult:
     (out_dir / "explain.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False, default=_json_default),
                                           encoding="utf-8")
     return ExplainResult(out_dir, summary, importance_table, sign_table, stability_table, reasons, interactions, plots)
+
+
+def benchmark_figures(root) -> "object":
+    """The committed explain benchmark (benchmarks/results/explain.json) as a table, for the closing note."""
+    import pandas as pd
+
+    path = Path(root) / "benchmarks" / "results" / "explain.json"
+    if not path.is_file():
+        return pd.DataFrame({"note": [f"{path} not found: run benchmarks/explain.py"]})
+    figures = json.loads(path.read_text(encoding="utf-8"))
+    return pd.DataFrame({"figure": list(figures), "value": [str(v) for v in figures.values()]})
 
 
 def mask_id(application_id) -> str:

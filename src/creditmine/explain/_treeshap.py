@@ -11,13 +11,13 @@ from numba import njit, prange
 
 
 def _tree_shap(X, tree_start, parent, feature, threshold, missing_left, is_left, cover, previous,
-              is_leaf, value, left, right, category, category_left, tq, wq, max_nodes, batch_rows,
+              is_leaf, value, left, right, category, category_left, tree_q, tq, wq, max_nodes, batch_rows,
               cond_feature, cond_on):
     """SHAP values (n_rows, n_features) of the sum of the trees' leaf values for the rows of X.
 
     For each tree and batch of rows: a pre-order pass carries, for every node c, the product G_c(t)
     over the distinct features on the root-to-c path of (z_j (1 - t) + o_j t), evaluated at the
-    quadrature nodes t_q (z_j: cover fraction, o_j: 1 when the row follows the path on j). A
+    quadrature nodes t_q of the tree (`tq[t]`, weights `wq[t]`, `tree_q[t]` of them; z_j: cover fraction, o_j: 1 when the row follows the path on j). A
     post-order pass sums H_c = sum of v_l G_l over the leaves below c; the leaves whose last
     split on j is the edge into c give j the share (o_j - z_j) * sum_q w_q D_c(t_q) / f_c(t_q),
     with D_c = H_c minus the sums under deeper edges on j.
@@ -28,7 +28,7 @@ def _tree_shap(X, tree_start, parent, feature, threshold, missing_left, is_left,
     """
     n_rows, n_features = X.shape
     n_trees = tree_start.shape[0] - 1
-    n_q = tq.shape[0]
+    q_max = tq.shape[1]
     n_batches = (n_rows + batch_rows - 1) // batch_rows
     phi = np.zeros((n_rows, n_features))
     for bi in prange(n_batches):
@@ -36,13 +36,14 @@ def _tree_shap(X, tree_start, parent, feature, threshold, missing_left, is_left,
         r1 = min(n_rows, r0 + batch_rows)
         nb = r1 - r0
         follow = np.empty((max_nodes, nb))
-        G = np.empty((max_nodes, n_q, nb))
-        H = np.empty((max_nodes, n_q, nb))
-        P = np.empty((max_nodes, n_q, nb))
+        G = np.empty((max_nodes, q_max, nb))
+        H = np.empty((max_nodes, q_max, nb))
+        P = np.empty((max_nodes, q_max, nb))
         local = np.zeros((n_features, nb))
         for t in range(n_trees):
             s0 = tree_start[t]
             m = tree_start[t + 1] - s0
+            n_q = tree_q[t]   # ceil(d / 2) points integrate this tree's polynomials exactly
             for q in range(n_q):
                 for b in range(nb):
                     G[0, q, b] = 1.0
@@ -86,7 +87,7 @@ def _tree_shap(X, tree_start, parent, feature, threshold, missing_left, is_left,
                             P[k, q, b] = 0.0
                     continue
                 for q in range(n_q):
-                    tt = tq[q]
+                    tt = tq[t, q]
                     if pv >= 0:
                         zp = cover[pv]
                         for b in range(nb):
@@ -122,8 +123,8 @@ def _tree_shap(X, tree_start, parent, feature, threshold, missing_left, is_left,
                     acc = 0.0
                     o = follow[k, b]
                     for q in range(n_q):
-                        tt = tq[q]
-                        acc += wq[q] * (H[k, q, b] - P[k, q, b]) / (z * (1.0 - tt) + o * tt)
+                        tt = tq[t, q]
+                        acc += wq[t, q] * (H[k, q, b] - P[k, q, b]) / (z * (1.0 - tt) + o * tt)
                     local[j, b] += (o - z) * acc
                 pv = previous[s]
                 if pv >= 0:

@@ -22,7 +22,6 @@ Two explainers, one result type (`Attributions`):
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -146,8 +145,8 @@ class HistGradientBoostingExplainer(BaseEstimator):
     expected_value_ : float, base value in log-odds: the baseline plus each tree's
         count-weighted mean leaf value (the trees' training data as background).
     n_features_in_ : int, columns of the matrix the estimator was fitted on.
-    quadrature_points_ : int, Gauss-Legendre points, ceil(d/2) for d the most distinct features on
-        any root-to-leaf path (exact for the polynomial integrands).
+    quadrature_points_ : int, most Gauss-Legendre points of a tree: ceil(d/2) for d the most
+        distinct features on one of its root-to-leaf paths (exact for the polynomial integrands).
     method_ : dict, a description for the report.
 
     Notes
@@ -174,10 +173,16 @@ class HistGradientBoostingExplainer(BaseEstimator):
         self.tables_ = tables
         self.expected_value_ = float(np.ravel(estimator._baseline_prediction)[0] + expected)
         self.n_features_in_ = int(estimator.n_features_in_)
-        self.quadrature_points_ = max(1, math.ceil(max_distinct / 2))
-        nodes, weights = np.polynomial.legendre.leggauss(self.quadrature_points_)
-        self.quadrature_nodes_ = (nodes + 1.0) / 2.0   # on [0, 1]
-        self.quadrature_weights_ = weights / 2.0
+        # per tree, ceil(d/2) Gauss-Legendre points on [0, 1] for d its most distinct features on a path
+        tree_points = np.maximum(1, -(-tables["tree_distinct"] // 2))
+        self.quadrature_points_ = int(tree_points.max())
+        self.quadrature_nodes_ = np.zeros((len(tree_points), self.quadrature_points_))
+        self.quadrature_weights_ = np.zeros((len(tree_points), self.quadrature_points_))
+        for q in np.unique(tree_points):
+            nodes, weights = np.polynomial.legendre.leggauss(int(q))
+            self.quadrature_nodes_[tree_points == q, :q] = (nodes + 1.0) / 2.0
+            self.quadrature_weights_[tree_points == q, :q] = weights / 2.0
+        tables["tree_points"] = tree_points.astype(np.int64)
         import shap
         self.method_ = {
             "algorithm": "exact TreeSHAP, path-dependent (equal to shap.TreeExplainer with "
@@ -233,7 +238,7 @@ class HistGradientBoostingExplainer(BaseEstimator):
         return tree_shap(
             matrix, t["tree_start"], t["parent"], t["feature"], t["threshold"], t["missing_left"],
             t["is_left"], t["cover"], t["previous"], t["is_leaf"], t["value"], t["left"],
-            t["right"], t["category"], t["category_left"], self.quadrature_nodes_,
+            t["right"], t["category"], t["category_left"], t["tree_points"], self.quadrature_nodes_,
             self.quadrature_weights_, int(t["max_nodes"]),
             batch_rows=int(self.batch_rows), cond_feature=int(cond_feature), cond_on=bool(cond_on),
         )
@@ -306,7 +311,9 @@ def _flatten_trees(estimator) -> tuple[dict, float, int]:
     expected = 0.0
     max_distinct = 0
     max_nodes = 0
+    tree_distinct = []
     for stage in estimator._predictors:
+        distinct = 0
         predictor = stage[0]
         nodes = predictor.nodes
         raw_left = _bits(predictor.raw_left_cat_bitsets) if len(predictor.raw_left_cat_bitsets) else None
@@ -358,6 +365,7 @@ def _flatten_trees(estimator) -> tuple[dict, float, int]:
             if leaf:
                 expected += float(rec["value"]) * float(rec["count"]) / float(nodes[0]["count"])
                 max_distinct = max(max_distinct, len(last_on))
+                distinct = max(distinct, len(last_on))
             else:
                 # right pushed first so the left subtree comes next in pre-order
                 stack.append((int(rec["right"]), node, s, False, last_on))
@@ -369,11 +377,13 @@ def _flatten_trees(estimator) -> tuple[dict, float, int]:
                 columns["right"][slot[node]] = slot[int(rec["right"])]
         max_nodes = max(max_nodes, len(order))
         tree_start.append(base + len(order))
+        tree_distinct.append(distinct)
     dtypes = {"threshold": np.float64, "cover": np.float64, "value": np.float64}
     tables = {k: np.asarray(v, dtype=dtypes.get(k, np.int64)) for k, v in columns.items()}
     tables["category_left"] = (np.asarray(category_left, dtype=np.uint8).reshape(-1, 256)
                                if category_left else np.zeros((1, 256), dtype=np.uint8))
     tables["tree_start"] = np.asarray(tree_start, dtype=np.int64)
+    tables["tree_distinct"] = np.asarray(tree_distinct, dtype=np.int64)
     tables["max_nodes"] = max_nodes
     return tables, expected, max_distinct
 

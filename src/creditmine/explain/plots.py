@@ -4,6 +4,8 @@ interactions and waterfalls. Each function returns a matplotlib Figure; the stag
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -45,7 +47,9 @@ def beeswarm(values: pd.DataFrame, features: pd.DataFrame, base_value: float, ti
         feature_names=list(values.columns),
     )
     plt.figure()
-    shap.plots.beeswarm(explanation, max_display=max_display, show=False)
+    with warnings.catch_warnings():   # categorical columns have no numeric colour: all-NaN is expected
+        warnings.simplefilter("ignore", RuntimeWarning)
+        shap.plots.beeswarm(explanation, max_display=max_display, show=False)
     fig = plt.gcf()
     fig.suptitle(title)
     return fig
@@ -124,7 +128,10 @@ def waterfall(values: pd.Series, base_value: float, data: pd.Series, title: str,
 
     apply_style()
     names = [labels.get(f, f) if labels else f for f in values.index]
-    shown = pd.to_numeric(data.reindex(values.index), errors="coerce").to_numpy(dtype=float)
+    raw = data.reindex(values.index)
+    numbers = pd.to_numeric(raw, errors="coerce")
+    # numbers as floats, categories as their label (shap prints "label = feature")
+    shown = np.where(numbers.notna() | raw.isna(), numbers.to_numpy(dtype=float), raw.astype(object).to_numpy())
     explanation = shap.Explanation(
         values=values.to_numpy(dtype=float), base_values=float(base_value), data=shown, feature_names=names,
     )
