@@ -28,14 +28,15 @@ def _write_params(root, name: str, extra: str = "") -> None:
     )
 
 
-def make_run(root, shift_oot: float = 0.0, n_enterprises: int = 900, seed: int = 0, dark_source: bool = False):
+def make_run(root, shift_oot: float = 0.0, n_enterprises: int = 900, seed: int = 0, dark_source: bool = False,
+             extra_params: str = ""):
     """Stage 01/02 files of a small synthetic product: two models, monthly applications 2021-2024.
 
     `shift_oot` moves the latent risk of every application from 2023 on (a population shift);
     `dark_source` blanks the electricity features from 2023-06 (a feed that goes dark).
     """
     rng = np.random.default_rng(seed)
-    _write_params(root, "t")
+    _write_params(root, "t", extra_params)
     cfg = creditmine.config.load(root / "params" / "t.yaml", run_name="r")
     health = rng.normal(size=n_enterprises)
     rows = []
@@ -201,3 +202,12 @@ def test_report_sections_render_tables_and_embedded_plots(stable_run):
     assert result.metrics["development_auc"] == pytest.approx(result.metrics["gbm.holdout.auc"])
     with pytest.raises(KeyError, match="sections: discrimination"):
         result.section("nope")
+
+
+def test_a_development_auc_on_too_few_defaults_is_not_judged(tmp_path):
+    cfg = make_run(tmp_path, extra_params=", min_segment_defaults: 500")
+    result = validate_product(cfg, "quick_loan", progress=False)
+    drop = {light.test: light for light in result.lights}["auc_drop"]
+    assert drop.light == "n/a" and drop.gating
+    assert "too few to judge" in drop.note
+    assert result.verdict in ("amber", "red")  # a gate nobody could check is not passed

@@ -277,9 +277,15 @@ class _Validation:
         self.values["auc_holdout"] = primary.get("holdout", {}).get("auc")
         self.values["ks_oot"] = primary.get("oot", {}).get("ks")
         drop = self.development_auc - oot_auc if oot_auc is not None else None
-        self.values["auc_drop"] = drop
-        self.notes["auc_drop"] = f"{dev_split} AUC {self.development_auc:.3f} minus out-of-time AUC"
         self.metrics["auc_drop"] = drop if drop is not None else float("nan")
+        dev_defaults = primary.get(dev_split, {}).get("defaults", 0)
+        if drop is not None and dev_defaults < self.params.min_segment_defaults:
+            # an AUC on a handful of defaults is noise; a drop measured from it would judge the noise
+            self._skip("auc_drop", f"{dev_split} has {dev_defaults} defaults, fewer than "
+                       f"validation.min_segment_defaults = {self.params.min_segment_defaults}; too few to judge")
+        else:
+            self.values["auc_drop"] = drop
+            self.notes["auc_drop"] = f"{dev_split} AUC {self.development_auc:.3f} minus out-of-time AUC"
         y, score = self._labelled("oot", f"pd_{self.primary}")
         if len(y) and y.min() != y.max():
             self.figures["ks_oot"] = metrics.plot_ks(y, score, f"KS on out-of-time: {self.primary}")
