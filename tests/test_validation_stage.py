@@ -10,6 +10,7 @@ import pytest
 
 import creditmine.config
 from creditmine.validation import validate_product
+from creditmine.validation.segments import inclusion_analysis, segment_table
 
 GRADE_EDGES = np.array([0.005, 0.01, 0.02, 0.035, 0.05, 0.08, 0.12, 0.2])  # 9 grades
 
@@ -211,3 +212,33 @@ def test_a_development_auc_on_too_few_defaults_is_not_judged(tmp_path):
     assert drop.light == "n/a" and drop.gating
     assert "too few to judge" in drop.note
     assert result.verdict in ("amber", "red")  # a gate nobody could check is not passed
+
+
+def test_inclusion_hand_calculation():
+    # others: 4 approved (grades 1-2) with 1 default in 4 -> portfolio bad rate of approved = 1/6
+    frame = pd.DataFrame({
+        "grade": [1, 1, 2, 2, 3, 1, 2, 3, 3, 3],
+        "pd": [0.01, 0.02, 0.03, 0.04, 0.2, 0.015, 0.05, 0.1, 0.12, 0.3],
+        "y": [0, 0, 1, 0, 1, 0, 0, 0, 1, np.nan],
+    })
+    first = np.array([False] * 5 + [True] * 5)
+    found = inclusion_analysis(frame, first, y="y", pd_column="pd", grade="grade", approve_grades=(1, 2))
+    assert found["first_time_approval_rate"] == pytest.approx(2 / 5)
+    assert found["others_approval_rate"] == pytest.approx(4 / 5)
+    assert found["approval_ratio"] == pytest.approx(0.5)
+    assert found["portfolio_bad_rate_approved"] == pytest.approx(1 / 6)
+    # labelled first-time loans by PD: 0.015 (0), 0.05 (0), 0.1 (0), 0.12 (1): running bad rates 0, 0, 0, 1/4;
+    # three stay within 1/6, so 3 of 4 could be approved, up to PD 0.1
+    assert found["equal_bad_rate_approval_rate"] == pytest.approx(3 / 4)
+    assert found["equal_bad_rate_pd_cutoff"] == pytest.approx(0.1)
+
+
+def test_segment_table_flags_small_segments():
+    frame = pd.DataFrame({"seg": ["a"] * 6 + ["b"] * 2, "y": [0, 1, 0, 1, 0, np.nan, 0, 1],
+                          "pd": [0.1, 0.9, 0.2, 0.8, 0.3, 0.5, 0.4, 0.6], "grade": [1, 3, 1, 3, 2, 2, 2, 3]})
+    table = segment_table(frame, "seg", y="y", pd_column="pd", grade="grade", approve_grades=(1, 2),
+                          min_size=4, min_defaults=1).set_index("segment")
+    assert table.loc["a", "judged"] and not table.loc["b", "judged"]
+    assert table.loc["a", "auc"] == 1.0 and table.loc["a", "bad_rate"] == pytest.approx(2 / 5)
+    assert table.loc["a", "approval_rate"] == pytest.approx(4 / 6)
+    assert "too small to judge" in table.loc["b", "note"]

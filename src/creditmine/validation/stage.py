@@ -383,6 +383,8 @@ class _Validation:
                          "p_value": herf.p_value,
                          "note": f"HI; CV initial {herf.cv_initial:.3f}, current {herf.cv_current:.3f}"})
             self.values["herfindahl_pvalue"] = herf.p_value
+            self.notes["herfindahl_pvalue"] = (f"HI {herf.hi_initial:.3f} on train, {herf.hi_current:.3f} out of time; "
+                                               "a master scale cut into equal train shares makes any shift show")
             self.metrics.update({"ecb.cv_initial": herf.cv_initial, "ecb.hi_initial": herf.hi_initial,
                                  "ecb.cv_current": herf.cv_current, "ecb.hi_current": herf.hi_current,
                                  "ecb.herfindahl_p_value": herf.p_value})
@@ -481,6 +483,7 @@ class _Validation:
             if split == "oot":
                 hhi = float((shares["share"] ** 2).sum())
                 self.values["grade_concentration_hhi"] = hhi
+                self.notes["grade_concentration_hhi"] = f"sum of squared grade shares out of time; {1 / self.n_grades:.3f} if even"
                 self.values["grade_max_share"] = float(shares["share"].max())
                 self.notes["grade_max_share"] = f"grade {int(shares['share'].idxmax())} on out-of-time"
                 self.figures["grade_shares"] = _grade_share_plot(shares, self.approve_grades)
