@@ -70,20 +70,18 @@ def _header(s: dict) -> str:
 
 
 def _validation_section(s: dict, validate_dir: Path | None) -> str:
-    rows = "".join(
-        f"<tr><td>{_e(m['metric'])}</td><td class='num'>{m['value']:.4g}</td><td>{_light(m.get('light'))}</td></tr>"
-        for m in s.get("metrics", [])
+    values = {m["metric"]: m["value"] for m in s.get("metrics", [])}
+    lit = "".join(
+        f"<tr><td>{_e(test)}</td><td class='num'>{_number(values.get(f'light.{test}'))}</td><td>{_light(light)}</td></tr>"
+        for test, light in sorted((s.get("lights") or {}).items())
     )
-    lights_only = "".join(
-        f"<tr><td>{_e(k)}</td><td>{_light(v)}</td></tr>"
-        for k, v in sorted((s.get("lights") or {}).items())
-    )
+    rest = [m for m in s.get("metrics", []) if not m["metric"].startswith("light.")]
+    rows = "".join(f"<tr><td>{_e(m['metric'])}</td><td class='num'>{_number(m['value'])}</td></tr>" for m in rest)
     plots = _plots(validate_dir / "plots" if validate_dir else None)
     return (
         "<h2>Validation</h2><h3>Traffic lights</h3>"
-        + (f"<table><tr><th>test</th><th>light</th></tr>{lights_only}</table>" if lights_only else "<p>No lights recorded.</p>")
-        + "<h3>Metrics</h3>"
-        + (f"<table><tr><th>metric</th><th>value</th><th>light</th></tr>{rows}</table>" if rows else "<p>No metrics recorded.</p>")
+        + (f"<table><tr><th>test</th><th>value</th><th>light</th></tr>{lit}</table>" if lit else "<p>No lights recorded.</p>")
+        + (f"<details><summary>All {len(rest)} other metrics</summary><table><tr><th>metric</th><th>value</th></tr>{rows}</table></details>" if rows else "")
         + plots
     )
 
@@ -95,9 +93,10 @@ def _explanation_section(explain_dir: Path | None) -> str:
     explain_json = explain_dir / "explain.json"
     if explain_json.is_file():
         flat = _flatten(json.loads(explain_json.read_text(encoding="utf-8")))
-        facts = "<table><tr><th>check</th><th>value</th></tr>" + "".join(
-            f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>" for k, v in list(flat.items())[:80]
-        ) + "</table>"
+        shown = list(flat.items())[:200]
+        facts = f"<details><summary>explain.json: {len(shown)} checks and figures</summary><table><tr><th>check</th><th>value</th></tr>" + "".join(
+            f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>" for k, v in shown
+        ) + "</table></details>"
     return "<h2>Explanations</h2>" + facts + _plots(explain_dir / "plots")
 
 
@@ -194,6 +193,10 @@ def _flatten(obj, prefix: str = "") -> dict[str, str]:
     return out
 
 
+def _number(value) -> str:
+    return "—" if value is None else f"{value:.4g}"
+
+
 def _light(value) -> str:
     if not value:
         return ""
@@ -216,7 +219,7 @@ td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
 .verdict {{ color: #fff; font-size: 1.5em; font-weight: bold; padding: .4em .8em; display: inline-block; border-radius: 4px; }}
 .light {{ color: #fff; padding: 0 .5em; border-radius: 3px; }}
 .plots {{ display: flex; flex-wrap: wrap; gap: 1em; }} figure {{ margin: 0; max-width: 520px; }} figure img {{ max-width: 100%; }}
-.card img {{ max-width: 100%; }}
+.card img {{ max-width: 100%; }} summary {{ cursor: pointer; margin: .6em 0; }}
 </style></head><body>
 {body}
 </body></html>
