@@ -252,14 +252,14 @@ class _Chunk:
         season = np.array([i.seasonality for i in world.INDUSTRIES])[self.sec][:, cal.month_of_year - 1]
         years = np.arange(T) / 12.0
         self.log_sales = (
-            self.size[:, None] + self.growth[:, None] * years[None, :] + 0.35 * dev + season
+            self.size[:, None] + self.growth[:, None] * years[None, :] + 0.5 * dev + season
             + cal.spring_dip[None, :] + self.macro
             + self.volatility[:, None] * rng.normal(size=(n, T))
         )
         self.active = np.arange(T)[None, :] >= self.reg_month[:, None]
         self.sales = np.where(self.active, np.exp(self.log_sales), 0.0)
         # the VAT burden (payable / sales) follows the margin, which follows health
-        self.margin = np.clip(0.22 + 0.07 * self.h + 0.025 * rng.normal(size=(n, T)), 0.01, 0.6)
+        self.margin = np.clip(0.22 + 0.08 * self.h + 0.02 * rng.normal(size=(n, T)), 0.01, 0.6)
 
     # -- tax filings and ratings ---------------------------------------------------------------
     def _tax_filings(self) -> dict:
@@ -267,7 +267,7 @@ class _Chunk:
         visible = self.active & (np.arange(T)[None, :] >= self.tax_from[:, None])
         h = self.h
         skipped = rng.random(h.shape) < _sigmoid(-4.6 - 1.2 * h)
-        late = rng.random(h.shape) < _sigmoid(-2.7 - 1.2 * h)
+        late = rng.random(h.shape) < _sigmoid(-2.8 - 1.5 * h)
         late_days = 1 + np.minimum(rng.geometric(0.06, h.shape), 120)
         early_days = rng.integers(0, 12, h.shape)
         deadline = cal.month_start[1:][None, :] + 14
@@ -315,7 +315,7 @@ class _Chunk:
                 h_year, late, under = self.h[:, 0], 0.0, 0.0
                 rated = (self.registered < cal.month_start[0] - 365) & (self.tax_from == 0)
                 new = np.zeros(self.n, dtype=bool)
-            score = h_year - 2.5 * late - 2.0 * under + 0.35 * rng.normal(size=self.n)
+            score = h_year - 2.5 * late - 2.0 * under + 0.25 * rng.normal(size=self.n)
             grade = np.select([new, score > 0.75, score > -1.05, score > -1.9], ["M", "A", "B", "C"], "D")
             keep = rated & (published <= cal.window_end)
             e = np.flatnonzero(keep)
@@ -406,7 +406,7 @@ class _Chunk:
         summer_winter = np.where(np.isin(cal.month_of_year, (7, 8, 12, 1)), 0.08, 0.0)[None, :]
         dev = self.h - self.mu[:, None]
         kwh = (intensity[:, None] * np.exp(self.size)[:, None]
-               * np.exp(elastic * (self.log_sales - self.size[:, None]) + 0.12 * dev + summer_winter
+               * np.exp(elastic * (self.log_sales - self.size[:, None]) + 0.25 * dev + summer_winter
                         + 0.06 * rng.normal(size=(self.n, T))))
         industrial = np.isin(self.sec, self._secs("A", "C", "E"))
         price = np.where(industrial, 0.72, 0.85)[:, None] * np.exp(0.02 * rng.normal(size=(self.n, T)))
@@ -589,14 +589,14 @@ class _Chunk:
         small = self.size[e] < _TYPICAL_LOG_SALES
         z = (
             _PD_INTERCEPT[product]
-            - 1.5 * view["h_mean12"][e]
-            - 0.7 * view["h_trend6"][e]
+            - 1.55 * view["h_mean12"][e]
+            - 0.45 * view["h_trend6"][e]
             + amount_risk
             + base_risk
             + 0.45 * (age < 2) + 0.25 * (age < 1)
-            - 2.0 * self.macro[e, max(t - 1, 0)]
+            - 1.5 * self.macro[e, max(t - 1, 0)]
             + 1.6 * self.top_customer_share[e] * small
-            + 2.5 * (self.volatility[e] - 0.15)
+            + 1.5 * (self.volatility[e] - 0.15)
             - 0.3 * self.si[e]
             + 0.35 * (view["filings"][e] < 6)
             + 0.12 * rng.normal(size=m)        # the part no source shows
