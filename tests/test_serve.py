@@ -1,0 +1,148 @@
+"""The champion served by `mlflow models serve` on loopback answers the REST invocation protocol,
+and a served model refuses to start for a version the deployment gate refuses."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from test_decision_model import PRODUCT, build_registered_model
+
+pytestmark = pytest.mark.slow
+MLFLOW = Path(sys.executable).with_name("mlflow")
+START_TIMEOUT_S = 120
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Server:
+    """`mlflow models serve` on 127.0.0.1 and a free port, from this environment; always stopped."""
+
+    def __init__(self, model_uri: str, tracking_uri: str, log: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {k: v for k, v in os.environ.items()}
+        env["MLFLOW_TRACKING_URI"] = tracking_uri
+        # the server execs `uvicorn` by name: this environment's, as an activated venv would
+        env["PATH"] = f"{MLFLOW.parent}{os.pathsep}{env.get('PATH', '')}"
+        self.log = log
+        self._log_handle = open(log, "wb")
+        self.process = subprocess.Popen(
+            [str(MLFLOW), "models", "serve", "-m", model_uri, "-h", "127.0.0.1", "-p", str(self.port),
+             "--env-manager", "local", "-w", "1"],
+            stdout=self._log_handle, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+        )
+
+    def wait_ready(self) -> bool:
+        """True once /ping answers; False when the server exits first."""
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                return False
+            try:
+                with urllib.request.urlopen(f"{self.url}/ping", timeout=2) as reply:
+                    if reply.status == 200:
+                        return True
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                time.sleep(0.5)
+        raise TimeoutError(f"mlflow models serve did not answer within {START_TIMEOUT_S} s:\n{self.output()}")
+
+    def invoke(self, frame: pd.DataFrame) -> pd.DataFrame:
+        payload = {"dataframe_split": {
+            "columns": list(frame.columns),
+            "data": frame.astype(object).where(frame.notna(), None).values.tolist(),
+        }}
+        request = urllib.request.Request(f"{self.url}/invocations", data=json.dumps(payload).encode(),
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=60) as reply:
+            return pd.DataFrame(json.loads(reply.read())["predictions"])
+
+    def output(self) -> str:
+        self._log_handle.flush()
+        return self.log.read_text(errors="replace")
+
+    def stop(self) -> None:
+        """Stop the server and its workers (its own process group, which it leads)."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, 15)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, 9)
+                self.process.wait(timeout=10)
+        self._log_handle.close()
+
+
+@pytest.fixture(scope="module")
+def registered(tmp_path_factory):
+    from creditmine.decision.score import tracking_store
+
+    root = tmp_path_factory.mktemp("serve") / "project"
+    root.mkdir()
+    with tracking_store(f"sqlite:///{root / 'mlruns' / 'mlflow.db'}"):
+        return build_registered_model(root)
+
+
+def test_the_served_champion_decides_over_rest(registered, tmp_path):
+    cfg, name, version, _, apps = registered
+    server = Server(f"models:/{name}@champion", cfg.tracking_uri, tmp_path / "serve.log")
+    try:
+        assert server.wait_ready(), server.output()
+        sample = apps.iloc[:20].drop(columns=["default_12m"])
+        out = server.invoke(sample)
+        assert out["application_id"].tolist() == sample["application_id"].tolist()
+        assert set(out["decision"]) <= {"approve", "refer", "decline"}
+        assert out["pd"].between(0, 1).all() and (out["reason_1_zh"].str.len() > 0).mean() > 0.8
+        single = server.invoke(sample.iloc[[3]])
+        assert len(single) == 1 and single["decision"].iloc[0] == out["decision"].iloc[3]
+        # bad rows over REST: per-row reasons, never a failed request
+        bad = sample.iloc[:3].astype(object)
+        bad.iloc[0, bad.columns.get_loc("requested_amount_cny")] = -1
+        bad.iloc[1, bad.columns.get_loc("term_months")] = "twelve"
+        bad = bad.drop(columns=["enterprise_age_years"])
+        out = server.invoke(bad)
+        assert out["decision"].tolist() == ["refer"] * 3
+        assert "requested_amount_cny must be positive" in out["error"][0]
+        assert "term_months: expected a number, got 'twelve'" in out["error"][1]
+        assert out["error"].str.contains("missing field enterprise_age_years").all()
+        assert out["pd"].isna().all()
+    finally:
+        server.stop()
+    assert server.process.returncode is not None
+
+
+def test_a_served_model_refuses_an_unapproved_champion(registered, tmp_path):
+    import mlflow
+
+    from creditmine.decision.package import log_decision_model
+    from creditmine.decision.score import tracking_store
+    from creditmine.registry.tracking import log_pipeline_run, register_version
+
+    cfg, name, version, _, _ = registered
+    with tracking_store(cfg.tracking_uri):
+        run_id = log_pipeline_run(cfg, PRODUCT)
+        info = log_decision_model(cfg, PRODUCT, run_id)
+        pending = register_version(cfg, PRODUCT, run_id, info.model_uri, developer="dev-a")
+    client = mlflow.MlflowClient(tracking_uri=cfg.tracking_uri)
+    client.set_registered_model_alias(name, "champion", pending.version)  # the plain client, no review
+    server = Server(f"models:/{name}@champion", cfg.tracking_uri, tmp_path / "refused.log")
+    try:
+        assert not server.wait_ready(), "the server started for an unapproved version"
+        assert f"{name} version {pending.version} is not approved" in server.output()
+    finally:
+        server.stop()
+        client.set_registered_model_alias(name, "champion", version)
+    assert np.isfinite(server.process.returncode)
