@@ -7,7 +7,7 @@ import pytest
 import creditmine.config as config
 from creditmine.config import LimitRule, PolicyParams
 from creditmine.decision.policy import (
-    apply_policy, credit_limits, grade_decisions, limit_base_columns, simulate_policy,
+    apply_policy, credit_limits, grade_decisions, limit_base_columns, simulate_policy, simulate_policy_for_run,
 )
 
 
@@ -142,3 +142,33 @@ def test_shipped_product_policies_validate(params_file):
     cfg = config.load(root / params_file)
     for name in cfg.params.products:
         assert cfg.product(name).policy.cap_cny <= cfg.product(name).policy.cap_specialized_cny
+
+
+def test_simulation_of_a_runs_scores(tmp_path):
+    import json
+    import shutil
+
+    shutil.copytree(config.project_root() / "params", tmp_path / "params")
+    cfg = config.load(tmp_path / "params" / "ci.yaml", run_name="sim")
+    train_dir = cfg.stage_dir("02_train", "quick_loan")
+    features_dir = cfg.stage_dir("01_build_features")
+    train_dir.mkdir(parents=True)
+    features_dir.mkdir(parents=True)
+    (train_dir / "models.json").write_text(json.dumps({"primary": "gbm"}))
+    rng = np.random.default_rng(4)
+    n = 400
+    ids = [f"A{i}" for i in range(n)]
+    grades = rng.integers(1, 11, n)
+    pd.DataFrame({"application_id": ids, "split": np.where(np.arange(n) < 300, "train", "oot"),
+                  "default_12m": rng.integers(0, 2, n).astype(float), "pd_gbm": 0.01 * grades,
+                  "grade_gbm": grades, "pd_scorecard": 0.5, "grade_scorecard": 1}).to_parquet(train_dir / "scores.parquet")
+    pd.DataFrame({"application_id": ids, "product": "tax", "requested_amount_cny": 1e6, "specialized_innovative": 0.0,
+                  "taxable_sales_12m": 2e6, "invoiced_sales_12m": np.nan, "electricity_bill_12m": np.nan,
+                  "exports_12m": 0.0}).to_parquet(features_dir / "features.parquet")
+    sim = simulate_policy_for_run(cfg, "quick_loan")
+    assert sim["approved"].iloc[-1] == 100 and list(sim["cutoff_grade"]) == list(range(1, 11))
+    oot_grades = grades[300:]
+    assert sim.loc[4, "approved"] == (oot_grades <= 5).sum()
+    assert sim.loc[sim.current_policy, "cutoff_grade"].item() == 5
+    with pytest.raises(ValueError, match="no applications of split 'holdout'"):
+        simulate_policy_for_run(cfg, "quick_loan", split="holdout")

@@ -210,6 +210,50 @@ def simulate_policy(
     return pd.DataFrame(rows)
 
 
+def simulate_policy_for_run(cfg, product: str, split: str | None = "oot") -> pd.DataFrame:
+    """`simulate_policy` on the primary model's scores of a run (for the validation report).
+
+    Reads stage 02's `scores.parquet` (PD, grade and outcome of the primary model) and the
+    application fields and limit bases of stage 01's `features.parquet`. An application whose
+    limit base is unknown adds nothing to `total_limit_cny`; one without the specialized-innovative
+    flag gets the ordinary cap.
+
+    Parameters
+    ----------
+    cfg : RunConfig of the run.
+    product : product name.
+    split : applications of this split only ("oot", "holdout", "train"), or None for all.
+    """
+    from creditmine.models.io import read_models_meta
+
+    policy = cfg.product(product).policy
+    train_dir = cfg.stage_dir("02_train", product)
+    primary = read_models_meta(train_dir)["primary"]
+    pd_column, grade_column = f"pd_{primary}", f"grade_{primary}"
+    scores = pd.read_parquet(train_dir / "scores.parquet",
+                             columns=["application_id", "split", "default_12m", pd_column, grade_column])
+    if split is not None:
+        available = sorted(scores["split"].dropna().unique())
+        scores = scores[scores["split"] == split]
+        if scores.empty:
+            raise ValueError(f"{train_dir / 'scores.parquet'}: no applications of split '{split}' (has {available})")
+    features_file = cfg.stage_dir("01_build_features") / "features.parquet"
+    wanted = ["product", "requested_amount_cny", "specialized_innovative", *limit_base_columns(policy)]
+    present = _parquet_columns(features_file)
+    features = pd.read_parquet(features_file, columns=["application_id", *dict.fromkeys(c for c in wanted if c in present)])
+    frame = scores.merge(features, on="application_id", how="left")
+    for column in wanted:
+        if column not in frame:
+            frame[column] = np.nan
+    return simulate_policy(frame, policy, pd_column=pd_column, grade_column=grade_column)
+
+
+def _parquet_columns(path) -> set[str]:
+    import pyarrow.parquet as pq
+
+    return set(pq.read_schema(path).names)
+
+
 def _column(frame, name: str) -> np.ndarray:
     """A float copy of one column of a DataFrame or mapping (NaN for missing values)."""
     values = frame[name]
