@@ -59,6 +59,9 @@ class GbmParams(Section):
     n_iter_no_change: int = Field(20, ge=1, description="early stopping patience in boosting rounds")
     search_trials: int = Field(6, ge=0, description="seeded random hyper-parameter trials; 0 = none")
     search_space: SearchSpace = SearchSpace()
+    search_rows: int | None = Field(
+        20_000, ge=1000, description="trials fit on a stratified sample of this many training rows, the best is refitted on all; None = all"
+    )
     search_folds: int = Field(
         0, ge=0, description="score trials by stratified k-fold AUC on the training data (small data); 0 = on the holdout"
     )
