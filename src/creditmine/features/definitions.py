@@ -32,6 +32,9 @@ __all__ = ["FeatureQueries", "RATING_RANKS", "feature_queries", "to_dialect", "w
 # Tax credit ratings from best to worst (State Taxation Administration scale).
 RATING_RANKS = {"A": 1, "B": 2, "M": 3, "C": 4, "D": 5}
 
+# Invoice status codes inside the aggregates (any other status is 3).
+_STATUS = {"normal": 0, "void": 1, "red-letter": 2}
+
 # Exact type of amounts (yuan), kWh and other summed quantities: 14 integer digits, 4 decimals.
 _DECIMAL = "DECIMAL(18, 4)"
 
@@ -123,13 +126,12 @@ def _tax_ranked(deadline_day: int) -> str:
     )
 
 
-def _distinct_months(condition: str, date: str) -> str:
-    """Distinct calendar months of `date` among rows meeting `condition` (windows up to 5 years).
+def _distinct_months(condition: str, offset: str) -> str:
+    """Distinct calendar months among rows meeting `condition` (windows up to 5 years).
 
-    A bit mask of month offsets before the application month, OR-ed and counted: exact, and far
-    cheaper than COUNT(DISTINCT ...) inside a wide aggregate.
+    `offset` is the row's month offset before the application month; a bit mask of offsets, OR-ed
+    and counted, is exact and far cheaper than COUNT(DISTINCT ...) inside a wide aggregate.
     """
-    offset = f"{_months('applied_at')} - {_months(date)}"
     return f"BIT_COUNT(BIT_OR(CASE WHEN {condition} THEN CAST(1 AS BIGINT) << ({offset}) ELSE CAST(0 AS BIGINT) END))"
 
 
@@ -212,56 +214,81 @@ def _since_columns(windows) -> str:
 
 
 def _invoice_rows(windows) -> str:
+    """Invoices of the annual window before each application, narrowed to what the aggregates need.
+
+    `band` counts the window starts on or before the invoice date (see `_in_window`), `st` codes the
+    status (0 normal, 1 void, 2 red-letter, 3 other), so the wide aggregate compares integers.
+    """
     annual = windows[-1]
+    statuses = " ".join(f"WHEN '{name}' THEN {code}" for name, code in _STATUS.items())
     return f"""
-SELECT s.app_key, s.applied_at, {_since_columns(windows)},
-       i.counterparty_id, i.direction = 'sales' AS is_sale, i.issued_at, {_exact('i.amount_cny')} AS amount, i.status
+SELECT s.app_key, i.counterparty_id, i.direction = 'sales' AS is_sale,
+       CASE i.status {statuses} ELSE 3 END AS st,
+       {_band('i.issued_at', windows)} AS band,
+       {_months('s.applied_at')} - {_months('i.issued_at')} AS month_offset,
+       DATE_DIFF('day', i.issued_at, s.applied_at) AS age_days,
+       {_exact('i.amount_cny')} AS amount
 FROM spine s JOIN invoices i ON i.enterprise_id = s.enterprise_id
  AND i.issued_at < s.applied_at AND i.issued_at >= s.since_{annual}m"""
+
+
+def _band(date: str, windows) -> str:
+    return " + ".join(f"CASE WHEN {date} >= s.since_{o}m THEN 1 ELSE 0 END" for o in window_offsets(windows))
+
+
+def _in_window(windows, k: int) -> str:
+    """`band` condition for "dated on or after applied_at minus k months".
+
+    Window starts move back as the offset grows, so a date on or after the start of offset k is on
+    or after the start of every larger offset: it is in window k exactly when its band counts
+    all the offsets from k up.
+    """
+    return f"band >= {sum(1 for o in window_offsets(windows) if o >= k)}"
 
 
 def _invoice_counterparties() -> str:
     """Normal (neither void nor red-letter) invoice amount per application and counterparty."""
     return f"""
 SELECT app_key, is_sale, counterparty_id, CAST(SUM(amount) AS {_DECIMAL}) AS amount
-FROM inv WHERE status = 'normal' GROUP BY app_key, is_sale, counterparty_id"""
+FROM inv WHERE st = {_STATUS['normal']} GROUP BY app_key, is_sale, counterparty_id"""
 
 
 def _invoice_features(windows, growth) -> str:
     annual = windows[-1]
-    net_sale = "is_sale AND status <> 'void'"
+    normal, void, red_letter = (f"st = {_STATUS[k]}" for k in ("normal", "void", "red-letter"))
+    net_sale = f"is_sale AND NOT {void}"
 
-    def net_sales_between(lo_since: str | None, hi_since: str | None) -> str:
+    def net_sales_between(lo: int | None, hi: int | None) -> str:
+        """Net sales dated within window `lo` but not within window `hi`."""
         cond = [net_sale]
-        if lo_since:
-            cond.append(f"issued_at >= {lo_since}")
-        if hi_since:
-            cond.append(f"issued_at < {hi_since}")
+        if lo:
+            cond.append(_in_window(windows, lo))
+        if hi:
+            cond.append(f"NOT {_in_window(windows, hi)}")
         return f"SUM(CASE WHEN {' AND '.join(cond)} THEN amount ELSE 0.0 END)"
 
     cols = []
     for k in windows:
-        in_k = f"issued_at >= since_{k}m"
+        in_k = _in_window(windows, k)
         cols += [
-            f"{net_sales_between(f'since_{k}m', None)} AS invoiced_sales_{k}m",
+            f"{net_sales_between(k, None)} AS invoiced_sales_{k}m",
             f"{_count(f'is_sale AND {in_k}')} AS sales_invoices_{k}m",
-            f"{_ratio(_count(f'is_sale AND {in_k} AND status = ' + repr('void')), _count(f'is_sale AND {in_k}'))} AS invoice_void_share_{k}m",
-            f"{_ratio(_count(f'is_sale AND {in_k} AND status = ' + repr('red-letter')), _count(f'is_sale AND {in_k}'))} AS invoice_red_letter_share_{k}m",
+            f"{_ratio(_count(f'is_sale AND {in_k} AND {void}'), _count(f'is_sale AND {in_k}'))} AS invoice_void_share_{k}m",
+            f"{_ratio(_count(f'is_sale AND {in_k} AND {red_letter}'), _count(f'is_sale AND {in_k}'))} AS invoice_red_letter_share_{k}m",
         ]
     for k in growth:
-        recent = net_sales_between(f"since_{k}m", None)
-        earlier = net_sales_between(f"since_{2 * k}m", f"since_{k}m")
+        recent, earlier = net_sales_between(k, None), net_sales_between(2 * k, k)
         cols.append(f"CASE WHEN {earlier} > 0 THEN {_div(recent, earlier)} - 1 END AS invoiced_sales_growth_{k}m")
-    red = "SUM(CASE WHEN is_sale AND status = 'red-letter' THEN -amount ELSE 0.0 END)"
-    normal = "SUM(CASE WHEN is_sale AND status = 'normal' THEN amount ELSE 0.0 END)"
-    purchases = "SUM(CASE WHEN NOT is_sale AND status <> 'void' THEN amount ELSE 0.0 END)"
+    red = f"SUM(CASE WHEN is_sale AND {red_letter} THEN -amount ELSE 0.0 END)"
+    normal_sales = f"SUM(CASE WHEN is_sale AND {normal} THEN amount ELSE 0.0 END)"
+    purchases = f"SUM(CASE WHEN NOT is_sale AND NOT {void} THEN amount ELSE 0.0 END)"
     cols += [
-        f"{_ratio(red, normal)} AS invoice_red_letter_amount_share_{annual}m",
+        f"{_ratio(red, normal_sales)} AS invoice_red_letter_amount_share_{annual}m",
         f"{purchases} AS invoiced_purchases_{annual}m",
         f"{_ratio(net_sales_between(None, None), purchases)} AS sales_to_purchases_{annual}m",
-        f"{_distinct_months('is_sale', 'issued_at')} AS sales_invoice_months_{annual}m",
-        f"DATE_DIFF('day', MAX(CASE WHEN is_sale THEN issued_at END), MAX(applied_at)) AS days_since_last_sales_invoice",
-        f"{_ratio(normal, _count('is_sale AND status = ' + repr('normal')))} AS avg_sales_invoice_cny_{annual}m",
+        f"{_distinct_months('is_sale', 'month_offset')} AS sales_invoice_months_{annual}m",
+        "MIN(CASE WHEN is_sale THEN age_days END) AS days_since_last_sales_invoice",
+        f"{_ratio(normal_sales, _count(f'is_sale AND {normal}'))} AS avg_sales_invoice_cny_{annual}m",
     ]
     body = ",\n  ".join(cols)
     return f"""
@@ -323,7 +350,7 @@ def _customs_features(windows, growth) -> str:
     cols += [
         f"SUM(CASE WHEN NOT is_export THEN value ELSE 0.0 END) AS imports_{annual}m",
         f"COUNT(*) AS customs_declarations_{annual}m",
-        f"{_distinct_months('is_export', 'declared_at')} AS export_months_{annual}m",
+        f"{_distinct_months('is_export', _months('applied_at') + ' - ' + _months('declared_at'))} AS export_months_{annual}m",
         f"COUNT(DISTINCT hs_chapter) AS customs_hs_chapters_{annual}m",
         "DATE_DIFF('day', MAX(declared_at), MAX(applied_at)) AS days_since_last_declaration",
     ]
