@@ -68,7 +68,7 @@ def test_clean_files_are_accepted_unchanged(world, source, tmp_path):
     report = ingest(source, out, as_of=WINDOW_END)
     assert report.reconciled and report.quarantined_total == 0
     for name in io.TABLES:
-        pd.testing.assert_frame_equal(io.read_table(out, name), io.read_table(world, name))
+        pd.testing.assert_frame_equal(io.read_table(out, name), io.read_table(world, name), check_exact=True)
         assert _quarantine(out, name).empty
     assert (out / io.SUCCESS_MARKER).is_file()
     result = _run_cli(source, tmp_path / "cli")

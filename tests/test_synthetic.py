@@ -240,6 +240,11 @@ def test_prepare_generates_once_and_regenerates_a_partial_folder(project, monkey
     (path / "customs.parquet").unlink()
     data.prepare(cfg, progress=False)
     assert synthetic.is_complete(path)
+    marker = path / io.SUCCESS_MARKER
+    marker.write_text(marker.read_text().replace(synthetic.GENERATOR_VERSION, "0.0"))
+    assert not synthetic.is_complete(path)            # made by an older generator: regenerated
+    data.prepare(cfg, progress=False)
+    assert synthetic.is_complete(path)
 
 
 def test_prepare_checks_ingested_files_and_tabular_sources(project):

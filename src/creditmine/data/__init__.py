@@ -36,9 +36,10 @@ def prepare(cfg, progress: bool = True) -> Path:
     Notes
     -----
     For `data.source == "synthetic"` the world is generated into `cfg.data_dir` unless a complete
-    copy (all tables and the `_SUCCESS` marker written last) is already there; a partial folder
-    left by an interrupted run is regenerated. A file lock beside the folder keeps two processes
-    from generating the same world at once.
+    copy (all tables and the `_SUCCESS` marker written last, naming the current generator version)
+    is already there; a partial folder left by an interrupted run, or a world made by an earlier
+    generator version, is regenerated. A file lock beside the folder keeps two processes from
+    generating the same world at once.
     """
     data = cfg.params.data
     if data.source == "synthetic":
