@@ -302,6 +302,22 @@ def test_approve_and_reject_need_reviewer_and_comment(store):
     assert "Traceback" not in result.output
 
 
+def test_reject_is_recorded_and_final(store):
+    from creditmine.registry import audit
+    from creditmine.registry.gate import DeploymentRefused, check_deployable
+    from creditmine.registry.review import ReviewRefused, approve, reject
+
+    cfg, mv = new_version(store, "rejected")
+    entry = reject(cfg.tracking_uri, MODEL, mv.version, "rui", "calibration fails out of time")
+    assert entry["action"] == "reject" and entry["actor"] == "rui"
+    entries = audit.read_trail(audit.audit_path(cfg.tracking_uri))
+    assert audit.recorded_state(entries, MODEL, mv.version) == "rejected"
+    with pytest.raises(ReviewRefused, match="only a pending version can be approved"):
+        approve(cfg.tracking_uri, MODEL, mv.version, "rui", "changed my mind")
+    with pytest.raises(DeploymentRefused, match="not approved"):
+        check_deployable(MODEL, mv.version, cfg.tracking_uri)
+
+
 # -- the full cycle --------------------------------------------------------------------------------
 
 def test_full_review_cycle_through_the_cli(store):
