@@ -66,8 +66,6 @@ def main(rows: int, params_file: str, run_name: str, skip_peers: bool) -> None:
 
 
 def _synthetic(params_file: str, run_name: str) -> dict:
-    from sklearn.metrics import roc_auc_score
-
     from creditmine import config
     from creditmine.data import prepare
     from creditmine.data.io import read_table

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -57,7 +57,6 @@ class TrainResult:
     metrics: dict
     scores: pd.DataFrame
     seconds: float
-    plots: dict = field(default_factory=dict)
 
     def summary(self) -> pd.DataFrame:
         """One row per model: primary or challenger, features, calibration, AUC per split."""
@@ -169,8 +168,7 @@ def train_product(cfg, product: str, progress: bool = True) -> TrainResult:
     meta = _models_meta(cfg, product, fitted, candidates, categorical, directions, dropped, fit_seconds)
     metrics = _train_metrics(fitted, scores)
     _write(stage_dir, fitted, meta, metrics, scores)
-    result = TrainResult(product, stage_dir, fitted, meta, metrics, scores, time.perf_counter() - started)
-    return result
+    return TrainResult(product, stage_dir, fitted, meta, metrics, scores, time.perf_counter() - started)
 
 
 def plot_calibration(scores: pd.DataFrame, path: str | Path, bins: int = 10):
