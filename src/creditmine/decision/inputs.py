@@ -21,6 +21,8 @@ from creditmine.decision.policy import BASE_COLUMNS, limit_base_columns
 
 #: Application fields the decision needs besides the model's features and the limit bases.
 APPLICATION_FIELDS = ("application_id", "product", "requested_amount_cny", "term_months", "specialized_innovative")
+#: Up to this many rows are read in one go (see _Source).
+_SMALL_BATCH_ROWS = 64
 _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f"}
 
@@ -87,35 +89,36 @@ def validate_applications(rows: pd.DataFrame, spec: InputSpec) -> ValidatedBatch
     if not isinstance(rows, pd.DataFrame):
         raise TypeError(f"application rows must be a pandas DataFrame; got {type(rows).__name__}")
     n = len(rows)
+    source = _Source(rows)
     problems: dict[int, list[str]] = {}
     typed: dict[str, np.ndarray] = {}
 
-    typed["application_id"] = _text(rows, "application_id", problems, required=True)
-    typed["product"] = _text(rows, "product", problems, required=True)
+    typed["application_id"] = _text(source, "application_id", problems, required=True)
+    typed["product"] = _text(source, "product", problems, required=True)
     if spec.application_products:
         known = np.isin(typed["product"], spec.application_products) | (typed["product"] == "")
         for row in np.flatnonzero(~known):
             _add(problems, row, f"unknown product '{typed['product'][row]}' (this model decides "
                                 f"{', '.join(spec.application_products)})")
 
-    amount = _number(rows, "requested_amount_cny", problems, required=True)
+    amount = _number(source, "requested_amount_cny", problems, required=True)
     for row in np.flatnonzero(amount <= 0):
         _add(problems, row, f"requested_amount_cny must be positive; got {amount[row]:g}")
     typed["requested_amount_cny"] = amount
 
-    term = _number(rows, "term_months", problems, required=True)
+    term = _number(source, "term_months", problems, required=True)
     bad_term = (term < 1) | (np.floor(term) != term)
     for row in np.flatnonzero(bad_term & ~np.isnan(term)):
         _add(problems, row, f"term_months must be a whole number of months >= 1; got {term[row]:g}")
     typed["term_months"] = term
 
-    typed["specialized_innovative"] = _flag(rows, "specialized_innovative", problems)
+    typed["specialized_innovative"] = _flag(source, "specialized_innovative", problems)
 
     for column in limit_base_columns(spec.policy):
         if column in typed:
             continue
         needed = _rows_needing_base(typed["product"], column, spec.policy)
-        base = _number(rows, column, problems, required=False, rows_needing=needed)
+        base = _number(source, column, problems, required=False, rows_needing=needed)
         for row in np.flatnonzero((base < 0) & needed):
             _add(problems, row, f"{column} must not be negative; got {base[row]:g}")
         typed[column] = base
@@ -126,11 +129,11 @@ def validate_applications(rows: pd.DataFrame, spec: InputSpec) -> ValidatedBatch
             values = typed[name]
             blank[name] = values == "" if values.dtype == object else np.isnan(values)
         elif name in spec.categorical_features:
-            values = _category(rows, name, problems)
+            values = _category(source, name, problems)
             blank[name] = values == ""
             typed[name] = np.where(values == "", None, values)
         else:
-            values = _number(rows, name, problems, required=False)
+            values = _number(source, name, problems, required=False)
             blank[name] = np.isnan(values)
             typed[name] = values
     for row in np.flatnonzero(_no_data(typed, blank, spec, n)):
@@ -186,25 +189,70 @@ def _add(problems: dict[int, list[str]], row: int, message: str) -> None:
     problems.setdefault(int(row), []).append(message)
 
 
-def _missing_column(rows: pd.DataFrame, name: str, problems, which: np.ndarray | None = None) -> None:
-    targets = np.arange(len(rows)) if which is None else np.flatnonzero(which)
+class _Source:
+    """The input's columns as numpy arrays, read once.
+
+    A few rows are read in one `to_numpy(dtype=object)` call (a column at a time costs more than
+    the whole decision of one application); many rows are read a column at a time. `get` gives the
+    values and their kind: "float" (numeric, NaN for blanks), "bool" or "other" (objects).
+    """
+
+    def __init__(self, rows: pd.DataFrame):
+        self.n = len(rows)
+        self.rows = rows
+        self.position = {str(name): j for j, name in enumerate(rows.columns)}
+        self.kinds = {str(name): _kind(dtype) for name, dtype in rows.dtypes.items()}
+        self.matrix = rows.to_numpy(dtype=object) if self.n <= _SMALL_BATCH_ROWS else None
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.position
+
+    def get(self, name: str) -> tuple[np.ndarray, str]:
+        kind = self.kinds[name]
+        if self.matrix is not None:
+            values = self.matrix[:, self.position[name]]
+            return (_floats(values) if kind == "float" else values), kind
+        column = self.rows.iloc[:, self.position[name]]
+        if kind == "float":
+            return column.to_numpy(dtype=float, na_value=np.nan, copy=True), kind
+        return column.to_numpy(dtype=object), kind
+
+
+def _kind(dtype) -> str:
+    if pd.api.types.is_bool_dtype(dtype):
+        return "bool"
+    if pd.api.types.is_numeric_dtype(dtype):
+        return "float"
+    return "other"
+
+
+def _floats(values: np.ndarray) -> np.ndarray:
+    """Numbers of a numeric column's objects as float64 (pd.NA and None as NaN)."""
+    try:
+        return np.array(values, dtype=float)
+    except TypeError:
+        return np.array([np.nan if v is None or v is pd.NA else v for v in values], dtype=float)
+
+
+def _missing_column(source: _Source, name: str, problems, which: np.ndarray | None = None) -> None:
+    targets = np.arange(source.n) if which is None else np.flatnonzero(which)
     for row in targets:
         _add(problems, row, f"missing field {name}")
 
 
-def _text(rows: pd.DataFrame, name: str, problems, required: bool) -> np.ndarray:
+def _text(source: _Source, name: str, problems, required: bool) -> np.ndarray:
     """A text column as an object array, "" for blanks; blanks are errors when required."""
-    if name not in rows:
+    if name not in source:
         if required:
-            _missing_column(rows, name, problems)
-        return np.full(len(rows), "", dtype=object)
-    column = rows[name]
-    values = column.to_numpy(dtype=object)
+            _missing_column(source, name, problems)
+        return np.full(source.n, "", dtype=object)
+    values, kind = source.get(name)
+    values = np.asarray(values, dtype=object)
     blank = pd.isna(values)
-    if isinstance(column.dtype, pd.StringDtype) or all(isinstance(v, str) for v in values[~blank]):
+    if kind == "other" and all(isinstance(v, str) for v in values[~blank]):
         values = np.where(blank, "", values).astype(object)
     else:  # numbers or mixed objects: ids may arrive as integers
-        values = np.array(["" if b else str(v) for v, b in zip(values, blank)], dtype=object)
+        values = np.array(["" if b else _as_text(v) for v, b in zip(values, blank)], dtype=object)
     blank |= values == ""
     if required:
         for row in np.flatnonzero(blank):
@@ -212,33 +260,40 @@ def _text(rows: pd.DataFrame, name: str, problems, required: bool) -> np.ndarray
     return values
 
 
-def _category(rows: pd.DataFrame, name: str, problems) -> np.ndarray:
-    if name not in rows:
-        _missing_column(rows, name, problems)
-        return np.full(len(rows), "", dtype=object)
-    return _text(rows, name, problems, required=False)
+def _as_text(value) -> str:
+    """An identifier or category as text; a whole float (17.0, from a numeric column) as 17."""
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _category(source: _Source, name: str, problems) -> np.ndarray:
+    if name not in source:
+        _missing_column(source, name, problems)
+        return np.full(source.n, "", dtype=object)
+    return _text(source, name, problems, required=False)
 
 
 def _number(
-    rows: pd.DataFrame, name: str, problems, *, required: bool, rows_needing: np.ndarray | None = None
+    source: _Source, name: str, problems, *, required: bool, rows_needing: np.ndarray | None = None
 ) -> np.ndarray:
     """A numeric column as float64 (NaN for blanks); text that is no number is an error.
 
     A missing column is an error for every row (or for `rows_needing` only); a blank value is an
-    error only when `required`. Infinite values are errors.
+    error only when `required`. Infinite values are errors. Yes/no columns count as 1 / 0 for a
+    feature, never for an amount or a term.
     """
-    n = len(rows)
-    if name not in rows:
+    n = source.n
+    if name not in source:
         if rows_needing is None or rows_needing.any():
-            _missing_column(rows, name, problems, rows_needing)
+            _missing_column(source, name, problems, rows_needing)
         return np.full(n, np.nan)
-    column = rows[name]
-    if pd.api.types.is_bool_dtype(column.dtype) and not required:
-        values = column.to_numpy(dtype=float, na_value=np.nan, copy=True)
-    elif pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(column.dtype):
-        values = column.to_numpy(dtype=float, na_value=np.nan, copy=True)
+    raw, kind = source.get(name)
+    if kind == "float":
+        values = raw
+    elif kind == "bool" and not required:
+        values = _floats(raw)
     else:
-        raw = column.to_numpy(dtype=object)
         values = np.full(n, np.nan)
         for row, value in enumerate(raw):
             parsed = _parse_number(value)
@@ -281,18 +336,26 @@ def _already_reported(problems, row: int, name: str) -> bool:
     return any(message.startswith(name) or message.endswith(f" {name}") for message in problems.get(int(row), []))
 
 
-def _flag(rows: pd.DataFrame, name: str, problems) -> np.ndarray:
+def _flag(source: _Source, name: str, problems) -> np.ndarray:
     """A yes/no column as 1.0 / 0.0 (NaN where blank); blanks and anything but
     true/false/1/0/yes/no are errors."""
-    n = len(rows)
-    if name not in rows:
-        _missing_column(rows, name, problems)
+    n = source.n
+    if name not in source:
+        _missing_column(source, name, problems)
         return np.full(n, np.nan)
-    column = rows[name]
-    if pd.api.types.is_bool_dtype(column.dtype) and not column.hasnans:
-        return column.to_numpy(dtype=float)
+    raw, kind = source.get(name)
+    if kind == "float":
+        flags = raw.copy()
+        blank = np.isnan(flags)
+        bad = ~blank & ~np.isin(flags, (0.0, 1.0))
+        for row in np.flatnonzero(blank):
+            _add(problems, row, f"{name} is blank")
+        for row in np.flatnonzero(bad):
+            _add(problems, row, f"{name}: expected true or false, got {flags[row]:g}")
+        flags[bad] = np.nan
+        return flags
     flags = np.full(n, np.nan)
-    for row, value in enumerate(column.to_numpy(dtype=object)):
+    for row, value in enumerate(raw):
         if isinstance(value, (bool, np.bool_)):
             flags[row] = float(value)
         elif isinstance(value, (int, float, np.integer, np.floating)) and not pd.isna(value) and value in (0, 1):

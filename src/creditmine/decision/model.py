@@ -185,15 +185,16 @@ class DecisionEngine:
         """Calibrated PD and the reason coder's per-feature log-odds contributions of valid rows.
 
         For the gradient boosting, the booster's input matrix is built once from the validated
-        columns and shared by the prediction and the SHAP values (exactly what
-        `GbmModel.transform_features` gives, without a DataFrame per request); other models take
-        the feature DataFrame.
+        columns (exactly what `GbmModel.transform_features` gives, without a DataFrame per
+        request), and its exact TreeSHAP values give the raw log-odds too: base value plus their
+        sum equals the booster's output (additivity, checked when the model loads), so the trees
+        are walked once. Other models take the feature DataFrame.
         """
         model, coder = self.credit_model, self.reason_coder
         if self._gbm_fast_path:
-            matrix = self.booster_matrix(columns)
-            pds = model.calibrator_.transform(model.estimator_.decision_function(matrix))
-            return pds, coder.explainer_.shap_values(matrix)
+            contributions = coder.explainer_.shap_values(self.booster_matrix(columns))
+            log_odds = coder.explainer_.expected_value_ + contributions.sum(axis=1)
+            return model.calibrator_.transform(log_odds), contributions
         X = pd.DataFrame({name: columns[name] for name in self.input_spec.feature_names})
         return model.predict_pd(X), coder.contributions(X)
 
@@ -240,11 +241,23 @@ class DecisionEngine:
 
     def warm_up(self) -> None:
         """Decide one blank application, so the first request does not pay for compiling the
-        SHAP kernel."""
+        SHAP kernel, and check that the fast path gives the model's own PD.
+
+        Raises
+        ------
+        ValueError : the PD of the fast path differs from `predict_pd` (beyond 1e-9).
+        """
+        features = self.input_spec.feature_names
         columns = {name: np.array([None], dtype=object) if name in self.input_spec.categorical_features
-                   else np.array([np.nan]) for name in self.input_spec.feature_names}
+                   else np.array([np.nan]) for name in features}
         columns["application_id"] = np.array(["warm-up"], dtype=object)
-        self.reason_texts(self.pd_and_contributions(columns)[1], columns)
+        pds, contributions = self.pd_and_contributions(columns)
+        self.reason_texts(contributions, columns)
+        expected = self.credit_model.predict_pd(pd.DataFrame({name: columns[name] for name in features}))
+        if not np.allclose(pds, expected, rtol=0, atol=1e-9):
+            raise ValueError(
+                f"decision model: PD {pds[0]!r} from the SHAP values differs from the model's {expected[0]!r}"
+            )
 
 
 def guard_deployment(settings: dict, model_dir: str | os.PathLike | None) -> None:
