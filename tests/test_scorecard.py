@@ -22,9 +22,12 @@ def _applications(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
     sales = rng.lognormal(1.0, 0.6, n)
     region = rng.choice(["north", "south", "east", "west"], n, p=[0.4, 0.3, 0.2, 0.1])
     region_risk = pd.Series(region).map({"north": -0.5, "south": 0.0, "east": 0.4, "west": 0.9}).to_numpy()
-    logit = -2.5 + 0.8 * debt - 0.9 * np.log(sales) + region_risk
+    exporter = rng.random(n) < 0.3
+    logit = -2.5 + 0.8 * debt - 0.9 * np.log(sales) + region_risk - 0.8 * exporter
     y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
-    frame = pd.DataFrame({"debt": debt, "sales": sales, "region": region, "noise": rng.normal(size=n)})
+    frame = pd.DataFrame({
+        "debt": debt, "sales": sales, "region": region, "exporter": exporter, "noise": rng.normal(size=n),
+    })
     frame.loc[rng.random(n) < 0.05, "debt"] = np.nan
     frame.loc[rng.random(n) < 0.03, "debt"] = SPECIAL
     frame.loc[rng.random(n) < 0.04, "region"] = None
@@ -35,15 +38,16 @@ def _applications(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
 def fitted():
     X, y = _applications(4000, 1)
     model = ScorecardModel(
-        categorical_features=("region",), risk_directions={"debt": 1, "sales": -1},
-        special_values=(SPECIAL,), random_state=3,
+        categorical_features=("region", "exporter"), risk_directions={"debt": 1, "sales": -1},
+        special_values=(SPECIAL,), min_iv=0.03, random_state=3,
     ).fit(X, y)
     return model, X, y
 
 
 def test_selection_keeps_signal_drops_noise_with_reasons(fitted):
     model, _, _ = fitted
-    assert set(model.features_) == {"debt", "sales", "region"}
+    assert set(model.features_) == {"debt", "sales", "region", "exporter"}
+    assert model.bins_["exporter"]["groups"] in ([["false"], ["true"]], [["true"], ["false"]])
     assert model.selection_reasons_["noise"].startswith("dropped")
     assert all(model.selection_reasons_[f].startswith("kept") for f in model.features_)
 
@@ -76,7 +80,7 @@ def test_missing_special_and_unseen_scored_as_at_fit(fitted):
     table = model.scorecard_table_.set_index(["feature", "bin"])
     probe = pd.DataFrame({
         "debt": [np.nan, SPECIAL, 1.0], "sales": [2.0, 2.0, 2.0],
-        "region": ["north", "north", "atlantis"], "noise": [0.0, 0.0, 0.0],
+        "region": ["north", "north", "atlantis"], "exporter": [True, True, False], "noise": [0.0, 0.0, 0.0],
     })
     points = model.feature_points(probe)
     assert points.loc[0, "debt"] == table.loc[("debt", "Missing"), "points"]

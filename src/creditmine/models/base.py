@@ -97,6 +97,18 @@ def pd_to_points(pd_: np.ndarray, base_points: float, base_odds: float, pdo: flo
     return base_points + pdo / np.log(2.0) * (np.log((1.0 - pd_) / pd_) - np.log(base_odds))
 
 
+def category_label(value) -> str | None:
+    """The label of a categorical value everywhere (fit, predict, JSON, SQL); None when missing.
+
+    Booleans read 'true' / 'false', as SQL engines cast them to text; anything else is `str(value)`.
+    """
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return "true" if value else "false"
+    return str(value)
+
+
 def _check_frame(X, name: str) -> pd.DataFrame:
     if not isinstance(X, pd.DataFrame):
         raise TypeError(f"{name} must be a pandas DataFrame of features with named columns; got {type(X).__name__}")

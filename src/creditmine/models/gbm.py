@@ -13,7 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
-from creditmine.models.base import CreditModel
+from creditmine.models.base import CreditModel, category_label
 
 SEARCHED = ("learning_rate", "max_leaf_nodes", "min_samples_leaf", "l2_regularization")
 
@@ -273,7 +273,8 @@ def _categories_by_default_rate(labels: pd.Series, y: np.ndarray) -> list[str]:
 
 def _labels(column: pd.Series) -> pd.Series:
     """Category labels as strings, missing as NaN (the same rule as the scorecard)."""
-    return column.astype(object).map(lambda v: np.nan if pd.isna(v) else str(v))
+    labels = [category_label(v) for v in column.tolist()]
+    return pd.Series([np.nan if v is None else v for v in labels], index=column.index, dtype=object)
 
 
 def _numeric(column: pd.Series, feature: str) -> np.ndarray:

@@ -25,7 +25,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 from tqdm import tqdm
 
-from creditmine.models.base import CreditModel, _records
+from creditmine.models.base import CreditModel, _records, category_label
 from creditmine.models.selection import select_features
 
 SPECIAL, MISSING = "Special", "Missing"
@@ -197,7 +197,7 @@ class ScorecardModel(CreditModel):
         elif fitted:
             spec["groups"] = [sorted(str(c) for c in group) for group in binning.splits]
         if kind == "categorical" and not spec["groups"]:
-            present = sorted({str(v) for v in values[~pd.isna(values)]})
+            present = sorted({v for v in values if v is not None})
             spec["groups"] = [present] if present else []
         spec["labels"] = _labels(spec)
         index = _bin_index(spec, column, feature)
@@ -412,7 +412,7 @@ def score_json(spec: dict | str, frame: pd.DataFrame) -> np.ndarray:
             points = np.where(special, feature["special_points"], points)
         else:
             lookup = {c: p for group, p in zip(feature["groups"], feature["points"]) for c in group}
-            points = np.array([lookup.get(str(v), feature["missing_points"]) for v in column], dtype=float)
+            points = np.array([lookup.get(category_label(v), feature["missing_points"]) for v in column], dtype=float)
         total += np.where(missing, feature["missing_points"], points)
     return total
 
@@ -481,7 +481,7 @@ def _numeric(column: pd.Series, feature: str) -> np.ndarray:
 
 def _categories(column: pd.Series) -> np.ndarray:
     """Category labels as strings (missing stays None), the one mapping used everywhere."""
-    return np.array([None if pd.isna(v) else str(v) for v in column.tolist()], dtype=object)
+    return np.array([category_label(v) for v in column.tolist()], dtype=object)
 
 
 def _sql_float(value: float) -> str:
