@@ -383,9 +383,13 @@ def connect(tracking_uri: str, settings: TrackingParams | None = None):
 
 @contextlib.contextmanager
 def store_lock(tracking_uri: str, settings: TrackingParams | None = None):
-    """An inter-process file lock beside an SQLite store (no-op for other stores)."""
+    """An inter-process file lock beside an SQLite store (no-op for other stores).
+
+    A store on a read-only file system (a served model reading a mounted copy) cannot hold a lock
+    file and needs none, since nobody writes to it: the lock is then skipped.
+    """
     path = _sqlite_file(tracking_uri)
-    if path is None:
+    if path is None or (path.parent.is_dir() and not os.access(path.parent, os.W_OK)):
         yield
         return
     settings = settings or TrackingParams()
