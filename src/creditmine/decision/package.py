@@ -96,6 +96,7 @@ def log_decision_model(cfg: RunConfig, product: str, run_id: str):
                 input_example=example,
                 pip_requirements=pip_requirements(),
                 metadata={"creditmine_product": product, "creditmine_primary_model": primary,
+                          "creditmine_input_columns": columns,
                           "serve_with": "mlflow models serve --env-manager local (creditmine installed)"},
             )
     return info
@@ -128,15 +129,20 @@ def input_columns(feature_names: list[str], policy) -> list[str]:
 
 
 def signature(columns: list[str], catalog: list):
-    """Input: every column optional and of any type (rows are validated one by one, so one bad row
-    gets its own error instead of failing the batch); output: the decision columns."""
-    from mlflow.models import ModelSignature
-    from mlflow.types.schema import AnyType, ColSpec, Schema
+    """The decision columns as the output schema; no input schema.
 
-    inputs = Schema([ColSpec(AnyType(), name, required=False) for name in columns])
+    Inputs are validated row by row by the model itself (`creditmine.decision.inputs`), so one bad
+    row gets its own error. An MLflow input schema would either fail the whole batch on one value
+    of the wrong type (typed columns) or check every value in Python before the model runs (columns
+    of any type: about 70 % of a 100,000-row batch's time here). The expected columns are in the
+    input example and the model's metadata (`creditmine_input_columns`).
+    """
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import ColSpec, Schema
+
     types = {"pd": "double", "score": "double", "grade": "long", "credit_limit_cny": "double", "term_months": "long"}
     outputs = Schema([ColSpec(types.get(name, "string"), name) for name in OUTPUT_COLUMNS])
-    return ModelSignature(inputs=inputs, outputs=outputs)
+    return ModelSignature(inputs=None, outputs=outputs)
 
 
 def input_example(features_file: Path, columns: list[str], application_products) -> pd.DataFrame:
