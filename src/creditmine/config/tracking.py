@@ -12,7 +12,6 @@ class TrackingParams(Section):
     artifact_location: str = Field("mlruns/artifacts", description="artifact root of new experiments")
     experiment_prefix: str = "creditmine"
     model_prefix: str = "creditmine"
-    register_model: bool = Field(True, description="register a model version in stage 05")
     # -- concurrency: several pipeline runs may write to one embedded SQLite store at once --
     lock_timeout_s: float = Field(
         300.0, gt=0, description="seconds to wait for the store's write lock before giving up"
