@@ -118,3 +118,22 @@ def test_files_round_trip_and_feature_lookup(tmp_path):
     (tmp_path / "apps.txt").write_text("x")
     with pytest.raises(ValueError, match="must be .csv, .parquet or .jsonl"):
         read_applications(tmp_path / "apps.txt")
+
+
+def test_application_fields_the_model_reads_are_checked_once(spec):
+    from dataclasses import replace
+
+    both = replace(spec, feature_names=(*spec.feature_names, "requested_amount_cny", "specialized_innovative"))
+    batch = validate_applications(pd.DataFrame([_good_row(requested_amount_cny="x", specialized_innovative=1)]), both)
+    assert batch.errors[0].count("requested_amount_cny") == 1
+    assert batch.columns["specialized_innovative"].tolist() == [1.0]
+
+
+def test_one_row_and_many_rows_are_read_alike(spec):
+    rows = pd.DataFrame([_good_row(application_id=f"A{i}", term_months=["6", 7.5, None][i % 3]) for i in range(150)])
+    many = validate_applications(rows, spec)
+    for i in (0, 1, 2):
+        one = validate_applications(rows.iloc[[i]], spec)
+        assert one.errors[0] == many.errors[i]
+        for name, values in one.columns.items():
+            assert pd.isna(values[0]) and pd.isna(many.columns[name][i]) or values[0] == many.columns[name][i]
