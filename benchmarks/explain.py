@@ -37,7 +37,7 @@ RESULTS = Path(__file__).resolve().parent / "results" / "explain.json"
 
 @click.command()
 @click.option("--rows", default=100_000, show_default=True, help="applications explained")
-@click.option("--train-rows", default=20_000, show_default=True, help="rows the gradient boosting is fitted on")
+@click.option("--train-rows", default=5_000, show_default=True, help="rows the gradient boosting is fitted on")
 @click.option("--generic-rows", default=40, show_default=True, help="rows explained by shap's generic path (extrapolated)")
 @click.option("--tree-rows", default=1_000, show_default=True, help="rows explained by shap's TreeExplainer (extrapolated)")
 @click.option("--seed", default=0, show_default=True)

@@ -16,6 +16,9 @@ class ExplainParams(Section):
     additivity_tolerance: float = Field(1e-6, gt=0, description="max |base + SHAP - log-odds|; the stage fails beyond")
     stability_rows: int = Field(5000, ge=50, description="training rows explained for the ranking stability")
     stability_top: int = Field(10, ge=2, description="length of the feature ranking compared")
+    stability_min_spearman: float = Field(
+        0.5, ge=-1, le=1, description="rank correlation below which the summary asks the validator to review"
+    )
     segment_min_rows: int = Field(100, ge=10, description="smaller products / industry sections are not judged")
     sign_check_min_rows: int = Field(30, ge=5, description="rows with a value needed to judge a feature's sign")
     verify_rows: int = Field(200, ge=0, description="rows on which the fast TreeSHAP is checked against shap's")

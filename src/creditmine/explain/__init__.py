@@ -49,6 +49,7 @@ class ExplainResult:
         import pandas as pd
 
         s = self.summary
+        floor = s["stability_min_spearman"]
         rows = []
         for model, m in s["models"].items():
             rows.append({"check": f"Additivity ({model})", "result": f"max error {m['additivity_max_error']:.2e} log-odds",
@@ -63,11 +64,12 @@ class ExplainResult:
             rho = st["train_vs_oot"]["spearman"]
             rows.append({"check": f"Top-{st['train_vs_oot']['top']} ranking, train vs out-of-time ({model})",
                          "result": f"Spearman {rho:.2f}, {st['train_vs_oot']['overlap']} shared features" if rho is not None else "n/a",
-                         "verdict": "pass" if rho is not None and rho >= 0.5 else "REVIEW"})
-            low = [f"{x['by']} {x['segment']}" for x in st["segments"] if x["judged"] and (x["spearman"] or 0) < 0.5]
+                         "verdict": "pass" if rho is not None and rho >= floor else "REVIEW"})
+            low = [f"{x['by']} {x['segment']}" for x in st["segments"]
+                   if x["judged"] and (x["spearman"] if x["spearman"] is not None else -1) < floor]
             judged = sum(1 for x in st["segments"] if x["judged"])
             rows.append({"check": f"Ranking per product / industry section ({model})",
-                         "result": f"{judged - len(low)} of {judged} segments with Spearman >= 0.5"
+                         "result": f"{judged - len(low)} of {judged} segments with Spearman >= {floor:g}"
                                    + (f"; low: {', '.join(low[:6])}" if low else ""),
                          "verdict": "pass" if not low else "REVIEW"})
         agreement = s["top_reason_agreement"]
@@ -327,6 +329,7 @@ def explain_product(cfg, product: str, progress: bool = True) -> ExplainResult:
         "product": product,
         "rows_explained": int(len(oot)),
         "additivity_tolerance": params.additivity_tolerance,
+        "stability_min_spearman": params.stability_min_spearman,
         "models": summary_models,
         "primary": primary,
         "sign_check": {"violations": violations, "judged": judged,
@@ -349,7 +352,8 @@ def explain_product(cfg, product: str, progress: bool = True) -> ExplainResult:
         "cjk_font_note": cjk_font_note(),
         "plots": {k: str(Path(v).relative_to(out_dir)) for k, v in plots.items()},
     }
-    (out_dir / "explain.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False, default=_json_default),
+    summary = _finite(json.loads(json.dumps(summary, default=_json_default)))
+    (out_dir / "explain.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False, allow_nan=False),
                                           encoding="utf-8")
     return ExplainResult(out_dir, summary, importance_table, sign_table, stability_table, reasons, interactions, plots)
 
@@ -485,6 +489,17 @@ def _plain_value(value):
     if isinstance(value, float):
         return f"{value:.6g}"
     return str(value)
+
+
+def _finite(value):
+    """NaN and infinities as null, so explain.json is strict JSON."""
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _json_default(value):
