@@ -1,7 +1,8 @@
 """Benchmark of automatic credit decisions: the registered champion deciding with reasons.
 
 The model is the real thing: the pipeline (`creditmine run`, stages 00-05) on the params file
-(default `params/ci.yaml`) for one product, in a throw-away project under
+(default `params/default.yaml`; the small `ci.yaml` models
+currently get a red validation verdict, which the review refuses to approve) for one product, in a throw-away project under
 `benchmarks/.work/decide/`, then approved by a second person and promoted to `champion` with
 `creditmine.registry.review`; it is loaded with `mlflow.pyfunc.load_model("models:/...@champion")`
 (deployment gate included). Application rows are the product's rows of the run's feature table,
@@ -15,7 +16,7 @@ Figures (all decisions include PD, score, grade, policy, limit, term and 4 reaso
 The machine is shared: `load_average_1m` at the start is recorded beside the figures.
 
 Usage: nice .venv/bin/python benchmarks/decide.py [--applications 100000] [--single 1000]
-       [--served 300] [--params params/ci.yaml] [--product quick_loan] [--rebuild]
+       [--served 300] [--params default.yaml] [--product quick_loan] [--rebuild]
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ WARM_UP_CALLS = 20
 @click.option("--applications", default=100_000, show_default=True, help="rows of the batch figure")
 @click.option("--single", default=1_000, show_default=True, help="one-application calls of the in-process figure")
 @click.option("--served", default=300, show_default=True, help="one-application REST requests")
-@click.option("--params", "params_name", default="ci.yaml", show_default=True, help="params file under params/")
+@click.option("--params", "params_name", default="default.yaml", show_default=True,
+              help="params file under params/ (its model must pass validation: a red verdict cannot be approved)")
 @click.option("--product", default="quick_loan", show_default=True)
 @click.option("--seed", default=0, show_default=True)
 @click.option("--rebuild", is_flag=True, help="rerun the pipeline even when a champion exists")
@@ -153,7 +155,10 @@ def _build(root: Path, params_name: str, product: str, rebuild: bool) -> float |
     cfg = config.load(root / "params" / params_name, run_name=RUN_NAME)
     registration = json.loads((cfg.stage_dir("05_register", product) / "registration.json").read_text())
     name, version = registration["model_name"], registration["version"]
-    review.approve(cfg.tracking_uri, name, version, reviewer="benchmark-validator", comment="benchmark")
+    try:
+        review.approve(cfg.tracking_uri, name, version, reviewer="benchmark-validator", comment="benchmark")
+    except review.ReviewRefused as exc:
+        raise SystemExit(f"cannot benchmark {name}: {exc}") from None
     review.promote(cfg.tracking_uri, name, version, actor="benchmark-validator", comment="benchmark")
     return time.perf_counter() - started
 
