@@ -150,7 +150,7 @@ def benchmark_summary(figures: dict) -> str:
         f"{figures['applications']:,} applications of {figures.get('enterprises', 0):,} enterprises "
         f"({figures['invoice_rows']:,} invoice rows): features in {figures['seconds']:.0f} s with "
         f"{figures['peak_rss_mb'] / 1024:.1f} GiB peak memory on {figures.get('cores', '?')} cores, "
-        f"{figures['speedup']:.0f}x faster than the plain-pandas reference ({figures['pandas_seconds']:.0f} s)."
+        f"{figures['speedup']:.1f}x faster than the plain-pandas reference ({figures['pandas_seconds']:.0f} s)."
     )
 
 
