@@ -18,7 +18,7 @@ Measured in one run on the same rows:
 - `one_application_ms_p50` / `_p99`: SHAP + reasons for one application, as the decision model
   serves it.
 
-Usage: .venv/bin/python benchmarks/explain.py [--rows 100000] [--generic-rows 40]
+Usage: .venv/bin/python benchmarks/explain.py [--rows 100000] [--generic-rows 10]
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ RESULTS = Path(__file__).resolve().parent / "results" / "explain.json"
 @click.command()
 @click.option("--rows", default=100_000, show_default=True, help="applications explained")
 @click.option("--train-rows", default=5_000, show_default=True, help="rows the gradient boosting is fitted on")
-@click.option("--generic-rows", default=40, show_default=True, help="rows explained by shap's generic path (extrapolated)")
+@click.option("--generic-rows", default=10, show_default=True, help="rows explained by shap's generic path (extrapolated)")
 @click.option("--tree-rows", default=1_000, show_default=True, help="rows explained by shap's TreeExplainer (extrapolated)")
 @click.option("--seed", default=0, show_default=True)
 def main(rows: int, train_rows: int, generic_rows: int, tree_rows: int, seed: int) -> None:
