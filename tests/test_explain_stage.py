@@ -160,6 +160,10 @@ def test_sign_check_flags_a_feature_against_its_direction():
     assert table.loc["up", "ok"] and table.loc["up", "status"] == "as expected"
     assert not table.loc["down", "ok"] and table.loc["down", "status"] == "VIOLATION"
     assert table.loc["flat", "status"] == "not used by the model"
+    # a correlation against the direction but weaker than the tolerance is not a violation
+    weak = pd.DataFrame({"down": 0.5 * x + rng.normal(size=500) * 20})
+    loose = sign_check(weak, features, specs, tolerance=0.5).set_index("feature")
+    assert loose.loc["down", "ok"] and loose.loc["down", "status"] == "no clear direction"
 
 
 def test_ranking_stability_and_segments():

@@ -21,6 +21,9 @@ class ExplainParams(Section):
     )
     segment_min_rows: int = Field(100, ge=10, description="smaller products / industry sections are not judged")
     sign_check_min_rows: int = Field(30, ge=5, description="rows with a value needed to judge a feature's sign")
+    sign_check_tolerance: float = Field(
+        0.05, ge=0, lt=1, description="|Spearman| below this is 'no clear direction', not a violation"
+    )
     verify_rows: int = Field(200, ge=0, description="rows on which the fast TreeSHAP is checked against shap's")
     interactions_top: int = Field(10, ge=1, description="strongest feature pairs shown")
     waterfall_features: int = Field(10, ge=3, description="features shown per waterfall")

@@ -254,7 +254,8 @@ def explain_product(cfg, product: str, progress: bool = True) -> ExplainResult:
     sign_rows, violations, judged = [], {}, {}
     for name, att in attributions.items():
         model_specs = {f: _spec_for(f, specs) for f in att.values.columns}
-        table = sign_check(att.values, oot.set_index(att.values.index), model_specs, params.sign_check_min_rows)
+        table = sign_check(att.values, oot.set_index(att.values.index), model_specs, params.sign_check_min_rows,
+                           params.sign_check_tolerance)
         table.insert(0, "model", name)
         sign_rows.append(table)
         violations[name] = table.loc[~table["ok"], "feature"].tolist()
@@ -332,7 +333,7 @@ def explain_product(cfg, product: str, progress: bool = True) -> ExplainResult:
         "stability_min_spearman": params.stability_min_spearman,
         "models": summary_models,
         "primary": primary,
-        "sign_check": {"violations": violations, "judged": judged,
+        "sign_check": {"violations": violations, "judged": judged, "tolerance": params.sign_check_tolerance,
                        "rows": sign_table.astype(object).where(sign_table.notna(), None).to_dict("records")},
         "stability": stability_summary,
         "top_reason_agreement": agreement,

@@ -56,13 +56,15 @@ def segment_stability(values: pd.DataFrame, segments: pd.Series, reference: pd.S
     return pd.DataFrame(rows, columns=["by", "segment", "rows", "judged", "spearman", "overlap"])
 
 
-def sign_check(values: pd.DataFrame, features: pd.DataFrame, specs: dict, min_rows: int = 20) -> pd.DataFrame:
+def sign_check(values: pd.DataFrame, features: pd.DataFrame, specs: dict, min_rows: int = 20,
+               tolerance: float = 0.0) -> pd.DataFrame:
     """Does each feature push the PD in its expected direction?
 
     For every explained feature whose catalog entry has risk_direction +1 or -1, the Spearman
     correlation between the feature value and its SHAP value over the rows where the value is
-    present; `ok` is False (a violation) when the correlation has the opposite sign. Features the
-    model does not use (constant SHAP) or with too few values are `not judged`.
+    present; `ok` is False (a violation) when the correlation has the opposite sign and is at least
+    `tolerance` in size (a weaker one is "no clear direction"). Features the model does not use
+    (constant SHAP) or with too few values are `not judged`.
 
     specs : model feature -> FeatureSpec (or None).
     """
@@ -80,8 +82,9 @@ def sign_check(values: pd.DataFrame, features: pd.DataFrame, specs: dict, min_ro
         if present.sum() >= min_rows and np.ptp(x[present]) > 0 and np.ptp(s[present]) > 0:
             rho = float(stats.spearmanr(x[present], s[present]).statistic)
             row["correlation"] = rho
-            row["ok"] = bool(rho * spec.risk_direction >= 0)
-            row["status"] = "as expected" if row["ok"] else "VIOLATION"
+            row["ok"] = bool(rho * spec.risk_direction > -tolerance)
+            row["status"] = ("as expected" if rho * spec.risk_direction >= tolerance
+                             else "no clear direction" if row["ok"] else "VIOLATION")
         elif present.sum() >= min_rows and np.ptp(s[present]) == 0:
             row["status"] = "not used by the model"
         rows.append(row)
