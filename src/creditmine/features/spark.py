@@ -15,12 +15,15 @@ def spark_session(master: str = "local[2]"):
         from pyspark.sql import SparkSession
     except ImportError as exc:  # pragma: no cover - depends on the optional extra
         raise ImportError("features.backend 'spark' needs pyspark: pip install 'creditmine[spark]'") from exc
-    return (
+    spark = (
         SparkSession.builder.master(master)
         .appName("creditmine-features")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", "2")
         .config("spark.driver.memory", "2g")
         .getOrCreate()
     )
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
