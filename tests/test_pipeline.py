@@ -51,9 +51,14 @@ def test_ci_pipeline_runs_end_to_end_and_is_deterministic(project):
         first = json.loads((cfg.stage_dir("04_validate", product) / "validation.json").read_text())
         second_dir = config.load(params, run_name="second").stage_dir("04_validate", product)
         second = json.loads((second_dir / "validation.json").read_text())
-        assert first["metrics"] == second["metrics"]
+        assert model_metrics(first) == model_metrics(second)
         assert first["verdict"] == second["verdict"]
     mlflow.set_tracking_uri(None)
+
+
+def model_metrics(validation: dict) -> dict:
+    """Every metric but the stages' own timings, which vary with the machine's load."""
+    return {k: v for k, v in validation["metrics"].items() if not k.endswith("seconds")}
 
 
 def test_bring_your_own_data_runs_the_whole_pipeline(project):

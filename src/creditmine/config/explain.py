@@ -6,11 +6,6 @@ from creditmine.config.base import Section
 
 
 class ExplainParams(Section):
-    background_rows: int = Field(
-        500, ge=10,
-        description="not used by stage 03 (path-dependent TreeSHAP needs no sample; the scorecard's reference "
-                    "is every training row); kept so that existing params files stay valid",
-    )
     max_rows: int | None = Field(None, ge=1, description="cap on explained out-of-time rows (seeded sample)")
     top_reasons: int = Field(4, ge=1, description="reason codes per application")
     dependence_plots: int = Field(6, ge=0, description="dependence plots per model (top features)")
