@@ -311,7 +311,7 @@ def _arrow(frame: pd.DataFrame) -> pa.Table:
 
 def _run_duckdb(tables, spine, queries, threads, memory_limit_gb, progress) -> pd.DataFrame:
     import duckdb
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     spill = tempfile.mkdtemp(prefix="creditmine-duckdb-")  # work beyond memory_limit spills here
     con = duckdb.connect()
@@ -337,7 +337,7 @@ def _run_duckdb(tables, spine, queries, threads, memory_limit_gb, progress) -> p
 
 
 def _run_spark(tables, spine, queries, master, progress) -> pd.DataFrame:
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     from creditmine.features.spark import spark_session
 
@@ -368,14 +368,15 @@ def _spark_ready(frame: pd.DataFrame) -> pd.DataFrame:
 def _normalize(result: pd.DataFrame, catalog: list[FeatureSpec]) -> pd.DataFrame:
     """Numeric features float64 (NaN for missing), categorical ones object strings (None)."""
     names = [s.name for s in catalog if s.name not in KEY_COLUMNS]
-    out = pd.DataFrame({"application_id": result["application_id"].astype(str).to_numpy()})
+    columns = {"application_id": result["application_id"].astype(str).to_numpy()}
     kinds = {s.name: s.kind for s in catalog}
     for name in names:
         values = result[name]
         if kinds[name] == "categorical":
-            out[name] = values.astype(object).where(values.notna(), None).to_numpy()
+            columns[name] = values.astype(object).where(values.notna(), None).to_numpy()
         else:
-            out[name] = pd.to_numeric(values).astype("float64").to_numpy()
+            columns[name] = pd.to_numeric(values).astype("float64").to_numpy()
+    out = pd.DataFrame(columns)
     return out.sort_values("application_id", kind="stable").reset_index(drop=True)
 
 

@@ -79,15 +79,17 @@ def tabular_features(cfg) -> tuple[pd.DataFrame, list[FeatureSpec]]:
     frame["split"] = assign_split(frame, cfg.params.split, cfg.params.seed,
                                   date_column="applied_at" if tp.date_column else None).to_numpy()
     catalog = tabular_catalog(raw[feature_names], tp.risk_directions, path.name, tp.product)
+    columns = {}
     for spec in catalog:
         if spec.name in KEY_COLUMNS:
             continue
         values = raw[spec.name]
         if spec.kind == "numeric":
-            frame[spec.name] = values.astype("float64").to_numpy()
+            columns[spec.name] = values.astype("float64").to_numpy()
         else:
-            frame[spec.name] = values.astype(object).where(values.notna(), None).map(
+            columns[spec.name] = values.astype(object).where(values.notna(), None).map(
                 lambda v: v if v is None else str(v)).to_numpy()
+    frame = pd.concat([frame, pd.DataFrame(columns, index=frame.index)], axis=1)
     frame = frame.sort_values("application_id", kind="stable").reset_index(drop=True)
     return frame, catalog
 
