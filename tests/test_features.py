@@ -128,7 +128,7 @@ def test_the_leakage_check_detects_a_record_dated_the_day_before(small_world):
     after = compute_features(leaked, leaked_applications)
     after = after[after["application_id"].isin(before["application_id"])].reset_index(drop=True)
     changed = [c for c in before.columns[1:] if not before[c].equals(after[c])]
-    assert {"taxable_sales_3m", "invoiced_sales_3m", "tax_rating_latest", "electricity_kwh_3m",
+    assert {"taxable_sales_3m", "sales_invoices_3m", "tax_rating_latest", "electricity_kwh_3m",
             "awards_won_total", "exports_3m"} <= set(changed)
 
 

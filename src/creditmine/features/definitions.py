@@ -70,7 +70,8 @@ def feature_queries(windows_months: tuple[int, ...], filing_deadline_day: int) -
         ("elec_ranked", _monthly_ranked(
             "electricity", "billed_at",
             f"{_exact('m.kwh')} AS kwh, {_exact('m.bill_cny')} AS bill_cny, "
-            "CASE WHEN m.paid_on_time THEN 0 ELSE 1 END AS late")),
+            "CASE WHEN m.paid_on_time THEN 0 ELSE 1 END AS late",
+            "m.kwh DESC, m.bill_cny DESC, m.paid_on_time DESC")),
         ("elec_f", _electricity_features(windows)),
         ("cust", _customs_rows(windows)),
         ("cust_f", _customs_features(windows, growth)),
@@ -109,10 +110,15 @@ def _ratio(num: str, den: str) -> str:
     return f"CASE WHEN ({den}) > 0 THEN {_div(num, den)} END"
 
 
-def _monthly_ranked(table: str, known_at: str, columns: str) -> str:
+def _monthly_ranked(table: str, known_at: str, columns: str, tie_break: str) -> str:
+    """Monthly records known before each application, r = 1 for the latest period.
+
+    `tie_break` orders records of one period known on the same day (values descending), so that
+    the ranking, hence every feature, does not depend on the order rows arrive in.
+    """
     return f"""
 SELECT s.app_key, s.applied_at, m.period, {columns},
-       ROW_NUMBER() OVER (PARTITION BY s.app_key ORDER BY m.period DESC, m.{known_at} DESC) AS r
+       ROW_NUMBER() OVER (PARTITION BY s.app_key ORDER BY m.period DESC, m.{known_at} DESC, {tie_break}) AS r
 FROM spine s JOIN {table} m ON m.enterprise_id = s.enterprise_id AND m.{known_at} < s.applied_at"""
 
 
@@ -123,6 +129,7 @@ def _tax_ranked(deadline_day: int) -> str:
         f"{_exact('m.vat_paid_cny')} AS paid, "
         f"CASE WHEN m.filed_at > m.period + INTERVAL 1 MONTH + INTERVAL {deadline_day - 1} DAY "
         "THEN 1 ELSE 0 END AS late",
+        "m.taxable_sales_cny DESC, m.vat_payable_cny DESC, m.vat_paid_cny DESC",
     )
 
 
@@ -189,7 +196,7 @@ def _rating_ranked() -> str:
     ranks = " ".join(f"WHEN '{k}' THEN {v}" for k, v in RATING_RANKS.items())
     return f"""
 SELECT s.app_key, g.rating, CASE g.rating {ranks} END AS rating_rank,
-       ROW_NUMBER() OVER (PARTITION BY s.app_key ORDER BY g.published_at DESC, g.year DESC) AS r
+       ROW_NUMBER() OVER (PARTITION BY s.app_key ORDER BY g.published_at DESC, g.year DESC, g.rating DESC) AS r
 FROM spine s JOIN tax_credit_ratings g ON g.enterprise_id = s.enterprise_id AND g.published_at < s.applied_at"""
 
 

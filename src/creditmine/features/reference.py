@@ -120,10 +120,11 @@ def _pairs(spine: pd.DataFrame, table: pd.DataFrame, known_at: str, since: str |
     return merged[keep.to_numpy()].reset_index(drop=True)
 
 
-def _ranked(spine, table, known_at) -> pd.DataFrame:
-    """Monthly records known before the application, r = 1 for the latest period."""
+def _ranked(spine, table, known_at, tie_break) -> pd.DataFrame:
+    """Monthly records known before the application, r = 1 for the latest period (ties: values descending)."""
     m = _pairs(spine, table, known_at)
-    m = m.sort_values(["application_id", "period", known_at], ascending=[True, False, False], kind="stable")
+    keys = ["application_id", "period", known_at, *tie_break]
+    m = m.sort_values(keys, ascending=[True] + [False] * (len(keys) - 1), kind="stable")
     m["r"] = m.groupby("application_id").cumcount() + 1
     return m
 
@@ -156,7 +157,7 @@ def _cv(m, value: str, k: int) -> pd.Series:
 
 def _tax(spine, filings, windows, deadline_day) -> pd.DataFrame:
     annual = windows[-1]
-    m = _ranked(spine, filings, "filed_at")
+    m = _ranked(spine, filings, "filed_at", ["taxable_sales_cny", "vat_payable_cny", "vat_paid_cny"])
     deadline = m["period"] + pd.DateOffset(months=1) + pd.Timedelta(days=deadline_day - 1)
     late = (m["filed_at"] > deadline).to_numpy()
     r = m["r"].to_numpy()
@@ -185,7 +186,8 @@ def _tax(spine, filings, windows, deadline_day) -> pd.DataFrame:
 
 def _ratings(spine, ratings) -> pd.DataFrame:
     m = _pairs(spine, ratings, "published_at")
-    m = m.sort_values(["application_id", "published_at", "year"], ascending=[True, False, False], kind="stable")
+    m = m.sort_values(["application_id", "published_at", "year", "rating"], ascending=[True, False, False, False],
+                      kind="stable")
     m["r"] = m.groupby("application_id").cumcount() + 1
     m["rank"] = m["rating"].map(_RANKS).astype(float)
     latest = m[m["r"] == 1].set_index("application_id")
@@ -257,7 +259,7 @@ def _invoices(spine, invoices, windows, growth) -> pd.DataFrame:
 
 def _electricity(spine, electricity, windows) -> pd.DataFrame:
     annual = windows[-1]
-    m = _ranked(spine, electricity, "billed_at")
+    m = _ranked(spine, electricity, "billed_at", ["kwh", "bill_cny", "paid_on_time"])
     late = ~m["paid_on_time"].astype(bool).to_numpy()
     r = m["r"].to_numpy()
     out = {}
