@@ -31,7 +31,7 @@ def free_port() -> int:
 class Server:
     """`mlflow models serve` on 127.0.0.1 and a free port, from this environment; always stopped."""
 
-    def __init__(self, model_uri: str, tracking_uri: str, log: Path):
+    def __init__(self, model_uri: str, tracking_uri: str, log: Path, via_creditmine: bool = False):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items()}
@@ -40,9 +40,13 @@ class Server:
         env["PATH"] = f"{MLFLOW.parent}{os.pathsep}{env.get('PATH', '')}"
         self.log = log
         self._log_handle = open(log, "wb")
+        command = [str(MLFLOW), "models", "serve", "-m", model_uri, "-h", "127.0.0.1", "-p", str(self.port),
+                   "--env-manager", "local", "-w", "1"]
+        if via_creditmine:  # the gate first, then the same `mlflow models serve`
+            command = [sys.executable, "-m", "creditmine.cli", "serve", "--model", model_uri,
+                       "--port", str(self.port), "--tracking-uri", tracking_uri]
         self.process = subprocess.Popen(
-            [str(MLFLOW), "models", "serve", "-m", model_uri, "-h", "127.0.0.1", "-p", str(self.port),
-             "--env-manager", "local", "-w", "1"],
+            command,
             stdout=self._log_handle, stderr=subprocess.STDOUT, env=env, start_new_session=True,
         )
 
@@ -98,7 +102,7 @@ def registered(tmp_path_factory):
 
 def test_the_served_champion_decides_over_rest(registered, tmp_path):
     cfg, name, version, _, apps = registered
-    server = Server(f"models:/{name}@champion", cfg.tracking_uri, tmp_path / "serve.log")
+    server = Server(f"models:/{name}@champion", cfg.tracking_uri, tmp_path / "serve.log", via_creditmine=True)
     try:
         assert server.wait_ready(), server.output()
         sample = apps.iloc[:20].drop(columns=["default_12m"])
@@ -138,6 +142,12 @@ def test_a_served_model_refuses_an_unapproved_champion(registered, tmp_path):
         pending = register_version(cfg, PRODUCT, run_id, info.model_uri, developer="dev-a")
     client = mlflow.MlflowClient(tracking_uri=cfg.tracking_uri)
     client.set_registered_model_alias(name, "champion", pending.version)  # the plain client, no review
+    # `creditmine serve` refuses before loading anything from the artifact store
+    refused = subprocess.run([sys.executable, "-m", "creditmine.cli", "serve", "--model", f"models:/{name}@champion",
+                              "--tracking-uri", cfg.tracking_uri], capture_output=True, text=True, timeout=120)
+    assert refused.returncode != 0
+    assert f"refused to serve models:/{name}@champion" in refused.stderr
+    assert "not approved" in refused.stderr and "Traceback" not in refused.stderr
     server = Server(f"models:/{name}@champion", cfg.tracking_uri, tmp_path / "refused.log")
     try:
         assert not server.wait_ready(), "the server started for an unapproved version"

@@ -17,6 +17,7 @@ LAZY_COMMANDS = {
     "ingest": ("creditmine.cli.data", "ingest", "Validate your own tables; quarantine rejected rows."),
     "review": ("creditmine.cli.review", "review", "Review, approve, promote and audit model versions."),
     "score": ("creditmine.cli.score", "score", "Score a batch of applications with a registered model."),
+    "serve": ("creditmine.cli.serve", "serve", "Serve an approved model over REST, gated before it loads."),
 }
 
 

@@ -28,21 +28,9 @@ def score(model_uri, input_path, output_path, features_path, params_file, tracki
     decision row; rows that cannot be decided automatically are referred, with the reason in the
     `error` column.
     """
-    import os
     import time
 
-    from creditmine import config
-
-    if tracking_uri is None:
-        if params_file is not None:
-            try:
-                tracking_uri = config.load(params_file).tracking_uri
-            except config.ConfigError as exc:
-                raise click.ClickException(str(exc)) from None
-        else:
-            tracking_uri = os.environ.get("MLFLOW_TRACKING_URI") or (
-                f"sqlite:///{(config.project_root() / 'mlruns' / 'mlflow.db').as_posix()}"
-            )
+    tracking_uri = tracking_uri_for(params_file, tracking_uri)
     from creditmine.decision.score import score_file
     from creditmine.registry.gate import DeploymentRefused
 
@@ -60,3 +48,21 @@ def score(model_uri, input_path, output_path, features_path, params_file, tracki
     errors = int((decisions["error"] != "").sum())
     click.echo(f"{len(decisions)} applications -> {output_path}: {summary}; "
                f"{errors} referred with a reason in 'error'; {elapsed:.1f} s")
+
+
+def tracking_uri_for(params_file: str | None, tracking_uri: str | None) -> str:
+    """The MLflow store: --tracking-uri, else the params' store, else MLFLOW_TRACKING_URI, else mlruns/."""
+    import os
+
+    from creditmine import config
+
+    if tracking_uri is not None:
+        return tracking_uri
+    if params_file is not None:
+        try:
+            return config.load(params_file).tracking_uri
+        except config.ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
+    return os.environ.get("MLFLOW_TRACKING_URI") or (
+        f"sqlite:///{(config.project_root() / 'mlruns' / 'mlflow.db').as_posix()}"
+    )

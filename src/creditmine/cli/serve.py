@@ -1,0 +1,50 @@
+"""`creditmine serve`: the deployment gate first, then `mlflow models serve` on loopback."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command("serve")
+@click.option("--model", "model_uri", required=True, metavar="URI",
+              help="models:/creditmine-<product>@champion, or models:/<name>/<version>.")
+@click.option("--port", default=5001, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; loopback unless you put a gateway in front.")
+@click.option("--params", "params_file", default=None, type=click.Path(dir_okay=False),
+              help="Params YAML whose MLflow store to use; else MLFLOW_TRACKING_URI, else mlruns/mlflow.db.")
+@click.option("--tracking-uri", default=None, help="MLflow store; overrides --params.")
+def serve(model_uri: str, port: int, host: str, params_file: str | None, tracking_uri: str | None) -> None:
+    """Serve a registered decision model over MLflow's REST protocol (POST /invocations).
+
+    The version the URI names is checked by the deployment gate before any of its artifacts is
+    loaded (approved, audit trail intact, artifacts matching their manifest), so a tampered
+    artifact never runs; the served model checks the gate again when it loads. The alias is
+    resolved once: the server keeps serving that version even if the alias moves.
+    """
+    import os
+    import shutil
+    import sys
+    from pathlib import Path
+
+    from creditmine.cli.score import tracking_uri_for
+    from creditmine.decision.score import resolve_model
+    from creditmine.registry.gate import DeploymentRefused, check_deployable
+
+    store = tracking_uri_for(params_file, tracking_uri)
+    try:
+        ref = resolve_model(model_uri, tracking_uri=store)
+        check_deployable(ref.name, ref.version, tracking_uri=store)
+    except DeploymentRefused as exc:
+        raise click.ClickException(f"refused to serve {model_uri}: {exc}") from None
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    mlflow_cli = shutil.which("mlflow", path=str(Path(sys.executable).parent)) or shutil.which("mlflow")
+    if mlflow_cli is None:
+        raise click.ClickException("the mlflow command is not installed in this environment")
+    click.echo(f"serving {ref.uri} ({model_uri}) on http://{host}:{port}/invocations")
+    # the server execs uvicorn by name: this environment's, as an activated venv would
+    env = {**os.environ, "MLFLOW_TRACKING_URI": store,
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    os.execve(mlflow_cli, [mlflow_cli, "models", "serve", "-m", ref.uri, "-h", host, "-p", str(port),
+                           "--env-manager", "local"], env)
