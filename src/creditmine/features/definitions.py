@@ -13,8 +13,8 @@ application), so "the last k filed months" is `r <= k`.
 
 Exact sums: amounts and quantities are cast to DECIMAL(18, 4) before they are summed (the raw
 tables hold yuan to the fen), so sums are exact and do not depend on the order in which an engine
-adds rows: the same records give the same bytes on DuckDB with any number of threads and on Spark.
-Ratios divide in DOUBLE.
+adds rows: the same records give the same bytes on DuckDB whatever the row order and number of
+threads, and the same values on Spark (ratios divide in DOUBLE; engines may differ in the last bit).
 
 Missing values: when an application has no record of a source (its `<source>_missing` flag is 1),
 every feature of that source is NULL; otherwise counts and sums in a window are 0 when nothing
