@@ -150,7 +150,7 @@ def test_applications_cover_every_product_with_eligibility(world):
     apps = io.read_table(world, "applications")
     ent = io.read_table(world, "enterprises")
     assert set(apps["product"]) == set(schemas.PRODUCTS)
-    assert 2.5 <= len(apps) / len(ent) <= 4.0
+    assert 3.0 <= len(apps) / len(ent) <= 5.0
     # procurement loans: an award won before the application, whose contract is running
     awards = io.read_table(world, "procurement_awards")
     proc = apps[apps["product"] == "procurement"].merge(awards, on="award_id", suffixes=("", "_award"))

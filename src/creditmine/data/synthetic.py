@@ -34,8 +34,8 @@ _SHOCK_ON_HEALTH = 1.0      # health lost per log unit of sales the macro shock 
 
 # Monthly application rate per eligible enterprise, and the log-odds intercept of default
 _APPLICATION_RATE = {
-    "procurement": 0.24, "tax": 0.023, "invoice": 0.017, "electricity": 0.014, "customs": 0.056,
-    "engineering": 0.028, "tech": 0.028, "first_loan": 0.014,
+    "procurement": 0.30, "tax": 0.029, "invoice": 0.022, "electricity": 0.018, "customs": 0.07,
+    "engineering": 0.036, "tech": 0.036, "first_loan": 0.018,
 }
 _PD_INTERCEPT = {
     "procurement": -3.8, "tax": -4.35, "invoice": -4.2, "electricity": -4.15, "customs": -4.1,
