@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,11 +13,25 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 
+MLFLOW_ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+
+
 @pytest.fixture(autouse=True)
 def _no_outside_tracking(monkeypatch):
-    """Tests use the store of their own project root, never a team server from the environment."""
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    """Tests use the store of their own project root, never a team server from the environment.
+
+    `mlflow.set_tracking_uri` / `set_registry_uri` also write these variables: they are put back
+    after each test, so one test's store never leaks into the next one's subprocesses.
+    """
+    for name in MLFLOW_ENV:
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("MPLBACKEND", "Agg")
+    yield
+    for name in MLFLOW_ENV:
+        os.environ.pop(name, None)
+    tracking_utils = sys.modules.get("mlflow.tracking._tracking_service.utils")
+    if tracking_utils is not None:
+        tracking_utils._tracking_uri = None
 
 
 @pytest.fixture
@@ -36,6 +51,6 @@ def project(tmp_path: Path) -> Path:
 
 def creditmine_env() -> dict[str, str]:
     """The environment for `creditmine` subprocesses: no outside tracking server, a headless backend."""
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    env = {k: v for k, v in os.environ.items() if k not in MLFLOW_ENV}
     env["MPLBACKEND"] = "Agg"
     return env

@@ -4,7 +4,6 @@ import json
 import subprocess
 import sys
 
-import mlflow
 import pytest
 from mlflow import MlflowClient
 
@@ -53,7 +52,6 @@ def test_ci_pipeline_runs_end_to_end_and_is_deterministic(project):
         second = json.loads((second_dir / "validation.json").read_text())
         assert model_metrics(first) == model_metrics(second)
         assert first["verdict"] == second["verdict"]
-    mlflow.set_tracking_uri(None)
 
 
 def model_metrics(validation: dict) -> dict:

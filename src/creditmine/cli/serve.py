@@ -44,7 +44,7 @@ def serve(model_uri: str, port: int, host: str, params_file: str | None, trackin
         raise click.ClickException("the mlflow command is not installed in this environment")
     click.echo(f"serving {ref.uri} ({model_uri}) on http://{host}:{port}/invocations")
     # the server execs uvicorn by name: this environment's, as an activated venv would
-    env = {**os.environ, "MLFLOW_TRACKING_URI": store,
+    env = {**os.environ, "MLFLOW_TRACKING_URI": store, "MLFLOW_REGISTRY_URI": store,
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     os.execve(mlflow_cli, [mlflow_cli, "models", "serve", "-m", ref.uri, "-h", host, "-p", str(port),
                            "--env-manager", "local"], env)

@@ -147,7 +147,14 @@ def signature(columns: list[str], catalog: list):
 
 def input_example(features_file: Path, columns: list[str], application_products) -> pd.DataFrame:
     """A few application rows of the product's scope from the feature table, JSON-friendly."""
-    frame = pd.read_parquet(features_file, columns=[c for c in columns if c != "enterprise_id"] + ["enterprise_id"])
+    import pyarrow.parquet as pq
+
+    present = set(pq.read_schema(features_file).names)
+    # a bring-your-own data set has no enterprise flags: the example shows those fields blank
+    frame = pd.read_parquet(features_file, columns=[c for c in dict.fromkeys([*columns, "enterprise_id"]) if c in present])
+    for column in columns:
+        if column not in frame:
+            frame[column] = None
     if application_products:
         frame = frame[frame["product"].isin(application_products)]
     frame = frame.head(_EXAMPLE_ROWS).reset_index(drop=True)
