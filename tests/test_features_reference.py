@@ -49,6 +49,8 @@ def test_a_hand_counted_enterprise():
     filings.loc[filings["period"] == "2024-01-01", "filed_at"] = pd.Timestamp("2024-02-20")  # late (after the 15th)
     filings.loc[filings["period"] == "2024-02-01", "filed_at"] = pd.Timestamp("2024-03-20")
     filings.loc[filings["period"] == "2023-12-01", "vat_paid_cny"] = 0.0
+    # June 2023 (sales 7000) pays half the statutory rate of section C (13 %), in full
+    filings.loc[filings["period"] == "2023-06-01", ["vat_payable_cny", "vat_paid_cny"]] = 7000 * 0.065
     invoices = pd.DataFrame({
         "invoice_id": ["i1", "i2", "i3", "i4", "i5", "i6"],
         "enterprise_id": e,
@@ -103,6 +105,10 @@ def test_a_hand_counted_enterprise():
         "active_contracts": 1, "awards_won_total": 1, "procurement_missing": 0,
         "electricity_missing": 1, "customs_missing": 1, "sources_missing_count": 2,
         "enterprise_age_years": 3653 / 365.25, "specialized_innovative": 1,
+        # last 12 filed months: February 2023 .. January 2024, sales 3000 .. 14000 (102000 in all)
+        "vat_burden_rel_rate_3m": 1.0,
+        "vat_burden_rel_rate_12m": (102000 * 0.13 - 7000 * 0.065) / 102000 / 0.13,
+        "vat_burden_rel_rate_change_3m_12m": 7000 * 0.065 / (102000 * 0.13),
     }
     for frame in (compute_features(tables, applications), reference_features(tables, applications)):
         row = frame.iloc[0]

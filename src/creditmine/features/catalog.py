@@ -21,9 +21,11 @@ from typing import Literal
 
 import pandas as pd
 
+from creditmine.data import world
+
 __all__ = [
-    "CATALOG", "FeatureSpec", "KEY_COLUMNS", "SOURCES", "catalog_frame", "missing_indicator",
-    "read_catalog", "synthetic_catalog", "write_catalog",
+    "CATALOG", "FeatureSpec", "KEY_COLUMNS", "SOURCES", "STATUTORY_VAT_RATES", "catalog_frame",
+    "missing_indicator", "read_catalog", "synthetic_catalog", "write_catalog",
 ]
 
 # Columns that precede the features in features.parquet (product is also a catalogued feature).
@@ -34,6 +36,11 @@ KEY_COLUMNS = (
 
 # Sources with an explicit "missing" indicator, in the order the catalog lists them.
 SOURCES = ("tax", "tax_rating", "invoices", "electricity", "customs", "procurement")
+
+# Statutory VAT rate (share of sales) by GB/T 4754 section, read from the world's definition:
+# 13 % goods (C, F), 9 % agriculture, construction, transport (A, E, G), 6 % services (H, I, L, M).
+# The SQL definitions and the pandas reference both divide the VAT burden by it.
+STATUTORY_VAT_RATES: dict[str, float] = {ind.section: ind.vat_rate for ind in world.INDUSTRIES}
 
 
 @dataclass(frozen=True)
@@ -279,6 +286,7 @@ def _tax_specs(windows):
               f"VAT payable over taxable sales, last {annual} filed months (effective VAT rate)",
               f"最近{annual}个申报月应缴增值税与应税销售额之比（实际税负）",
               f"Effective VAT rate of {{value:.1%}} is unusual", f"增值税实际税负{{value:.1%}}异常"),
+        *_vat_burden_rel_rate_specs(windows),
         _spec(f"tax_zero_sales_months_{annual}m", "tax", annual, "count", 1, "sales_level",
               f"Filed months with zero taxable sales among the last {annual}",
               f"最近{annual}个申报月中零销售申报的月数",
@@ -292,6 +300,35 @@ def _tax_specs(windows):
               "申请月份与最近已申报所属期之间的月数",
               "The latest VAT return is {value:.0f} months old", "最近一次增值税申报距今{value:.0f}个月"),
     ]
+    return specs
+
+
+def _vat_burden_rel_rate_specs(windows):
+    """The VAT burden over the industry's statutory rate, per window, and its recent change.
+
+    Risk direction -1: the burden (payable / sales) is the statutory rate times the value-added
+    margin, so divided by the rate it measures the margin, and a thin or shrinking margin goes with
+    weak health and default (in the synthetic world the margin follows the enterprise's health).
+    """
+    shortest, annual = windows[0], windows[-1]
+    specs = [
+        _spec(f"vat_burden_rel_rate_{k}m", "tax", k, "ratio", -1, "tax_margin",
+              f"VAT payable over taxable sales of the last {k} filed months, divided by the statutory VAT rate "
+              "of the enterprise's industry section (the value-added margin)",
+              f"最近{k}个申报月应缴增值税与应税销售额之比除以所属行业门类的法定增值税税率（增值率）",
+              f"VAT burden of the last {k} months is low for the industry ({{value:.2f}} times the statutory rate)",
+              f"近{k}个月增值税税负相对行业法定税率偏低（为法定税率的{{value:.2f}}倍）")
+        for k in windows
+    ]
+    if shortest < annual:
+        specs.append(_spec(
+            f"vat_burden_rel_rate_change_{shortest}m_{annual}m", "tax", annual, "ratio", -1, "tax_margin",
+            f"VAT burden relative to the statutory rate over the last {shortest} filed months minus "
+            f"the same over the last {annual}",
+            f"最近{shortest}个申报月增值税税负与法定税率之比减去最近{annual}个申报月的该比值",
+            f"VAT burden relative to the statutory rate changed by {{value:+.2f}} in the last {shortest} months "
+            f"against the last {annual}",
+            f"近{shortest}个月增值税税负与法定税率之比较近{annual}个月变化{{value:+.2f}}"))
     return specs
 
 

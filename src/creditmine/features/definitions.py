@@ -178,6 +178,8 @@ def _tax_features(windows) -> str:
         cols.append(f"{_growth('sales', k)} AS taxable_sales_growth_{k}m")
         cols.append(f"{_cv('sales', k)} AS taxable_sales_cv_{k}m")
         cols.append(f"{_count(f'r <= {k} AND late = 1')} AS tax_late_filings_{k}m")
+        # not a feature: the numerator of the final step's VAT burden relative to the statutory rate
+        cols.append(f"{_window_sum('payable', 0, k)} AS vat_payable_{k}m")
     a = f"r <= {annual}"
     cols += [
         f"{_ratio(_count(f'{a} AND late = 1'), f'COUNT(CASE WHEN {a} THEN 1 END)')} AS tax_late_filing_share_{annual}m",
@@ -437,6 +439,10 @@ def _final(windows, growth) -> str:
             f"CASE WHEN {step}.app_key IS NULL THEN 1 ELSE 0 END" for step in _SOURCE_STEPS.values()
         ),
     }
+    relative = {k: _vat_burden_rel_rate(k) for k in windows}
+    for k in windows:
+        computed[f"vat_burden_rel_rate_{k}m"] = relative[k]
+    computed[f"vat_burden_rel_rate_change_{windows[0]}m_{annual}m"] = f"({relative[windows[0]]}) - ({relative[annual]})"
     for source, step in _SOURCE_STEPS.items():
         computed[f"{source}_missing"] = f"CASE WHEN {step}.app_key IS NULL THEN 1 ELSE 0 END"
     step_of_source = {**_SOURCE_STEPS}
@@ -462,3 +468,15 @@ def _final(windows, growth) -> str:
         + f"\nFROM spine s LEFT JOIN enterprises e ON e.enterprise_id = s.enterprise_id\n{joins}"
         + "\nORDER BY s.application_id"
     )
+
+
+def _vat_burden_rel_rate(k: int) -> str:
+    """VAT payable over taxable sales of the last k filed months, over the industry's statutory rate.
+
+    NULL when sales are not positive or the section has no statutory rate in the catalog's table.
+    """
+    from creditmine.features.catalog import STATUTORY_VAT_RATES
+
+    rate = " ".join(f"WHEN '{section}' THEN {rate!r}" for section, rate in STATUTORY_VAT_RATES.items())
+    burden = _ratio(f"tax_f.vat_payable_{k}m", f"tax_f.taxable_sales_{k}m")
+    return f"({burden}) / CAST(CASE e.industry_section {rate} END AS DOUBLE)"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from creditmine.features.catalog import KEY_COLUMNS, synthetic_catalog
+from creditmine.features.catalog import KEY_COLUMNS, STATUTORY_VAT_RATES, synthetic_catalog
 
 __all__ = ["reference_features"]
 
@@ -76,17 +76,24 @@ def reference_features(
     for flag in ("specialized_innovative", "high_tech"):
         out[flag] = ent[flag].map({True: 1.0, False: 0.0})
     out["industry_section"] = ent["industry_section"]
+    rate = ent["industry_section"].map(STATUTORY_VAT_RATES).astype(float)
+    for k in windows:
+        burden = _ratio(out[f"vat_payable_{k}m"], out[f"taxable_sales_{k}m"])
+        out[f"vat_burden_rel_rate_{k}m"] = burden / rate
+    out[f"vat_burden_rel_rate_change_{windows[0]}m_{annual}m"] = (
+        out[f"vat_burden_rel_rate_{windows[0]}m"] - out[f"vat_burden_rel_rate_{annual}m"])
 
     catalog = synthetic_catalog(windows)
-    frame = pd.DataFrame({"application_id": ids.to_numpy()})
+    columns = {"application_id": ids.to_numpy()}
     for spec in catalog:
         if spec.name in KEY_COLUMNS:
             continue
         values = out[spec.name].reindex(ids)
         if spec.kind == "categorical":
-            frame[spec.name] = values.astype(object).where(values.notna(), None).to_numpy()
+            columns[spec.name] = pd.Series(values.astype(object).where(values.notna(), None).to_numpy(), dtype=object)
         else:
-            frame[spec.name] = pd.to_numeric(values).astype("float64").to_numpy()
+            columns[spec.name] = pd.to_numeric(values).astype("float64").to_numpy()
+    frame = pd.DataFrame(columns)  # built at once: a column at a time fragments the frame
     return frame.sort_values("application_id", kind="stable").reset_index(drop=True)
 
 
@@ -168,6 +175,8 @@ def _tax(spine, filings, windows, deadline_day) -> pd.DataFrame:
         out[f"taxable_sales_growth_{k}m"] = _growth(m, "sales", k)
         out[f"taxable_sales_cv_{k}m"] = _cv(m, "sales", k)
         out[f"tax_late_filings_{k}m"] = _count_where(m, (r <= k) & late)
+        # not a feature: the numerator of the VAT burden relative to the statutory rate
+        out[f"vat_payable_{k}m"] = _sum_where(m, m["vat_payable_cny"], r <= k, False)
     a = r <= annual
     paid = _sum_where(m, m["vat_paid_cny"], a, False)
     payable = _sum_where(m, m["vat_payable_cny"], a, False)
