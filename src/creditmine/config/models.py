@@ -72,7 +72,11 @@ class ModelParams(Section):
     primary: Literal["gbm", "scorecard"] = "gbm"
     scorecard: ScorecardParams = ScorecardParams()
     gbm: GbmParams = GbmParams()
-    calibration: Literal["auto", "isotonic", "sigmoid"] = "auto"
+    # Platt by default: isotonic steps tie applications, which costs ranking (out-of-time AUC) and
+    # leaves master-scale grades empty; "auto" picks isotonic when its log loss is lower.
+    calibration: Literal["auto", "isotonic", "sigmoid"] = Field(
+        "sigmoid", description="PD calibration: sigmoid (Platt, keeps the ranking), isotonic, or auto"
+    )
     calibration_folds: int = Field(5, ge=2, description="folds comparing isotonic and Platt when 'auto'")
     pd_floor: float = Field(0.0003, gt=0, lt=0.1, description="smallest PD a calibrated model gives (3 bp)")
     grades: int = Field(10, ge=2, le=26, description="grades of the rating master scale")
