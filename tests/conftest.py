@@ -29,9 +29,11 @@ def _no_outside_tracking(monkeypatch):
     yield
     for name in MLFLOW_ENV:
         os.environ.pop(name, None)
-    tracking_utils = sys.modules.get("mlflow.tracking._tracking_service.utils")
-    if tracking_utils is not None:
-        tracking_utils._tracking_uri = None
+    for module in ("mlflow.tracking._tracking_service.utils", "mlflow.tracking._model_registry.utils"):
+        utils = sys.modules.get(module)
+        for attribute in ("_tracking_uri", "_registry_uri"):
+            if utils is not None and hasattr(utils, attribute):
+                setattr(utils, attribute, None)
 
 
 @pytest.fixture

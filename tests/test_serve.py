@@ -140,7 +140,7 @@ def test_a_served_model_refuses_an_unapproved_champion(registered, tmp_path):
         run_id = log_pipeline_run(cfg, PRODUCT)
         info = log_decision_model(cfg, PRODUCT, run_id)
         pending = register_version(cfg, PRODUCT, run_id, info.model_uri, developer="dev-a")
-    client = mlflow.MlflowClient(tracking_uri=cfg.tracking_uri)
+    client = mlflow.MlflowClient(tracking_uri=cfg.tracking_uri, registry_uri=cfg.tracking_uri)
     client.set_registered_model_alias(name, "champion", pending.version)  # the plain client, no review
     # `creditmine serve` refuses before loading anything from the artifact store
     refused = subprocess.run([sys.executable, "-m", "creditmine.cli", "serve", "--model", f"models:/{name}@champion",
