@@ -7,6 +7,7 @@ and params errors answer at once, before pandas, scikit-learn or MLflow load.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import click
@@ -44,6 +45,8 @@ class LazyGroup(click.Group):
 @click.version_option(package_name="creditmine")
 def main() -> None:
     """Develop, explain, validate and govern SME credit models from government data."""
+    # MLflow draws a progress bar for every artifact download; our commands report their own progress
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 
 @main.command()
