@@ -46,7 +46,7 @@ WARM_UP_CALLS = 20
 @click.option("--served", default=300, show_default=True, help="one-application REST requests")
 @click.option("--params", "params_name", default="default.yaml", show_default=True,
               help="params file under params/ (its model must pass validation: a red verdict cannot be approved)")
-@click.option("--product", default="quick_loan", show_default=True)
+@click.option("--product", default="procurement", show_default=True)
 @click.option("--seed", default=0, show_default=True)
 @click.option("--rebuild", is_flag=True, help="rerun the pipeline even when a champion exists")
 def main(applications: int, single: int, served: int, params_name: str, product: str, seed: int, rebuild: bool) -> None:
