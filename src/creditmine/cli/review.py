@@ -13,6 +13,8 @@ import os
 
 import click
 
+from creditmine.cli.store import store_uri
+
 
 def _store_options(command):
     command = click.option("--tracking-uri", default=None, help="MLflow tracking URI of the store.")(command)
@@ -61,7 +63,7 @@ def list_(model, tracking_uri, params_file) -> None:
     """List the versions of MODEL (or of every registered model) with state, verdict and aliases."""
     from creditmine.registry.review import list_versions
 
-    rows = list_versions(_uri(tracking_uri, params_file), model)
+    rows = list_versions(store_uri(tracking_uri, params_file), model)
     if not rows:
         click.echo("no registered model versions")
         return
@@ -82,7 +84,7 @@ def show(model, version, as_json, tracking_uri, params_file) -> None:
     """Show MODEL VERSION: verdict, key metrics with lights, comparison with the champion, review pack."""
     from creditmine.registry.review import show as show_version
 
-    s = show_version(_uri(tracking_uri, params_file), model, version, _settings(params_file))
+    s = show_version(store_uri(tracking_uri, params_file), model, version, _settings(params_file))
     if as_json:
         click.echo(json.dumps(s, indent=1, default=str))
         return
@@ -115,7 +117,7 @@ def approve(model, version, reviewer, comment, tracking_uri, params_file) -> Non
     """Approve MODEL VERSION for deployment (four eyes; not red; artifacts intact)."""
     from creditmine.registry.review import approve as do
 
-    entry = do(_uri(tracking_uri, params_file), model, version, reviewer, comment)
+    entry = do(store_uri(tracking_uri, params_file), model, version, reviewer, comment)
     click.echo(f"approved {model} version {version} by {reviewer} (audit #{entry['seq']})")
 
 
@@ -130,7 +132,7 @@ def reject(model, version, reviewer, comment, tracking_uri, params_file) -> None
     """Reject MODEL VERSION."""
     from creditmine.registry.review import reject as do
 
-    entry = do(_uri(tracking_uri, params_file), model, version, reviewer, comment)
+    entry = do(store_uri(tracking_uri, params_file), model, version, reviewer, comment)
     click.echo(f"rejected {model} version {version} by {reviewer} (audit #{entry['seq']})")
 
 
@@ -145,7 +147,7 @@ def promote(model, version, reviewer, comment, tracking_uri, params_file) -> Non
     """Make the approved MODEL VERSION the champion (the old one becomes previous-champion)."""
     from creditmine.registry.review import promote as do
 
-    entry = do(_uri(tracking_uri, params_file), model, version, _actor(reviewer), comment)
+    entry = do(store_uri(tracking_uri, params_file), model, version, _actor(reviewer), comment)
     previous = entry["details"].get("previous_champion")
     click.echo(f"{model} version {version} is the champion" + (f"; version {previous} is previous-champion" if previous else ""))
 
@@ -161,7 +163,7 @@ def rollback(model, version, reviewer, comment, tracking_uri, params_file) -> No
     """Give the champion alias of MODEL back to its previous champion (VERSION: the champion to replace)."""
     from creditmine.registry.review import rollback as do
 
-    entry = do(_uri(tracking_uri, params_file), model, _actor(reviewer), comment, version=version)
+    entry = do(store_uri(tracking_uri, params_file), model, _actor(reviewer), comment, version=version)
     click.echo(f"rolled back {model}: version {entry['details']['champion']} is the champion again "
                f"(version {entry['details']['rolled_back']} withdrawn)")
 
@@ -176,7 +178,7 @@ def verify(model, version, tracking_uri, params_file) -> None:
     from creditmine.registry.audit import audit_path
     from creditmine.registry.review import verify as do
 
-    uri = _uri(tracking_uri, params_file)
+    uri = store_uri(tracking_uri, params_file)
     problems = do(uri, model, version)
     if problems:
         for line in problems:
@@ -195,29 +197,12 @@ def log_(model, version, as_json, tracking_uri, params_file) -> None:
     """Print the audit trail (of MODEL, of MODEL VERSION)."""
     from creditmine.registry.review import trail
 
-    for e in trail(_uri(tracking_uri, params_file), model, version):
+    for e in trail(store_uri(tracking_uri, params_file), model, version):
         if as_json:
             click.echo(json.dumps({k: v for k, v in e.items() if k != "_line"}, ensure_ascii=False))
         else:
             target = f"{e['model']} v{e['version']}" if e.get("version") else e["model"]
             click.echo(f"#{e['seq']:<4} {e['time']}  {e['action']:<15} {target:<28} {e['actor']:<16} {e.get('comment', '')}  [{e['hash'][:12]}]")
-
-
-def _uri(tracking_uri: str | None, params_file: str | None) -> str:
-    if tracking_uri:
-        return tracking_uri
-    if params_file:
-        from creditmine import config
-
-        try:
-            return config.load(params_file).tracking_uri
-        except config.ConfigError as exc:
-            raise click.ClickException(str(exc)) from None
-    if os.environ.get("MLFLOW_TRACKING_URI"):
-        return os.environ["MLFLOW_TRACKING_URI"]
-    from creditmine.config import project_root
-
-    return f"sqlite:///{(project_root() / 'mlruns' / 'mlflow.db').as_posix()}"
 
 
 def _settings(params_file: str | None):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from creditmine.cli.store import store_uri
+
 
 @click.command("score")
 @click.option("--model", "model_uri", required=True, metavar="URI",
@@ -30,7 +32,7 @@ def score(model_uri, input_path, output_path, features_path, params_file, tracki
     """
     import time
 
-    tracking_uri = tracking_uri_for(params_file, tracking_uri)
+    tracking_uri = store_uri(tracking_uri, params_file)
     from creditmine.decision.score import score_file
     from creditmine.registry.gate import DeploymentRefused
 
@@ -49,20 +51,3 @@ def score(model_uri, input_path, output_path, features_path, params_file, tracki
     click.echo(f"{len(decisions)} applications -> {output_path}: {summary}; "
                f"{errors} referred with a reason in 'error'; {elapsed:.1f} s")
 
-
-def tracking_uri_for(params_file: str | None, tracking_uri: str | None) -> str:
-    """The MLflow store: --tracking-uri, else the params' store, else MLFLOW_TRACKING_URI, else mlruns/."""
-    import os
-
-    from creditmine import config
-
-    if tracking_uri is not None:
-        return tracking_uri
-    if params_file is not None:
-        try:
-            return config.load(params_file).tracking_uri
-        except config.ConfigError as exc:
-            raise click.ClickException(str(exc)) from None
-    return os.environ.get("MLFLOW_TRACKING_URI") or (
-        f"sqlite:///{(config.project_root() / 'mlruns' / 'mlflow.db').as_posix()}"
-    )

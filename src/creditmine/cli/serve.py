@@ -27,11 +27,11 @@ def serve(model_uri: str, port: int, host: str, params_file: str | None, trackin
     import sys
     from pathlib import Path
 
-    from creditmine.cli.score import tracking_uri_for
+    from creditmine.cli.store import store_uri
     from creditmine.decision.score import resolve_model
     from creditmine.registry.gate import DeploymentRefused, check_deployable
 
-    store = tracking_uri_for(params_file, tracking_uri)
+    store = store_uri(tracking_uri, params_file)
     try:
         ref = resolve_model(model_uri, tracking_uri=store)
         check_deployable(ref.name, ref.version, tracking_uri=store)
