@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
 
 
 MLFLOW_ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
@@ -38,21 +37,11 @@ def _no_outside_tracking(monkeypatch):
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    """A throw-away project root: a copy of params/, the real notebooks linked in, an empty mlruns/."""
+    """A throw-away project root: a copy of params/, the real notebooks and data sets linked in, an empty mlruns/."""
     root = tmp_path / "project"
     root.mkdir()
     shutil.copytree(REPO / "params", root / "params")
     (root / "notebooks").symlink_to(REPO / "notebooks", target_is_directory=True)
+    (root / "datasets").symlink_to(REPO / "datasets", target_is_directory=True)
     (root / "mlruns").mkdir()
-    tabular = root / "params" / "germancredit.yaml"
-    tabular.write_text(
-        tabular.read_text().replace("../shared/data/germancredit.csv", str(SHARED_DATA / "germancredit.csv"))
-    )
     return root
-
-
-def creditmine_env() -> dict[str, str]:
-    """The environment for `creditmine` subprocesses: no outside tracking server, a headless backend."""
-    env = {k: v for k, v in os.environ.items() if k not in MLFLOW_ENV}
-    env["MPLBACKEND"] = "Agg"
-    return env

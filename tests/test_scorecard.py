@@ -6,13 +6,15 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+
+from creditmine.models.base import VALIDATION_SHARE
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 
 from creditmine.models.scorecard import ScorecardModel, score_json
 
 SPECIAL = -1.0
-GERMAN = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "germancredit.csv"
+GERMAN = Path(__file__).resolve().parents[1] / "datasets" / "germancredit" / "germancredit.csv"
 
 
 def _applications(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
@@ -70,7 +72,7 @@ def test_scorecard_table_matches_training_counts(fitted):
     assert {"feature", "bin", "woe", "points", "count", "bad_rate"} <= set(table.columns)
     for feature in model.features_:
         rows = table[table.feature == feature]
-        assert rows["count"].sum() == len(X) * (1 - model.validation_share)
+        assert rows["count"].sum() == len(X) * (1 - VALIDATION_SHARE)
     debt = table[table.feature == "debt"].set_index("bin")
     assert debt.loc["Special", "count"] > 0 and debt.loc["Missing", "count"] > 0
 
