@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/features.py [--enterprises 100000] [--seed 42]
 
 Generates the synthetic world (cached under benchmarks/.work/), then, each in a fresh child
-process so that peak memory is its own, (1) runs stage 01 (`build_features`, DuckDB, cache off;
+process so that peak memory is its own, (1) runs stage 01 (`creditmine.features.stage.run`, DuckDB, cache off;
 best of `--repeats` runs, since the machine is shared) and (2) computes the same features with `reference_features` (pandas, by chunks of enterprises so
 it fits in memory; reading the tables into pandas counts in its time). Checks that both agree on a
 sample of applications, prints one JSON object on its last line and writes it to
@@ -119,7 +119,7 @@ def _duckdb_worker(data_dir: Path, out: Path) -> None:
     import pyarrow.parquet as pq
 
     from creditmine import config
-    from creditmine.features import build_features
+    from creditmine.features.stage import run as build_features
 
     project = WORK / "project"
     shutil.rmtree(project, ignore_errors=True)

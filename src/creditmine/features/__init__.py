@@ -1,8 +1,10 @@
 """Stage 01: point-in-time features per application, their catalog, and a pandas reference.
 
-`build_features(cfg)` is the stage; `catalog.read_catalog` is how later stages learn the features.
+`creditmine.features.stage.run(cfg)` is the stage; later stages learn the features from the
+catalog file it writes (`creditmine.artifacts.read_catalog`).
 """
 
-from creditmine.features.build import FeatureResult, build_features, compute_features, load_features
+from creditmine.features.build import compute_features
+from creditmine.features.stage import FeatureResult, run
 
-__all__ = ["FeatureResult", "build_features", "compute_features", "load_features"]
+__all__ = ["FeatureResult", "compute_features", "run"]

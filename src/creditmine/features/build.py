@@ -1,37 +1,26 @@
-"""Stage 01: point-in-time features, one row per application, on DuckDB (default) or Spark.
+"""Point-in-time features of the synthetic world, one row per application, on DuckDB (default) or Spark.
 
 The definitions (`creditmine.features.definitions`) are SQL written once; DuckDB runs them as they
 are, Spark runs sqlglot's translation. Raw tables are read by the engine straight from their
-Parquet files, so the invoices never pass through pandas.
+Parquet files, so the invoices never pass through pandas. Stage 01 itself is
+`creditmine.features.stage.run`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import shutil
 import tempfile
-import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from creditmine.features.catalog import (
-    KEY_COLUMNS, FeatureSpec, catalog_frame, read_catalog, synthetic_catalog, write_catalog,
-)
+from creditmine.features.catalog import KEY_COLUMNS, FeatureSpec, synthetic_catalog
 from creditmine.features.definitions import feature_queries, to_dialect, window_offsets
 
-__all__ = [
-    "FEATURE_TABLES", "FeatureResult", "build_features", "compute_features", "feature_columns",
-    "load_features", "prepare_spine",
-]
-
-STAGE = "01_build_features"
+__all__ = ["FEATURE_TABLES", "compute_features", "feature_columns", "prepare_spine"]
 
 # Raw tables the feature definitions read (applications become the spine).
 FEATURE_TABLES = (
@@ -56,95 +45,6 @@ _SPINE_COLUMNS = (
     "application_id", "enterprise_id", "applied_at", "product", "requested_amount_cny",
     "term_months", "award_id",
 )
-
-
-@dataclass
-class FeatureResult:
-    """What stage 01 produced.
-
-    Attributes
-    ----------
-    stage_dir : runs/<run>/01_build_features/.
-    features : the feature table (key columns, then the features), sorted by application_id.
-    catalog : the FeatureSpec list of the feature columns.
-    cached : True when the table was reused because inputs and params were unchanged.
-    seconds : wall time of this call, in seconds.
-    """
-
-    stage_dir: Path
-    features: pd.DataFrame
-    catalog: list[FeatureSpec]
-    cached: bool
-    seconds: float
-    profile: dict = field(default_factory=dict)
-
-    @property
-    def path(self) -> Path:
-        return self.stage_dir / "features.parquet"
-
-    def summary(self) -> pd.DataFrame:
-        """One-row overview: applications, features, splits, cache use and time."""
-        splits = self.features["split"].value_counts().to_dict()
-        row = {
-            "applications": len(self.features),
-            "features": len(self.catalog),
-            **{f"split_{k}": int(v) for k, v in sorted(splits.items())},
-            "default_rate_labelled": float(self.features["default_12m"].mean()),
-            "cached": self.cached,
-            "seconds": round(self.seconds, 2),
-        }
-        return pd.DataFrame([row])
-
-
-def build_features(cfg, progress: bool = True) -> FeatureResult:
-    """Stage 01: build (or reuse) the feature table of every application.
-
-    Parameters
-    ----------
-    cfg : RunConfig from `creditmine.config.load`.
-    progress : show a tqdm bar over the feature steps.
-
-    Returns
-    -------
-    FeatureResult; the files features.parquet, catalog.json, data_dictionary.csv, profile.json
-    are in `cfg.stage_dir("01_build_features")`.
-    """
-    started = time.perf_counter()
-    stage_dir = cfg.stage_dir(STAGE)
-    stage_dir.mkdir(parents=True, exist_ok=True)
-    params = cfg.params
-    tabular = params.data.source == "tabular"
-    key = _cache_key(cfg, tabular)
-    key_path = stage_dir / "cache_key.json"
-    outputs = [stage_dir / n for n in ("features.parquet", "catalog.json", "data_dictionary.csv", "profile.json")]
-    if params.features.cache and key_path.is_file() and all(p.is_file() for p in outputs):
-        if json.loads(key_path.read_text())["key"] == key:
-            return FeatureResult(
-                stage_dir, pd.read_parquet(outputs[0]), read_catalog(outputs[1]), True,
-                time.perf_counter() - started, json.loads(outputs[3].read_text()),
-            )
-    key_path.unlink(missing_ok=True)
-
-    if tabular:
-        from creditmine.features.tabular import tabular_features
-
-        frame, catalog = tabular_features(cfg)
-    else:
-        frame, catalog = _synthetic_features(cfg, progress)
-
-    frame.to_parquet(outputs[0], index=False)
-    write_catalog(catalog, outputs[1])
-    catalog_frame(catalog).to_csv(outputs[2], index=False)
-    profile = feature_profile(frame, catalog)
-    outputs[3].write_text(json.dumps(profile, indent=1, ensure_ascii=False))
-    key_path.write_text(json.dumps({"key": key}))
-    return FeatureResult(stage_dir, frame, catalog, False, time.perf_counter() - started, profile)
-
-
-def load_features(stage_dir: str | os.PathLike) -> tuple[pd.DataFrame, list[FeatureSpec]]:
-    """The feature table and catalog a finished stage 01 left in `stage_dir`."""
-    stage_dir = Path(stage_dir)
-    return pd.read_parquet(stage_dir / "features.parquet"), read_catalog(stage_dir / "catalog.json")
 
 
 def feature_columns(catalog: list[FeatureSpec]) -> list[str]:
@@ -230,61 +130,7 @@ def compute_features(
     return _normalize(result, synthetic_catalog(tuple(windows_months)))
 
 
-def feature_profile(frame: pd.DataFrame, catalog: list[FeatureSpec]) -> dict:
-    """Figures of the feature table for profile.json and the report.
-
-    Returns
-    -------
-    dict with rows, features, splits (counts), default rate by product and by application year
-    (labelled applications only), and the missing share of every feature and of every source.
-    """
-    labelled = frame[frame["default_12m"].notna()]
-    years = pd.to_datetime(labelled["applied_at"]).dt.year
-    by_year = labelled.groupby([labelled["product"], years.rename("year")], dropna=False)["default_12m"]
-    missing = frame[feature_columns(catalog)].isna().mean()
-    sources = {s.name: s.source for s in catalog}
-    by_source = missing.groupby(pd.Series(sources)).mean()
-    return {
-        "rows": int(len(frame)),
-        "features": len(catalog),
-        "splits": {k: int(v) for k, v in frame["split"].value_counts().sort_index().items()},
-        "default_rate": float(labelled["default_12m"].mean()) if len(labelled) else None,
-        "default_rate_by_product": {k: float(v) for k, v in labelled.groupby("product")["default_12m"].mean().items()},
-        "default_rate_by_product_year": [
-            {"product": p, "year": None if pd.isna(y) else int(y), "applications": int(n), "default_rate": float(r)}
-            for (p, y), n, r in zip(by_year.mean().index, by_year.size(), by_year.mean())
-        ],
-        "missing_share": {k: float(v) for k, v in missing.items()},
-        "missing_share_by_source": {k: float(v) for k, v in by_source.items()},
-    }
-
-
 # ---------------------------------------------------------------------------------------------
-
-def _synthetic_features(cfg, progress: bool) -> tuple[pd.DataFrame, list[FeatureSpec]]:
-    from creditmine.data.io import read_table, table_path
-    from creditmine.data.split import assign_split
-
-    fp = cfg.params.features
-    applications = read_table(cfg.data_dir, "applications")
-    paths = {}
-    for name in FEATURE_TABLES:
-        paths[name] = table_path(cfg.data_dir, name)
-        if not paths[name].is_file():
-            raise FileNotFoundError(f"{paths[name]}: table '{name}' not found (run `creditmine generate` first)")
-    features = compute_features(
-        paths, applications, fp.windows_months, fp.filing_deadline_day, fp.backend, fp.threads,
-        fp.memory_limit_gb, fp.spark_master, progress,
-    )
-    catalog = synthetic_catalog(fp.windows_months)
-    keys = applications.sort_values("application_id", kind="stable").reset_index(drop=True)
-    keys["split"] = assign_split(keys, cfg.params.split, cfg.params.seed).to_numpy()
-    keys = keys[list(KEY_COLUMNS)].astype({"requested_amount_cny": "float64", "term_months": "float64",
-                                           "default_12m": "float64"})
-    keys["application_id"] = keys["application_id"].astype(str)
-    frame = keys.merge(features, on="application_id", how="left", validate="one_to_one")
-    return frame, catalog
-
 
 def _check_columns(tables) -> None:
     """Every column a definition reads is in its table (Parquet files: read from the footer only)."""
@@ -378,31 +224,3 @@ def _normalize(result: pd.DataFrame, catalog: list[FeatureSpec]) -> pd.DataFrame
             columns[name] = pd.to_numeric(values).astype("float64").to_numpy()
     out = pd.DataFrame(columns)
     return out.sort_values("application_id", kind="stable").reset_index(drop=True)
-
-
-def _cache_key(cfg, tabular: bool) -> str:
-    """Digest of the inputs (sizes and modification times of the files) and the params they feed."""
-    import creditmine.features.catalog as catalog_module
-    import creditmine.features.definitions as definitions_module
-
-    params = cfg.params
-    if tabular:
-        files = [cfg.resolve(params.data.tabular.path)]
-    else:
-        from creditmine.data.io import table_path
-
-        files = [table_path(cfg.data_dir, name) for name in (*FEATURE_TABLES, "applications")]
-    stamps = []
-    for path in files:
-        stat = path.stat() if path.exists() else None
-        stamps.append([str(path), stat.st_size if stat else None, stat.st_mtime_ns if stat else None])
-    code = [Path(m.__file__).read_bytes() for m in (catalog_module, definitions_module)]
-    blob = json.dumps({
-        "files": stamps,
-        "features": params.features.model_dump(mode="json"),
-        "split": params.split.model_dump(mode="json"),
-        "data": params.data.model_dump(mode="json"),
-        "seed": params.seed,
-        "code": [hashlib.sha256(c).hexdigest() for c in code],
-    }, sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()
