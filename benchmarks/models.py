@@ -4,7 +4,7 @@
 
 Measured in one run:
 - `synthetic_oracle_auc`, `synthetic_gbm_oot_auc`, `synthetic_scorecard_oot_auc`: stage 02 on the
-  default synthetic world (both products, `train_product` as the pipeline runs it); AUCs on the
+  default synthetic world (both products, `creditmine.models.stage.run` as the pipeline runs it); AUCs on the
   out-of-time applications of both products pooled, each application scored by its product's
   model, the oracle being the true PD of the same applications (`ground_truth`, which no stage
   reads). Per-product figures are under `synthetic_by_product`.
@@ -42,7 +42,7 @@ ROOT = HERE.parent
 WORK = HERE / ".work" / "models"
 PEERS_VENV = HERE / ".work" / "peers-venv"
 RESULTS = HERE / "results" / "models.json"
-GERMAN = ROOT.parent / "shared" / "data" / "germancredit.csv"
+GERMAN = ROOT / "datasets" / "germancredit" / "germancredit.csv"
 PEER_PACKAGES = ["pandas<3", "numpy<2.3", "scikit-learn", "scorecardpy==0.1.9.7", "toad"]
 
 
@@ -69,8 +69,8 @@ def _synthetic(params_file: str, run_name: str) -> dict:
     from creditmine import config
     from creditmine.data import prepare
     from creditmine.data.io import read_table
-    from creditmine.features.build import build_features
-    from creditmine.models import train_product
+    from creditmine.features.stage import run as build_features
+    from creditmine.models.stage import run as train_product
 
     cfg = config.load(params_file, run_name=run_name)
     prepare(cfg, progress=True)
@@ -138,14 +138,13 @@ def _german(skip_peers: bool) -> dict:
 
 
 def _fit_time(params_file: str, run_name: str, rows: int) -> tuple[float, float, int]:
-    from creditmine import config
-    from creditmine.features.catalog import read_catalog
+    from creditmine import artifacts, config
     from creditmine.models import GbmModel, ScorecardModel
 
     cfg = config.load(params_file, run_name=run_name)
-    stage01 = cfg.stage_dir("01_build_features")
-    catalog = read_catalog(stage01 / "catalog.json")
-    table = pd.read_parquet(stage01 / "features.parquet")
+    where = artifacts.layout(cfg)
+    catalog = artifacts.read_catalog(where)
+    table = artifacts.read_features(where)
     table = table[table["split"] != "unlabelled"]
     sample = table.sample(n=rows, replace=len(table) < rows, random_state=cfg.params.seed).reset_index(drop=True)
     names = [s.name for s in catalog]

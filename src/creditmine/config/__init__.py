@@ -19,7 +19,9 @@ from creditmine.config.base import Section
 from creditmine.config.data import DataParams, SyntheticParams, TabularParams
 from creditmine.config.explain import ExplainParams
 from creditmine.config.features import FeatureParams
-from creditmine.config.models import GbmParams, ModelParams, ScorecardParams
+from creditmine.config.models import (
+    CalibrationParams, GbmParams, MasterScaleParams, ModelParams, ScaleParams, ScorecardParams, SearchSpace,
+)
 from creditmine.config.policy import LimitRule, PolicyParams
 from creditmine.config.products import ProductParams
 from creditmine.config.split import SplitParams
@@ -27,13 +29,11 @@ from creditmine.config.tracking import TrackingParams
 from creditmine.config.validation import Thresholds, ValidationParams
 
 __all__ = [
-    "ConfigError", "DataParams", "ExplainParams", "FeatureParams", "GbmParams", "LimitRule",
-    "ModelParams", "Params", "PolicyParams", "ProductParams", "RunConfig", "ScorecardParams",
-    "SplitParams", "SyntheticParams", "TabularParams", "Thresholds", "TrackingParams",
-    "ValidationParams", "load", "project_root",
+    "CalibrationParams", "ConfigError", "DataParams", "ExplainParams", "FeatureParams", "GbmParams",
+    "LimitRule", "MasterScaleParams", "ModelParams", "Params", "PolicyParams", "ProductParams",
+    "RunConfig", "ScaleParams", "ScorecardParams", "SearchSpace", "SplitParams", "SyntheticParams",
+    "TabularParams", "Thresholds", "TrackingParams", "ValidationParams", "load", "project_root",
 ]
-
-STAGES = ("01_build_features", "02_train", "03_explain", "04_validate", "05_register")
 
 
 class ConfigError(ValueError):
@@ -83,11 +83,6 @@ class RunConfig:
             return self.resolve(self.params.data.files_dir)
         return self.root / "data" / f"{self.params.data.source}-{self.data_hash}"
 
-    def stage_dir(self, stage: str, product: str | None = None) -> Path:
-        """runs/<run>/<stage>/ for stage 01, runs/<run>/<product>/<stage>/ for the others."""
-        base = self.run_dir if product is None else self.run_dir / product
-        return base / stage
-
     def resolve(self, path: str | os.PathLike) -> Path:
         """A path from the params, relative to the project root."""
         p = Path(path)
@@ -100,9 +95,6 @@ class RunConfig:
             raise ConfigError(
                 f"unknown product '{name}'; {self.params_path} defines {', '.join(self.products)}"
             ) from None
-
-    def primary_model(self, product: str) -> str:
-        return self.product(product).primary_model or self.params.models.primary
 
     @property
     def tracking_uri(self) -> str:

@@ -1,4 +1,8 @@
-"""Params of stage 02: the scorecard, the gradient boosting, calibration and the master scale."""
+"""Params of stage 02: the scorecard, the gradient boosting, calibration and the master scale.
+
+These sections hold the one set of defaults: the estimators of `creditmine.models` take their
+constructor defaults from them (a test checks every one).
+"""
 
 from typing import Literal
 
@@ -7,12 +11,38 @@ from pydantic import Field, model_validator
 from creditmine.config.base import Section
 
 
-class ScorecardParams(Section):
-    """Optimal binning, WoE logistic regression and the points scale (also used to score the GBM)."""
+class ScaleParams(Section):
+    """The points scale of both models: base_points at good:bad odds base_odds, pdo points double the odds."""
 
     base_points: float = 600.0
     base_odds: float = Field(50.0, gt=0, description="good:bad odds at base_points")
     pdo: float = Field(20.0, gt=0, description="points to double the odds")
+
+
+class CalibrationParams(Section):
+    """Raw log-odds to PD: Platt by default, since isotonic steps tie applications, which costs ranking
+    (out-of-time AUC) and leaves master-scale grades empty; "auto" picks isotonic when its log loss is lower."""
+
+    method: Literal["auto", "isotonic", "sigmoid"] = Field(
+        "sigmoid", description="sigmoid (Platt, keeps the ranking), isotonic, or auto"
+    )
+    folds: int = Field(5, ge=2, description="folds comparing isotonic and Platt when 'auto'")
+    pd_floor: float = Field(0.0003, gt=0, lt=0.1, description="smallest PD a calibrated model gives (3 bp)")
+
+
+class MasterScaleParams(Section):
+    """The rating master scale: grades 1 (best) .. G with PD boundaries from the development PDs."""
+
+    grades: int = Field(10, ge=2, le=26, description="grades of the rating master scale")
+    method: Literal["quantile", "geometric"] = Field(
+        "quantile",
+        description="grade PD boundaries: quantiles of development PDs, or log-spaced between their 1st and 99th percentiles",
+    )
+
+
+class ScorecardParams(Section):
+    """Optimal binning and the WoE logistic regression of the scorecard."""
+
     min_bin_share: float = Field(0.05, gt=0, lt=0.5)
     max_bins: int = Field(6, ge=2)
     min_iv: float = Field(0.02, ge=0, description="drop features below this information value")
@@ -69,21 +99,14 @@ class GbmParams(Section):
 
 
 class ModelParams(Section):
+    """Stage 02: which model is primary, the parts both models share, and each model's own settings."""
+
     primary: Literal["gbm", "scorecard"] = "gbm"
+    scale: ScaleParams = ScaleParams()
+    calibration: CalibrationParams = CalibrationParams()
+    master_scale: MasterScaleParams = MasterScaleParams()
     scorecard: ScorecardParams = ScorecardParams()
     gbm: GbmParams = GbmParams()
-    # Platt by default: isotonic steps tie applications, which costs ranking (out-of-time AUC) and
-    # leaves master-scale grades empty; "auto" picks isotonic when its log loss is lower.
-    calibration: Literal["auto", "isotonic", "sigmoid"] = Field(
-        "sigmoid", description="PD calibration: sigmoid (Platt, keeps the ranking), isotonic, or auto"
-    )
-    calibration_folds: int = Field(5, ge=2, description="folds comparing isotonic and Platt when 'auto'")
-    pd_floor: float = Field(0.0003, gt=0, lt=0.1, description="smallest PD a calibrated model gives (3 bp)")
-    grades: int = Field(10, ge=2, le=26, description="grades of the rating master scale")
     threads: int | None = Field(
         1, ge=1, description="OpenMP threads of the boosting; None = all cores (oversubscribes a shared machine)"
-    )
-    master_scale: Literal["quantile", "geometric"] = Field(
-        "quantile",
-        description="grade PD boundaries: quantiles of development PDs, or log-spaced between their 1st and 99th percentiles",
     )

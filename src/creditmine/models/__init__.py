@@ -1,11 +1,16 @@
-"""Stage 02 models: the WoE scorecard and the monotone gradient boosting, calibrated and graded."""
+"""Stage 02 models: the WoE scorecard and the monotone gradient boosting, calibrated and graded.
 
+`creditmine.models.stage.run(cfg, product)` is the stage; the fitted models are saved and read
+back through `creditmine.artifacts` (`write_model`, `read_models`).
+"""
+
+from creditmine.models.calibration import LogOddsCalibrator
+from creditmine.models.components import MasterScale, PointsScale
 from creditmine.models.gbm import GbmModel
-from creditmine.models.io import load_model, load_models, read_models_meta, save_model
 from creditmine.models.scorecard import ScorecardModel, score_json
-from creditmine.models.train import TrainResult, plot_calibration, train_product
+from creditmine.models.stage import TrainResult, plot_calibration, primary_model, run
 
 __all__ = [
-    "GbmModel", "ScorecardModel", "TrainResult", "load_model", "load_models", "plot_calibration",
-    "read_models_meta", "save_model", "score_json", "train_product",
+    "GbmModel", "LogOddsCalibrator", "MasterScale", "PointsScale", "ScorecardModel", "TrainResult",
+    "plot_calibration", "primary_model", "run", "score_json",
 ]

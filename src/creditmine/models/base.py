@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_is_fitted
 
 from creditmine.models.calibration import LogOddsCalibrator
-from creditmine.models.master_scale import assign_grades, fit_master_scale
+from creditmine.models.components import MasterScale, PointsScale
+
+#: Share of the training rows set aside for calibration when `fit` gets no validation data.
+VALIDATION_SHARE = 0.2
 
 
 class CreditModel(ClassifierMixin, BaseEstimator):
@@ -20,6 +23,10 @@ class CreditModel(ClassifierMixin, BaseEstimator):
     validation data and builds the master scale on the development data (train + validation).
     Fitted tables are kept as plain records (lists), so that skops saves them without trusting
     pandas; the DataFrame views are properties.
+
+    The shared parts are components, parameters of every subclass: `scale` (a `PointsScale`),
+    `calibration` (an unfitted `LogOddsCalibrator`) and `grading` (an unfitted `MasterScale`); None
+    takes the component with its defaults (those of the params sections).
     """
 
     # -- the public API of every credit model ---------------------------------------------------
@@ -32,13 +39,13 @@ class CreditModel(ClassifierMixin, BaseEstimator):
         y : outcomes, 1 = default within 12 months, 0 = not.
         X_val, y_val : validation applications (the in-time holdout), used for early stopping and
             the hyper-parameter choice (gbm) and for calibration. When absent, a stratified
-            `validation_share` of X is set aside.
+            `VALIDATION_SHARE` of X is set aside.
         """
         X = _check_frame(X, "X")
         y = _check_target(y, len(X), "y")
         if X_val is None:
             X, X_val, y, y_val = train_test_split(
-                X, y, test_size=self.validation_share, stratify=y, random_state=self.random_state
+                X, y, test_size=VALIDATION_SHARE, stratify=y, random_state=self.random_state
             )
         else:
             X_val = _check_frame(X_val, "X_val")[list(X.columns)]
@@ -47,14 +54,14 @@ class CreditModel(ClassifierMixin, BaseEstimator):
         self.n_features_in_ = len(self.feature_names_in_)
         self.classes_ = np.array([0, 1])
         self._fit_raw(X, y, X_val, y_val)
-        self.calibrator_ = LogOddsCalibrator(
-            method=self.calibration, folds=self.calibration_folds, pd_floor=self.pd_floor,
-            random_state=self.random_state,
-        ).fit(self.decision_function(X_val), y_val)
+        calibration = clone(self.calibration if self.calibration is not None else LogOddsCalibrator())
+        self.calibrator_ = calibration.set_params(random_state=self.random_state).fit(
+            self.decision_function(X_val), y_val
+        )
         development = pd.concat([X, X_val])
         y_dev = np.concatenate([y, y_val])
-        scale = fit_master_scale(self.predict_pd(development), y_dev, self.grades, self.master_scale)
-        self.master_scale_records_ = _records(scale)
+        grading = clone(self.grading if self.grading is not None else MasterScale())
+        self.grading_ = grading.fit(self.predict_pd(development), y_dev)
         return self
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
@@ -69,18 +76,23 @@ class CreditModel(ClassifierMixin, BaseEstimator):
 
     def credit_score(self, X: pd.DataFrame) -> np.ndarray:
         """Points on the PDO scale (higher is safer) from the calibrated PD."""
-        pd_ = self.predict_pd(X)
-        return pd_to_points(pd_, self.base_points, self.base_odds, self.pdo)
+        return self.points_scale.points(self.predict_pd(X))
 
     def grade(self, X: pd.DataFrame) -> np.ndarray:
         """Master-scale grade (int, 1 = best .. G) of the calibrated PD."""
-        return assign_grades(self.predict_pd(X), self.master_scale_)
+        check_is_fitted(self, "grading_")
+        return self.grading_.grade(self.predict_pd(X))
+
+    @property
+    def points_scale(self) -> PointsScale:
+        """The points scale in use (`scale`, or the default one)."""
+        return self.scale if self.scale is not None else PointsScale()
 
     @property
     def master_scale_(self) -> pd.DataFrame:
         """grade, pd_lower, pd_upper, pd_mean, count, share, defaults, observed_default_rate."""
-        check_is_fitted(self, "master_scale_records_")
-        return pd.DataFrame(self.master_scale_records_)
+        check_is_fitted(self, "grading_")
+        return self.grading_.table_
 
     def _more_tags(self):  # scikit-learn < 1.6
         return {"requires_y": True}
@@ -91,10 +103,13 @@ class CreditModel(ClassifierMixin, BaseEstimator):
         return tags
 
 
-def pd_to_points(pd_: np.ndarray, base_points: float, base_odds: float, pdo: float) -> np.ndarray:
-    """Points = base_points + pdo / ln 2 * ln(good:bad odds / base_odds); higher is safer."""
-    pd_ = np.asarray(pd_, dtype=float)
-    return base_points + pdo / np.log(2.0) * (np.log((1.0 - pd_) / pd_) - np.log(base_odds))
+def shared_components(models) -> dict:
+    """The shared parts of both models from the `models` params section (`ModelParams`)."""
+    return {
+        "scale": PointsScale.from_params(models.scale),
+        "calibration": LogOddsCalibrator.from_params(models.calibration),
+        "grading": MasterScale.from_params(models.master_scale),
+    }
 
 
 def category_label(value) -> str | None:
@@ -128,12 +143,3 @@ def _check_target(y, n: int, name: str) -> np.ndarray:
     if len(np.unique(values)) < 2:
         raise ValueError(f"{name} needs both defaults and non-defaults; all {n} rows are {values[0]:.0f}")
     return values.astype(int)
-
-
-def _records(frame: pd.DataFrame) -> dict[str, list]:
-    """A DataFrame as a dict of plain Python lists (float, int, str, None)."""
-    out = {}
-    for column in frame.columns:
-        values = frame[column].tolist()
-        out[str(column)] = [v.item() if hasattr(v, "item") else v for v in values]
-    return out

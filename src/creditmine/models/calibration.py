@@ -9,7 +9,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.utils.validation import check_is_fitted
 
+from creditmine.config.models import CalibrationParams
+
 METHODS = ("isotonic", "sigmoid")
+_P = CalibrationParams()
 
 
 class LogOddsCalibrator(TransformerMixin, BaseEstimator):
@@ -34,11 +37,16 @@ class LogOddsCalibrator(TransformerMixin, BaseEstimator):
     thresholds_z_, thresholds_pd_ : isotonic step function (log-odds -> PD), interpolated linearly.
     """
 
-    def __init__(self, method: str = "auto", folds: int = 5, pd_floor: float = 0.0003, random_state: int = 0):
+    def __init__(self, method: str = _P.method, folds: int = _P.folds, pd_floor: float = _P.pd_floor,
+                 random_state: int = 0):
         self.method = method
         self.folds = folds
         self.pd_floor = pd_floor
         self.random_state = random_state
+
+    @classmethod
+    def from_params(cls, params: CalibrationParams, random_state: int = 0) -> "LogOddsCalibrator":
+        return cls(**params.model_dump(), random_state=random_state)
 
     def fit(self, z, y) -> "LogOddsCalibrator":
         """Fit on raw log-odds `z` (n,) and outcomes `y` (n,) in {0, 1}."""

@@ -13,9 +13,14 @@ from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
-from creditmine.models.base import CreditModel, category_label
+from creditmine.config.models import GbmParams, ModelParams
+from creditmine.models.base import CreditModel, category_label, shared_components
+from creditmine.models.calibration import LogOddsCalibrator
+from creditmine.models.components import MasterScale, PointsScale
 
 SEARCHED = ("learning_rate", "max_leaf_nodes", "min_samples_leaf", "l2_regularization")
+_P = GbmParams()
+_THREADS = ModelParams().threads
 
 
 class GbmModel(CreditModel):
@@ -40,7 +45,7 @@ class GbmModel(CreditModel):
     early_stopping, validation_fraction, n_iter_no_change : early stopping on a stratified
         validation fold drawn from the training data by the booster.
     search_trials : number of extra random trials, drawn with `random_state` from `search_space`
-        (name -> (low, high)); each trial is scored by AUC on the validation applications given to
+        (name -> (low, high); None: the params' default space); each trial is scored by AUC on the validation applications given to
         `fit` (the in-time holdout), and the best one is kept.
     search_folds : when > 0, trials are scored instead by the mean AUC of a stratified k-fold
         cross-validation on the training data, and the best settings are refitted on all of it
@@ -48,9 +53,7 @@ class GbmModel(CreditModel):
     search_rows : with more than one trial and more training rows than this, trials are fitted on a
         stratified sample of `search_rows` training rows and the chosen settings are refitted on
         all of them (the search costs a few full fits less); None = every trial on all rows.
-    base_points, base_odds, pdo : points scale of `credit_score`.
-    calibration, calibration_folds, pd_floor, grades, master_scale, validation_share,
-    random_state, progress : as in `ScorecardModel`.
+    scale, calibration, grading, random_state, progress : as in `ScorecardModel`.
     n_threads : OpenMP threads while fitting and predicting; None = all cores.
 
     Attributes
@@ -67,30 +70,24 @@ class GbmModel(CreditModel):
         self,
         categorical_features=(),
         risk_directions=None,
-        max_iter: int = 300,
-        learning_rate: float = 0.05,
-        max_leaf_nodes: int = 31,
-        min_samples_leaf: int = 50,
-        l2_regularization: float = 1.0,
-        class_weight=None,
-        early_stopping: bool = True,
-        validation_fraction: float = 0.15,
-        n_iter_no_change: int = 20,
-        search_trials: int = 0,
+        max_iter: int = _P.max_iter,
+        learning_rate: float = _P.learning_rate,
+        max_leaf_nodes: int = _P.max_leaf_nodes,
+        min_samples_leaf: int = _P.min_samples_leaf,
+        l2_regularization: float = _P.l2_regularization,
+        class_weight=_P.class_weight,
+        early_stopping: bool = _P.early_stopping,
+        validation_fraction: float = _P.validation_fraction,
+        n_iter_no_change: int = _P.n_iter_no_change,
+        search_trials: int = _P.search_trials,
         search_space=None,
-        search_folds: int = 0,
-        search_rows: int | None = None,
-        monotone: bool = True,
-        base_points: float = 600.0,
-        base_odds: float = 50.0,
-        pdo: float = 20.0,
-        calibration: str = "auto",
-        calibration_folds: int = 5,
-        pd_floor: float = 0.0003,
-        grades: int = 10,
-        master_scale: str = "quantile",
-        validation_share: float = 0.2,
-        n_threads: int | None = 1,
+        search_folds: int = _P.search_folds,
+        search_rows: int | None = _P.search_rows,
+        monotone: bool = _P.monotone,
+        scale: PointsScale | None = None,
+        calibration: LogOddsCalibrator | None = None,
+        grading: MasterScale | None = None,
+        n_threads: int | None = _THREADS,
         random_state: int = 0,
         progress: bool = False,
     ):
@@ -110,15 +107,9 @@ class GbmModel(CreditModel):
         self.search_folds = search_folds
         self.search_rows = search_rows
         self.monotone = monotone
-        self.base_points = base_points
-        self.base_odds = base_odds
-        self.pdo = pdo
+        self.scale = scale
         self.calibration = calibration
-        self.calibration_folds = calibration_folds
-        self.pd_floor = pd_floor
-        self.grades = grades
-        self.master_scale = master_scale
-        self.validation_share = validation_share
+        self.grading = grading
         self.n_threads = n_threads
         self.random_state = random_state
         self.progress = progress
@@ -126,20 +117,10 @@ class GbmModel(CreditModel):
     @classmethod
     def from_params(cls, models, categorical_features=(), risk_directions=None, seed: int = 0, progress=False):
         """A gradient boosting configured from the `models` params section (`ModelParams`)."""
-        g, s = models.gbm, models.scorecard
         return cls(
             categorical_features=tuple(categorical_features), risk_directions=dict(risk_directions or {}),
-            max_iter=g.max_iter, learning_rate=g.learning_rate, max_leaf_nodes=g.max_leaf_nodes,
-            min_samples_leaf=g.min_samples_leaf, l2_regularization=g.l2_regularization,
-            class_weight=g.class_weight, early_stopping=g.early_stopping,
-            validation_fraction=g.validation_fraction, n_iter_no_change=g.n_iter_no_change,
-            search_trials=g.search_trials,
-            search_space={k: tuple(v) for k, v in g.search_space.model_dump().items()},
-            search_folds=g.search_folds, search_rows=g.search_rows,
-            monotone=g.monotone, base_points=s.base_points, base_odds=s.base_odds, pdo=s.pdo,
-            calibration=models.calibration, calibration_folds=models.calibration_folds,
-            pd_floor=models.pd_floor, grades=models.grades, master_scale=models.master_scale,
-            n_threads=models.threads, random_state=seed, progress=progress,
+            **models.gbm.model_dump(), **shared_components(models), n_threads=models.threads,
+            random_state=seed, progress=progress,
         )
 
     def fit(self, X, y, X_val=None, y_val=None) -> "GbmModel":
@@ -214,7 +195,7 @@ class GbmModel(CreditModel):
     def _trial_settings(self) -> list[dict]:
         """The params' settings first, then `search_trials` seeded random draws."""
         first = {k: getattr(self, k) for k in SEARCHED}
-        space = dict(self.search_space or {})
+        space = dict(self.search_space if self.search_space is not None else _P.search_space.model_dump())
         rng = np.random.default_rng(self.random_state)
         trials = [first]
         for _ in range(self.search_trials):

@@ -25,10 +25,14 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 from tqdm import tqdm
 
-from creditmine.models.base import CreditModel, _records, category_label
+from creditmine.config.models import ScorecardParams
+from creditmine.models.base import CreditModel, category_label, shared_components
+from creditmine.models.calibration import LogOddsCalibrator
+from creditmine.models.components import MasterScale, PointsScale, records
 from creditmine.models.selection import select_features
 
 SPECIAL, MISSING = "Special", "Missing"
+_P = ScorecardParams()
 _TRENDS = {1: "ascending", -1: "descending"}
 
 
@@ -47,11 +51,10 @@ class ScorecardModel(CreditModel):
     min_iv, max_correlation, max_features : selection (see `selection.select_features`).
     regularization_c : inverse L2 strength of the logistic regression.
     drop_wrong_sign : drop features whose coefficient is not negative, and refit.
-    base_points, base_odds, pdo : points scale: base_points at good:bad odds base_odds, pdo points
-        double the odds. Points per bin are whole numbers, so sums are exact everywhere.
-    calibration, calibration_folds, pd_floor : see `calibration.LogOddsCalibrator`.
-    grades, master_scale : see `master_scale.fit_master_scale`.
-    validation_share : share of X set aside for calibration when fit gets no validation data.
+    scale : the points scale (`PointsScale`); points per bin are whole numbers, so sums are exact
+        everywhere.
+    calibration : the PD calibration (an unfitted `LogOddsCalibrator`), fitted on the validation data.
+    grading : the rating master scale (an unfitted `MasterScale`), fitted on the development PDs.
     random_state : seed.
     progress : show a tqdm bar over the features while binning.
 
@@ -70,26 +73,20 @@ class ScorecardModel(CreditModel):
         self,
         categorical_features=(),
         risk_directions=None,
-        special_values=(),
-        min_bin_share: float = 0.05,
-        max_bins: int = 6,
-        unknown_trend: str = "auto_asc_desc",
-        binning_time_limit: float = 10.0,
-        woe_smoothing: float = 0.5,
-        min_iv: float = 0.02,
-        max_correlation: float = 0.7,
-        max_features: int = 25,
-        regularization_c: float = 1.0,
-        drop_wrong_sign: bool = True,
-        base_points: float = 600.0,
-        base_odds: float = 50.0,
-        pdo: float = 20.0,
-        calibration: str = "auto",
-        calibration_folds: int = 5,
-        pd_floor: float = 0.0003,
-        grades: int = 10,
-        master_scale: str = "quantile",
-        validation_share: float = 0.2,
+        special_values=_P.special_values,
+        min_bin_share: float = _P.min_bin_share,
+        max_bins: int = _P.max_bins,
+        unknown_trend: str = _P.unknown_trend,
+        binning_time_limit: float = _P.binning_time_limit,
+        woe_smoothing: float = _P.woe_smoothing,
+        min_iv: float = _P.min_iv,
+        max_correlation: float = _P.max_correlation,
+        max_features: int = _P.max_features,
+        regularization_c: float = _P.regularization_c,
+        drop_wrong_sign: bool = _P.drop_wrong_sign,
+        scale: PointsScale | None = None,
+        calibration: LogOddsCalibrator | None = None,
+        grading: MasterScale | None = None,
         random_state: int = 0,
         progress: bool = False,
     ):
@@ -106,32 +103,18 @@ class ScorecardModel(CreditModel):
         self.max_features = max_features
         self.regularization_c = regularization_c
         self.drop_wrong_sign = drop_wrong_sign
-        self.base_points = base_points
-        self.base_odds = base_odds
-        self.pdo = pdo
+        self.scale = scale
         self.calibration = calibration
-        self.calibration_folds = calibration_folds
-        self.pd_floor = pd_floor
-        self.grades = grades
-        self.master_scale = master_scale
-        self.validation_share = validation_share
+        self.grading = grading
         self.random_state = random_state
         self.progress = progress
 
     @classmethod
     def from_params(cls, models, categorical_features=(), risk_directions=None, seed: int = 0, progress=False):
         """A scorecard configured from the `models` params section (`ModelParams`)."""
-        p = models.scorecard
         return cls(
             categorical_features=tuple(categorical_features), risk_directions=dict(risk_directions or {}),
-            special_values=tuple(p.special_values), min_bin_share=p.min_bin_share, max_bins=p.max_bins,
-            unknown_trend=p.unknown_trend, binning_time_limit=p.binning_time_limit,
-            woe_smoothing=p.woe_smoothing, min_iv=p.min_iv, max_correlation=p.max_correlation,
-            max_features=p.max_features, regularization_c=p.regularization_c,
-            drop_wrong_sign=p.drop_wrong_sign, base_points=p.base_points, base_odds=p.base_odds,
-            pdo=p.pdo, calibration=models.calibration, calibration_folds=models.calibration_folds,
-            pd_floor=models.pd_floor, grades=models.grades, master_scale=models.master_scale,
-            random_state=seed, progress=progress,
+            **models.scorecard.model_dump(), **shared_components(models), random_state=seed, progress=progress,
         )
 
     # -- fitting --------------------------------------------------------------------------------
@@ -164,7 +147,7 @@ class ScorecardModel(CreditModel):
         self.coef_ = np.asarray(coef, dtype=float)
         self.intercept_ = float(lr.intercept_[0])
         self.selection_reasons_ = reasons
-        self.coefficients_records_ = _records(self._coefficient_table(woe[selected].to_numpy(), y, directions))
+        self.coefficients_records_ = records(self._coefficient_table(woe[selected].to_numpy(), y, directions))
         self.points_ = self._points()
 
     def _bin_feature(self, feature: str, kind: str, column: pd.Series, y: np.ndarray, direction: int) -> dict:
@@ -242,8 +225,8 @@ class ScorecardModel(CreditModel):
         return bool(np.all(steps <= 1e-12) if direction > 0 else np.all(steps >= -1e-12))
 
     def _points(self) -> dict[str, list[int]]:
-        factor = self.pdo / np.log(2.0)
-        offset = self.base_points - factor * np.log(self.base_odds)
+        scale = self.points_scale
+        factor, offset = scale.factor, scale.offset
         share = (offset - factor * self.intercept_) / len(self.features_)
         return {
             f: [int(v) for v in np.round(-factor * b * np.asarray(self.bins_[f]["woe"]) + share)]
@@ -328,7 +311,7 @@ class ScorecardModel(CreditModel):
             })
         return {
             "format": "creditmine-scorecard/1",
-            "scale": {"base_points": self.base_points, "base_odds": self.base_odds, "pdo": self.pdo},
+            "scale": {k: self.points_scale.get_params()[k] for k in ("base_points", "base_odds", "pdo")},
             "rules": "numeric bins are [lower, upper) between splits; missing -> missing_points; "
                      "special_values -> special_points; unseen categories -> missing_points; "
                      "score = sum of points",

@@ -1,4 +1,4 @@
-"""Stage 02: train the scorecard and the gradient boosting of one product, out of time.
+"""Stage 02: train the scorecard and the gradient boosting of one product, out of time (`run`).
 
 Data use, per product scope (`params/products/<name>.yaml`):
 
@@ -24,15 +24,15 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 from tqdm import tqdm
 
+from creditmine import artifacts
+from creditmine.artifacts import (
+    ALL_SPLITS, LABELLED_SPLITS, MODEL_NAMES, SCORE_KEY_COLUMNS, SPLIT_HOLDOUT, SPLIT_OOT, SPLIT_TRAIN,
+)
 from creditmine.models.gbm import GbmModel
-from creditmine.models.io import MODEL_NAMES, save_model
 from creditmine.models.master_scale import grade_table
 from creditmine.models.scorecard import ScorecardModel
 
-STAGE = "02_train"
-FEATURES_STAGE = "01_build_features"
-SPLITS = ("train", "holdout", "oot")
-SCORE_KEYS = ("application_id", "enterprise_id", "applied_at", "product", "split", "default_12m")
+__all__ = ["TrainResult", "plot_calibration", "primary_model", "run"]
 
 
 @dataclass
@@ -47,6 +47,7 @@ class TrainResult:
     meta : content of models.json.
     metrics : content of train_metrics.json.
     scores : scores.parquet: every application of the scope with pd_, score_, grade_ per model.
+    master_scale_table : master_scale.csv: both models' grades with development and OOT figures.
     seconds : wall time of the stage, in seconds.
     """
 
@@ -56,6 +57,7 @@ class TrainResult:
     meta: dict
     metrics: dict
     scores: pd.DataFrame
+    master_scale_table: pd.DataFrame
     seconds: float
 
     def summary(self) -> pd.DataFrame:
@@ -67,14 +69,14 @@ class TrainResult:
                 "role": "primary" if name == self.meta["primary"] else "challenger",
                 "features": len(self.meta["models"][name]["features"]),
                 "calibration": self.meta["calibration"][name],
-                **{f"auc_{s}": self.metrics["auc"][name].get(s) for s in SPLITS},
+                **{f"auc_{s}": self.metrics["auc"][name].get(s) for s in LABELLED_SPLITS},
             })
         return pd.DataFrame(rows)
 
     def auc_table(self) -> pd.DataFrame:
         """AUC of each model's PD per split, with applications and defaults per split."""
-        frame = pd.DataFrame(self.metrics["auc"]).reindex(list(SPLITS))
-        counts = pd.DataFrame(self.metrics["splits"]).T.reindex(list(SPLITS))
+        frame = pd.DataFrame(self.metrics["auc"]).reindex(list(LABELLED_SPLITS))
+        counts = pd.DataFrame(self.metrics["splits"]).T.reindex(list(LABELLED_SPLITS))
         return pd.concat([counts, frame.add_prefix("auc_")], axis=1)
 
     def scorecard_table(self) -> pd.DataFrame:
@@ -99,15 +101,23 @@ class TrainResult:
 
     def master_scale(self, model: str | None = None) -> pd.DataFrame:
         """master_scale.csv (both models, or one): PD boundaries, development and OOT shares."""
-        table = pd.read_csv(self.stage_dir / "master_scale.csv")
-        return table if model is None else table[table["model"] == model].reset_index(drop=True)
+        return self.master_scale_table if model is None else \
+            self.master_scale_table[self.master_scale_table["model"] == model].reset_index(drop=True)
 
     def plot_calibration(self, bins: int = 10):
         """Observed default rate against mean PD in PD deciles of the OOT (else holdout) data."""
         return plot_calibration(self.scores, self.stage_dir / "plots" / "calibration.png", bins)
 
 
-def train_product(cfg, product: str, progress: bool = True) -> TrainResult:
+def primary_model(cfg, product: str) -> str:
+    """The primary model of a product: its product file's `primary_model`, else params `models.primary`.
+
+    Stage 02 decides it once and writes it to models.json; later stages read it from there.
+    """
+    return cfg.product(product).primary_model or cfg.params.models.primary
+
+
+def run(cfg, product: str, progress: bool = True) -> TrainResult:
     """Stage 02 for one product: fit both models, calibrate, grade, score, and write the files.
 
     Parameters
@@ -118,20 +128,21 @@ def train_product(cfg, product: str, progress: bool = True) -> TrainResult:
 
     Returns
     -------
-    TrainResult; files in `cfg.stage_dir("02_train", product)`: models/scorecard.skops,
-    models/gbm.skops, models.json, scorecard_table.csv, master_scale.csv, scores.parquet,
-    train_metrics.json, plots/calibration.png.
+    TrainResult; files (see `creditmine.artifacts.Layout`): models/scorecard.skops,
+    models/gbm.skops, models.json, scorecard_table.csv, scorecard.json, scorecard.sql,
+    master_scale.csv, scores.parquet, train_metrics.json, plots/calibration.png.
     """
     started = time.perf_counter()
+    where = artifacts.layout(cfg, product)
     scope_params = cfg.product(product)
-    frame, catalog = _read_features(cfg)
+    frame, catalog = artifacts.read_features(where), artifacts.read_catalog(where)
     scope = _product_scope(frame, scope_params, cfg.params_path)
     specs = [s for s in catalog if not scope_params.sources or s.source in scope_params.sources]
     lacking = [s.name for s in specs if s.name not in scope.columns]
     if lacking:
-        raise ValueError(f"{cfg.stage_dir(FEATURES_STAGE) / 'features.parquet'}: catalogued features missing: {lacking[:10]}")
+        raise ValueError(f"{where.features_table}: catalogued features missing: {lacking[:10]}")
     split = scope["split"].astype(str).to_numpy()
-    train, holdout = split == "train", split == "holdout"
+    train, holdout = split == SPLIT_TRAIN, split == SPLIT_HOLDOUT
     if len(np.unique(scope.loc[train, "default_12m"])) < 2:
         raise ValueError(f"product {product}: the training applications need defaults and non-defaults")
     candidates, dropped = [], {}
@@ -157,41 +168,40 @@ def train_product(cfg, product: str, progress: bool = True) -> TrainResult:
         fitted[name] = builders[name].fit(X[train], y[train], X_val, y_val)
         fit_seconds[name] = round(time.perf_counter() - t0, 2)
 
-    scores = scope[[c for c in SCORE_KEYS if c in scope.columns]].reset_index(drop=True)
+    scores = scope[[c for c in SCORE_KEY_COLUMNS if c in scope.columns]].reset_index(drop=True)
     for name, model in fitted.items():
         pd_ = model.predict_pd(X)
         scores[f"pd_{name}"] = pd_
         scores[f"score_{name}"] = model.credit_score(X)
         scores[f"grade_{name}"] = model.grade(X)
 
-    stage_dir = cfg.stage_dir(STAGE, product)
     meta = _models_meta(cfg, product, fitted, candidates, categorical, directions, dropped, fit_seconds)
     metrics = _train_metrics(fitted, scores)
-    _write(stage_dir, fitted, meta, metrics, scores)
-    return TrainResult(product, stage_dir, fitted, meta, metrics, scores, time.perf_counter() - started)
+    master = _write(where, fitted, meta, metrics, scores)
+    return TrainResult(product, where.stage_dir(artifacts.TRAIN), fitted, meta, metrics, scores, master,
+                       time.perf_counter() - started)
 
 
 def plot_calibration(scores: pd.DataFrame, path: str | Path, bins: int = 10):
     """Reliability plot of both models on the OOT applications (the holdout if there are none).
 
-    Returns the matplotlib Figure, also saved as PNG at `path`.
+    The curve is validation's (`creditmine.validation.backtests.calibration_curve`: equal-size PD
+    bins). Returns the matplotlib Figure, also saved as PNG at `path`.
     """
     import matplotlib.pyplot as plt  # Agg by itself without a display; inline in notebooks
 
-    labelled = scores[scores["split"] == "oot"]
-    which = "oot"
-    if labelled["default_12m"].notna().sum() == 0:
-        labelled, which = scores[scores["split"] == "holdout"], "holdout"
+    from creditmine.validation.backtests import calibration_curve
+
+    labelled = scores[(scores["split"] == SPLIT_OOT) & scores["default_12m"].notna()]
+    which = SPLIT_OOT
+    if len(labelled) == 0:
+        labelled, which = scores[(scores["split"] == SPLIT_HOLDOUT) & scores["default_12m"].notna()], SPLIT_HOLDOUT
     fig, ax = plt.subplots(figsize=(5.5, 4.5))
     top = 0.0
     for name in MODEL_NAMES:
-        pd_ = labelled[f"pd_{name}"].to_numpy()
-        y = labelled["default_12m"].to_numpy(dtype=float)
-        edges = np.unique(np.quantile(pd_, np.linspace(0, 1, bins + 1)))
-        group = np.clip(np.searchsorted(edges, pd_, side="right") - 1, 0, max(len(edges) - 2, 0))
-        table = pd.DataFrame({"g": group, "pd": pd_, "y": y}).groupby("g").mean()
-        ax.plot(table["pd"], table["y"], marker="o", label=name)
-        top = max(top, table["pd"].max(), table["y"].max())
+        curve = calibration_curve(labelled["default_12m"].to_numpy(dtype=float), labelled[f"pd_{name}"].to_numpy(), bins)
+        ax.plot(curve["mean_pd"], curve["observed_rate"], marker="o", label=name)
+        top = max(top, curve["mean_pd"].max(), curve["observed_rate"].max())
     ax.plot([0, top], [0, top], color="grey", linestyle="--", linewidth=1, label="perfect")
     ax.set_xlabel("mean predicted PD")
     ax.set_ylabel("observed default rate")
@@ -206,21 +216,6 @@ def plot_calibration(scores: pd.DataFrame, path: str | Path, bins: int = 10):
 
 
 # -- helpers ----------------------------------------------------------------------------------
-def _read_features(cfg):
-    from creditmine.features.catalog import read_catalog
-
-    folder = cfg.stage_dir(FEATURES_STAGE)
-    table, catalog_path = folder / "features.parquet", folder / "catalog.json"
-    for path in (table, catalog_path):
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: not found; run stage 01 for run '{cfg.run_name}' first")
-    frame = pd.read_parquet(table)
-    for column in ("application_id", "product", "default_12m", "split"):
-        if column not in frame.columns:
-            raise ValueError(f"{table}: column '{column}' missing")
-    return frame, read_catalog(catalog_path)
-
-
 def _product_scope(frame: pd.DataFrame, scope_params, params_path) -> pd.DataFrame:
     codes = scope_params.application_products
     scope = frame[frame["product"].astype(str).isin(codes)] if codes else frame
@@ -229,10 +224,10 @@ def _product_scope(frame: pd.DataFrame, scope_params, params_path) -> pd.DataFra
             f"product {scope_params.name} ({params_path}): no application has product in {list(codes)}; "
             f"the feature table has {sorted(frame['product'].astype(str).unique())}"
         )
-    unknown = sorted(set(scope["split"].astype(str)) - {*SPLITS, "unlabelled"})
+    unknown = sorted(set(scope["split"].astype(str)) - set(ALL_SPLITS))
     if unknown:
         raise ValueError(f"features.parquet: column 'split' has unknown values {unknown}")
-    labelled_unmatured = scope["split"].isin(SPLITS) & scope["default_12m"].isna()
+    labelled_unmatured = scope["split"].isin(LABELLED_SPLITS) & scope["default_12m"].isna()
     if labelled_unmatured.any():
         row = scope.index[labelled_unmatured.to_numpy()][0]
         raise ValueError(f"features.parquet: row {row} is in split '{scope.loc[row, 'split']}' without an outcome")
@@ -240,7 +235,7 @@ def _product_scope(frame: pd.DataFrame, scope_params, params_path) -> pd.DataFra
 
 
 def _models_meta(cfg, product, fitted, candidates, categorical, directions, dropped, fit_seconds) -> dict:
-    primary = cfg.primary_model(product)
+    primary = primary_model(cfg, product)
     scorecard, gbm = fitted["scorecard"], fitted["gbm"]
     reasons = {**scorecard.selection_reasons_, **dropped}
     return {
@@ -272,8 +267,8 @@ def _models_meta(cfg, product, fitted, candidates, categorical, directions, drop
                 "n_iter": int(gbm.estimator_.n_iter_),
             },
         },
-        "scale": {"base_points": scorecard.base_points, "base_odds": scorecard.base_odds, "pdo": scorecard.pdo},
-        "grades": scorecard.grades,
+        "scale": cfg.params.models.scale.model_dump(),
+        "grades": cfg.params.models.master_scale.grades,
     }
 
 
@@ -283,12 +278,12 @@ def _train_metrics(fitted, scores: pd.DataFrame) -> dict:
     auc: dict[str, dict] = {}
     for name in fitted:
         auc[name] = {}
-        for s in SPLITS:
+        for s in LABELLED_SPLITS:
             rows = split == s
             if rows.any() and len(np.unique(y[rows])) == 2:
                 auc[name][s] = float(roc_auc_score(y[rows], scores.loc[rows, f"pd_{name}"]))
     counts = {}
-    for s in (*SPLITS, "unlabelled"):
+    for s in ALL_SPLITS:
         outcomes = y[(split == s) & ~np.isnan(y)]
         counts[s] = {
             "applications": int((split == s).sum()), "defaults": int(outcomes.sum()),
@@ -308,22 +303,23 @@ def _train_metrics(fitted, scores: pd.DataFrame) -> dict:
     }
 
 
-def _write(stage_dir: Path, fitted, meta: dict, metrics: dict, scores: pd.DataFrame) -> None:
-    stage_dir.mkdir(parents=True, exist_ok=True)
+def _write(where, fitted, meta: dict, metrics: dict, scores: pd.DataFrame) -> pd.DataFrame:
+    """Every file of stage 02; returns the master-scale table written."""
     for name, model in fitted.items():
-        save_model(model, stage_dir / "models" / f"{name}.skops")
-    (stage_dir / "models.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False, default=_plain))
-    (stage_dir / "train_metrics.json").write_text(json.dumps(metrics, indent=1, ensure_ascii=False, default=_plain))
-    fitted["scorecard"].scorecard_table_.to_csv(stage_dir / "scorecard_table.csv", index=False)
-    (stage_dir / "scorecard.json").write_text(fitted["scorecard"].to_json(), encoding="utf-8")
-    (stage_dir / "scorecard.sql").write_text(fitted["scorecard"].to_sql("applications") + "\n", encoding="utf-8")
+        artifacts.write_model(where, name, model)
+    artifacts.write_models_meta(where, meta)
+    artifacts.write_train_metrics(where, metrics)
+    scorecard = fitted["scorecard"]
+    scorecard.scorecard_table_.to_csv(where.scorecard_table, index=False)
+    where.scorecard_json.write_text(scorecard.to_json(), encoding="utf-8")
+    where.scorecard_sql.write_text(scorecard.to_sql("applications") + "\n", encoding="utf-8")
     scales = []
+    oot = scores["split"] == SPLIT_OOT
     for name, model in fitted.items():
         scale = model.master_scale_.rename(columns={
             "count": "count_development", "share": "share_development", "defaults": "defaults_development",
             "observed_default_rate": "observed_default_rate_development", "pd_mean": "pd_mean_development",
         })
-        oot = scores["split"] == "oot"
         if oot.any():
             oot_table = grade_table(
                 scale["pd_lower"].to_numpy(), scale["pd_upper"].to_numpy(),
@@ -333,13 +329,7 @@ def _write(stage_dir: Path, fitted, meta: dict, metrics: dict, scores: pd.DataFr
             scale["observed_default_rate_oot"] = oot_table["observed_default_rate"].to_numpy()
         scales.append(scale.assign(model=name))
     master = pd.concat(scales, ignore_index=True)
-    master[["model", *[c for c in master.columns if c != "model"]]].to_csv(stage_dir / "master_scale.csv", index=False)
-    scores.to_parquet(stage_dir / "scores.parquet", index=False)
-
-
-def _plain(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, (pd.Timestamp,)):
-        return value.isoformat()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+    master = master[["model", *[c for c in master.columns if c != "model"]]]
+    artifacts.write_master_scale(where, master)
+    artifacts.write_scores(where, scores)
+    return master
