@@ -7,11 +7,15 @@ inline style) and escapes every value.
 
 from __future__ import annotations
 
+import functools
 import html
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
-__all__ = ["CardSection", "model_card_sections", "to_html", "to_markdown"]
+import yaml
+
+__all__ = ["CardSection", "card_facts", "card_text", "model_card_sections", "to_html", "to_markdown"]
 
 _LIGHT_COLOURS = {"green": "#2e7d32", "amber": "#f9a825", "red": "#c62828", "n/a": "#9e9e9e"}
 
@@ -68,6 +72,55 @@ def model_card_sections(card: dict) -> list[CardSection]:
         CardSection("Ethical considerations", items=tuple(card.get("ethical") or ["not stated"])),
     ]
     return sections
+
+
+@functools.cache
+def card_text() -> dict:
+    """The card's standing prose (owner, intended use, limitations, ethics) from model_card.yaml."""
+    return yaml.safe_load(Path(__file__).with_name("model_card.yaml").read_text(encoding="utf-8"))
+
+
+def card_facts(inputs, lights, verdict: str, discrimination, segments, skipped: dict, facts: dict) -> dict:
+    """The facts of one version's card: its data window, splits, metrics, lights and limitations.
+
+    Parameters
+    ----------
+    inputs : the `ValidationInputs` validated.
+    lights, verdict : the lit tests and the verdict.
+    discrimination, segments : the sections' tables of that name (empty DataFrames when absent).
+    skipped : part -> why it was not assessed.
+    facts : product_title, application_products, run_name, params_file.
+    """
+    from creditmine.artifacts import ALL_SPLITS, SPLIT_UNLABELLED
+
+    text = card_text()
+    frame = inputs.frame
+    if inputs.has_dates:
+        window = f"applications {frame['applied_at'].min():%Y-%m-%d} to {frame['applied_at'].max():%Y-%m-%d}"
+        if inputs.train_end and inputs.oot_start:
+            window += f"; development up to {inputs.train_end}, out-of-time from {inputs.oot_start}"
+    else:
+        window = text["no_dates_window"]
+    splits = {s: (int((frame["split"] == s).sum()),
+                  int(frame.loc[frame["split"] == s, "default_12m"].sum()) if s != SPLIT_UNLABELLED else "no outcome yet")
+              for s in ALL_SPLITS}
+    metric_rows = [{"model": r["model"], "split": r["split"], "auc": r["auc"],
+                    "auc_ci": (r["auc_low"], r["auc_high"]), "gini": r["gini"], "ks": r["ks"]}
+                   for _, r in discrimination.iterrows()]
+    limitations = list(text["limitations"])
+    red = [light.test for light in lights if light.light == "red"]
+    if red:
+        limitations.append(f"Red lights: {', '.join(red)}.")
+    if len(segments) and (~segments["judged"]).any():
+        limitations.append(f"{int((~segments['judged']).sum())} segments are too small to judge.")
+    return {
+        "model_name": f"creditmine-{inputs.product}", "product": inputs.product, "verdict": verdict,
+        "owner": text["owner"], "intended_use": text["intended_use"], "out_of_scope": list(text["out_of_scope"]),
+        "data_window": window, "splits": splits, "primary": inputs.primary, "challenger": inputs.challenger,
+        "features": list(inputs.model_features), "metrics": metric_rows,
+        "lights": [light.to_dict() for light in lights], "limitations": limitations,
+        "ethical": list(text["ethical"]), "skipped": skipped, **facts,
+    }
 
 
 def to_markdown(title: str, sections: list[CardSection]) -> str:
