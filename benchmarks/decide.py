@@ -4,7 +4,7 @@ The model is the real thing: the pipeline (`creditmine run`, stages 00-05) on th
 (default `params/default.yaml`; the small `ci.yaml` models
 currently get a red validation verdict, which the review refuses to approve) for one product, in a throw-away project under
 `benchmarks/.work/decide/`, then approved by a second person and promoted to `champion` with
-`creditmine.registry.review`; it is loaded with `mlflow.pyfunc.load_model("models:/...@champion")`
+`creditmine.governance.review`; it is loaded with `mlflow.pyfunc.load_model("models:/...@champion")`
 (deployment gate included). Application rows are the product's rows of the run's feature table,
 drawn with replacement to the wanted counts.
 
@@ -51,7 +51,6 @@ WARM_UP_CALLS = 20
 @click.option("--rebuild", is_flag=True, help="rerun the pipeline even when a champion exists")
 def main(applications: int, single: int, served: int, params_name: str, product: str, seed: int, rebuild: bool) -> None:
     import mlflow
-    import pandas as pd
 
     from creditmine import config
 
@@ -126,8 +125,9 @@ def main(applications: int, single: int, served: int, params_name: str, product:
 def _build(root: Path, params_name: str, product: str, rebuild: bool) -> float | None:
     """Run the pipeline for `product` and make its version the approved champion (unless one is)."""
     from creditmine import config
-    from creditmine.registry import review
-    from creditmine.registry.tracking import champion_version, connect
+    from creditmine import artifacts
+    from creditmine.governance import review
+    from creditmine.registry.store import champion_version, connect
 
     if rebuild and root.exists():
         shutil.rmtree(root)
@@ -153,7 +153,7 @@ def _build(root: Path, params_name: str, product: str, rebuild: bool) -> float |
         cwd=root, env=env, check=True,
     )
     cfg = config.load(root / "params" / params_name, run_name=RUN_NAME)
-    registration = json.loads((cfg.stage_dir("05_register", product) / "registration.json").read_text())
+    registration = artifacts.read_registration(artifacts.layout(cfg, product))
     name, version = registration["model_name"], registration["version"]
     try:
         review.approve(cfg.tracking_uri, name, version, reviewer="benchmark-validator", comment="benchmark")
@@ -165,11 +165,10 @@ def _build(root: Path, params_name: str, product: str, rebuild: bool) -> float |
 
 def _rows(cfg, engine, product: str):
     """The product's applications from the run's feature table, with the columns the model reads."""
-    import pandas as pd
-
+    from creditmine import artifacts
     from creditmine.decision.package import input_columns
 
-    features = pd.read_parquet(cfg.stage_dir("01_build_features") / "features.parquet")
+    features = artifacts.read_features(artifacts.layout(cfg))
     scope = cfg.product(product).application_products
     if scope:
         features = features[features["product"].isin(scope)]

@@ -7,37 +7,16 @@ run; stages 02..05 run once per product of the params.
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from creditmine import artifacts
+from creditmine.artifacts import STAGES, Stage
 from creditmine.config import RunConfig
 
 KERNEL_NAME = "creditmine"
-
-
-@dataclass(frozen=True)
-class Stage:
-    """One notebook of the pipeline."""
-
-    number: str
-    notebook: str
-    per_product: bool
-
-    @property
-    def name(self) -> str:
-        return Path(self.notebook).stem
-
-
-STAGES = (
-    Stage("01", "01_build_features.ipynb", per_product=False),
-    Stage("02", "02_train.ipynb", per_product=True),
-    Stage("03", "03_explain.ipynb", per_product=True),
-    Stage("04", "04_validate.ipynb", per_product=True),
-    Stage("05", "05_register.ipynb", per_product=True),
-)
 
 
 class StageFailed(RuntimeError):
@@ -72,14 +51,11 @@ def select_stages(spec: str | None) -> tuple[Stage, ...]:
     """Stages named by a comma-separated list of numbers or names ('01,02', '03_explain'); all when empty."""
     if not spec:
         return STAGES
-    wanted = [s.strip() for s in spec.split(",") if s.strip()]
     chosen = []
-    for token in wanted:
-        match = [s for s in STAGES if token in (s.number, s.name, s.number.lstrip("0"))]
-        if not match:
-            known = ", ".join(s.number for s in STAGES)
-            raise ValueError(f"unknown stage '{token}'; stages are {known} (or their names)")
-        chosen.extend(m for m in match if m not in chosen)
+    for token in (s.strip() for s in spec.split(",") if s.strip()):
+        found = artifacts.stage(token)
+        if found not in chosen:
+            chosen.append(found)
     return tuple(sorted(chosen, key=lambda s: s.number))
 
 
@@ -123,8 +99,6 @@ def run(
     for product in products:
         for stage in (s for s in stages if s.per_product):
             result.runs.append(_execute(cfg, stage, product, kernel, log))
-            if stage.number == "05":
-                _attach_own_report(cfg, product, result.runs[-1])
     return result
 
 
@@ -133,10 +107,8 @@ def _execute(cfg: RunConfig, stage: Stage, product: str | None, kernel: str, log
 
     from creditmine.reports.render import notebook_to_html
 
-    out_dir = cfg.reports_dir if product is None else cfg.reports_dir / product
-    out_dir.mkdir(parents=True, exist_ok=True)
-    executed = out_dir / stage.notebook
-    html = executed.with_suffix(".html")
+    executed, html = artifacts.layout(cfg, product).report(stage)
+    executed.parent.mkdir(parents=True, exist_ok=True)
     parameters = {"params_file": str(cfg.params_path.resolve()), "run_name": cfg.run_name}
     if product is not None:
         parameters["product"] = product
@@ -159,17 +131,6 @@ def _execute(cfg: RunConfig, stage: Stage, product: str | None, kernel: str, log
     seconds = time.perf_counter() - started
     log(f"[{label}] done in {seconds:.1f} s -> {html}")
     return StageRun(stage.name, product, executed, html, seconds)
-
-
-def _attach_own_report(cfg: RunConfig, product: str, stage_run: StageRun) -> None:
-    """Stage 05 cannot log its own executed notebook while it runs: attach it to its run now."""
-    registration = cfg.stage_dir("05_register", product) / "registration.json"
-    if not registration.is_file():
-        return
-    run_id = json.loads(registration.read_text())["run_id"]
-    from creditmine.registry.tracking import attach_reports
-
-    attach_reports(cfg, product, run_id, [stage_run.notebook, stage_run.html])
 
 
 def _kernel_name() -> str:

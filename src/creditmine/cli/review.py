@@ -29,7 +29,7 @@ def _refusals(command):
     def wrapper(*args, **kwargs):
         from creditmine.registry.audit import AuditError
         from creditmine.registry.gate import DeploymentRefused
-        from creditmine.registry.review import ReviewRefused
+        from creditmine.governance.review import ReviewRefused
 
         try:
             return command(*args, **kwargs)
@@ -61,7 +61,7 @@ def review() -> None:
 @_refusals
 def list_(model, tracking_uri, params_file) -> None:
     """List the versions of MODEL (or of every registered model) with state, verdict and aliases."""
-    from creditmine.registry.review import list_versions
+    from creditmine.governance.review import list_versions
 
     rows = list_versions(store_uri(tracking_uri, params_file), model)
     if not rows:
@@ -82,9 +82,9 @@ def list_(model, tracking_uri, params_file) -> None:
 @_refusals
 def show(model, version, as_json, tracking_uri, params_file) -> None:
     """Show MODEL VERSION: verdict, key metrics with lights, comparison with the champion, review pack."""
-    from creditmine.registry.review import show as show_version
+    from creditmine.governance.review import show as show_version
 
-    s = show_version(store_uri(tracking_uri, params_file), model, version, _settings(params_file))
+    s = show_version(store_uri(tracking_uri, params_file), model, version, _params(params_file))
     if as_json:
         click.echo(json.dumps(s, indent=1, default=str))
         return
@@ -115,7 +115,7 @@ def show(model, version, as_json, tracking_uri, params_file) -> None:
 @_refusals
 def approve(model, version, reviewer, comment, tracking_uri, params_file) -> None:
     """Approve MODEL VERSION for deployment (four eyes; not red; artifacts intact)."""
-    from creditmine.registry.review import approve as do
+    from creditmine.governance.review import approve as do
 
     entry = do(store_uri(tracking_uri, params_file), model, version, reviewer, comment)
     click.echo(f"approved {model} version {version} by {reviewer} (audit #{entry['seq']})")
@@ -130,7 +130,7 @@ def approve(model, version, reviewer, comment, tracking_uri, params_file) -> Non
 @_refusals
 def reject(model, version, reviewer, comment, tracking_uri, params_file) -> None:
     """Reject MODEL VERSION."""
-    from creditmine.registry.review import reject as do
+    from creditmine.governance.review import reject as do
 
     entry = do(store_uri(tracking_uri, params_file), model, version, reviewer, comment)
     click.echo(f"rejected {model} version {version} by {reviewer} (audit #{entry['seq']})")
@@ -145,7 +145,7 @@ def reject(model, version, reviewer, comment, tracking_uri, params_file) -> None
 @_refusals
 def promote(model, version, reviewer, comment, tracking_uri, params_file) -> None:
     """Make the approved MODEL VERSION the champion (the old one becomes previous-champion)."""
-    from creditmine.registry.review import promote as do
+    from creditmine.governance.review import promote as do
 
     entry = do(store_uri(tracking_uri, params_file), model, version, _actor(reviewer), comment)
     previous = entry["details"].get("previous_champion")
@@ -161,7 +161,7 @@ def promote(model, version, reviewer, comment, tracking_uri, params_file) -> Non
 @_refusals
 def rollback(model, version, reviewer, comment, tracking_uri, params_file) -> None:
     """Give the champion alias of MODEL back to its previous champion (VERSION: the champion to replace)."""
-    from creditmine.registry.review import rollback as do
+    from creditmine.governance.review import rollback as do
 
     entry = do(store_uri(tracking_uri, params_file), model, _actor(reviewer), comment, version=version)
     click.echo(f"rolled back {model}: version {entry['details']['champion']} is the champion again "
@@ -176,7 +176,7 @@ def rollback(model, version, reviewer, comment, tracking_uri, params_file) -> No
 def verify(model, version, tracking_uri, params_file) -> None:
     """Verify the audit trail's hash chain (and, for MODEL VERSION, its tags and artifacts)."""
     from creditmine.registry.audit import audit_path
-    from creditmine.registry.review import verify as do
+    from creditmine.governance.review import verify as do
 
     uri = store_uri(tracking_uri, params_file)
     problems = do(uri, model, version)
@@ -195,7 +195,7 @@ def verify(model, version, tracking_uri, params_file) -> None:
 @_refusals
 def log_(model, version, as_json, tracking_uri, params_file) -> None:
     """Print the audit trail (of MODEL, of MODEL VERSION)."""
-    from creditmine.registry.review import trail
+    from creditmine.governance.review import trail
 
     for e in trail(store_uri(tracking_uri, params_file), model, version):
         if as_json:
@@ -205,14 +205,13 @@ def log_(model, version, as_json, tracking_uri, params_file) -> None:
             click.echo(f"#{e['seq']:<4} {e['time']}  {e['action']:<15} {target:<28} {e['actor']:<16} {e.get('comment', '')}  [{e['hash'][:12]}]")
 
 
-def _settings(params_file: str | None):
-    from creditmine.config.tracking import TrackingParams
-
+def _params(params_file: str | None):
+    """The params of --params (their mlflow and validation sections shape the comparison), or None."""
     if not params_file:
-        return TrackingParams()
+        return None
     from creditmine import config
 
-    return config.load(params_file).params.mlflow
+    return config.load(params_file).params
 
 
 def _actor(reviewer: str | None) -> str:

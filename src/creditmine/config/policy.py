@@ -7,13 +7,22 @@ from pydantic import Field, model_validator
 from creditmine.config.base import Section
 
 
+#: Limit-rule base -> the column of the feature table holding it (yuan): the exposure measures a
+#: product's limit may be a share of.
+LIMIT_BASE_COLUMNS = {
+    "remaining_contract_value": "remaining_contract_value",
+    "taxable_sales_12m": "taxable_sales_12m",
+    "invoiced_sales_12m": "invoiced_sales_12m",
+    "electricity_bill_12m": "electricity_bill_12m",
+    "exports_12m": "exports_12m",
+    "requested_amount": "requested_amount_cny",
+}
+
+
 class LimitRule(Section):
     """Credit limit = share x base, scaled by grade, capped; `base` names the exposure measure."""
 
-    base: Literal[
-        "remaining_contract_value", "taxable_sales_12m", "invoiced_sales_12m",
-        "electricity_bill_12m", "exports_12m", "requested_amount",
-    ]
+    base: Literal[tuple(LIMIT_BASE_COLUMNS)]  # type: ignore[valid-type] - the keys above
     share: float = Field(..., gt=0, le=1.0)
 
 

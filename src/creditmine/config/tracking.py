@@ -20,8 +20,8 @@ class TrackingParams(Section):
         6, ge=0, description="retries of a registry write that hit 'database is locked'"
     )
     retry_wait_s: float = Field(0.5, gt=0, description="first wait between retries; doubles each time")
-    # -- the champion comparison of `creditmine review show` and the review pack --
-    psi_bins: int = Field(10, ge=2, description="quantile bins of the champion's scores for the PSI")
+    # -- the champion comparison of `creditmine review show` and the review pack (its PSI uses
+    # validation.psi_bins, the same bins as stage 04) --
     key_metrics: tuple[str, ...] = Field(
         ("development_auc", "auc_drop", "psi_score"),
         description="metrics shown right after the lit tests by review show and its champion comparison",

@@ -21,7 +21,6 @@ error ("" when the row was decided automatically, else why it was referred).
 import contextlib
 import contextvars
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -68,6 +67,8 @@ class DecisionModel(mlflow.pyfunc.PythonModel):
             registered, not approved, its audit trail does not verify, or its artifacts do not match
             their manifest; the message says which.
         """
+        from creditmine.registry.gate import guard_deployment, model_dir_of
+
         settings = dict(context.model_config or {})
         if _LOGGING_RUN_ID.get() is None or _LOGGING_RUN_ID.get() != settings.get("run_id"):
             guard_deployment(settings, model_dir_of(context.artifacts))
@@ -92,8 +93,6 @@ class DecisionEngine:
     """
 
     def __init__(self, credit_model, reason_coder, product: ProductParams, catalog: list) -> None:
-        from creditmine.models.base import pd_to_points  # noqa: F401  (fail early if absent)
-
         self.credit_model = credit_model
         self.reason_coder = reason_coder
         self.product = product
@@ -121,15 +120,14 @@ class DecisionEngine:
     @classmethod
     def from_artifacts(cls, artifacts: dict[str, str]) -> "DecisionEngine":
         """Build the engine from the files logged with the model (artifact name -> local path)."""
+        from creditmine.artifacts import load_model_file, read_catalog_file
         from creditmine.explain.reasons import ReasonCoder
-        from creditmine.features.catalog import read_catalog
-        from creditmine.models.io import load_model
 
         missing = [name for name in ARTIFACTS if name not in artifacts]
         if missing:
             raise ValueError(f"decision model artifacts lack {missing}; it has {sorted(artifacts)}")
-        credit_model = load_model(artifacts["credit_model"])
-        catalog = read_catalog(artifacts["catalog"])
+        credit_model = load_model_file(artifacts["credit_model"])
+        catalog = read_catalog_file(artifacts["catalog"])
         product = ProductParams.model_validate(json.loads(Path(artifacts["policy"]).read_text(encoding="utf-8")))
         reason_coder = ReasonCoder(catalog, top_k=TOP_REASONS).fit(credit_model)
         engine = cls(credit_model, reason_coder, product, catalog)
@@ -146,7 +144,6 @@ class DecisionEngine:
         return self._decide(rows)
 
     def _decide(self, rows: pd.DataFrame) -> pd.DataFrame:
-        from creditmine.models.base import pd_to_points
         from creditmine.models.master_scale import assign_grades
 
         n = len(rows)
@@ -170,7 +167,7 @@ class DecisionEngine:
             model = self.credit_model
             grades = assign_grades(pds, self._master_scale)
             out["pd"][good] = pds
-            out["score"][good] = pd_to_points(pds, model.base_points, model.base_odds, model.pdo)
+            out["score"][good] = model.points_scale.points(pds)
             out["grade"][good] = grades
             outcome = apply_policy(columns, grades, self.product.policy)
             out["decision"][good] = outcome.decision
@@ -260,82 +257,6 @@ class DecisionEngine:
             )
 
 
-def guard_deployment(settings: dict, model_dir: str | os.PathLike | None) -> None:
-    """Refuse to serve this artifact unless a registered version of it passes the deployment gate.
-
-    A loaded model does not know the ``models:/`` URI it was loaded by (`mlflow models serve`
-    hands it a local copy), so it finds the versions registered from exactly this artifact: the
-    MLflow run recorded at logging and the logged-model id of its MLmodel file. It serves when at
-    least one of them passes `check_deployable` (approved by review, audit trail verified,
-    artifacts matching their manifest) and none of them was rejected; a pending copy of an approved
-    artifact does not block it, a rejection of the same artifact does. Tracking URI:
-    MLFLOW_TRACKING_URI, else the one recorded at logging.
-
-    Raises
-    ------
-    creditmine.registry.gate.DeploymentRefused : naming the model, the versions and the reasons.
-    """
-    from creditmine.registry.gate import DeploymentRefused, check_deployable
-    from creditmine.registry.tracking import REJECTED, TAG_STATE
-
-    model_name = settings.get("model_name")
-    run_id = settings.get("run_id")
-    if not model_name or not run_id:
-        raise DeploymentRefused(
-            "decision model: its configuration names no registered model and run; it was not "
-            "logged by creditmine.decision.package and cannot be checked"
-        )
-    tracking_uri = os.environ.get("MLFLOW_TRACKING_URI") or settings.get("tracking_uri")
-    versions = registered_versions(model_name, run_id, _logged_model_id(model_dir), tracking_uri)
-    rejected = [v.version for v in versions if v.tags.get(TAG_STATE) == REJECTED]
-    if rejected:
-        raise DeploymentRefused(
-            f"{model_name}: this artifact was rejected in review as version {', '.join(rejected)}"
-        )
-    reasons = []
-    for version in versions:
-        try:
-            check_deployable(model_name, version.version, tracking_uri=tracking_uri)
-            return
-        except DeploymentRefused as exc:
-            reasons.append(str(exc))
-    raise DeploymentRefused("; ".join(reasons))
-
-
-def registered_versions(model_name: str, run_id: str, model_id: str | None, tracking_uri: str | None) -> list:
-    """Versions of `model_name` registered from this artifact (run id, and logged-model id if known).
-
-    Returns
-    -------
-    list of ModelVersion, oldest first.
-
-    Raises
-    ------
-    creditmine.registry.gate.DeploymentRefused : when there is none.
-    """
-    from creditmine.registry.gate import DeploymentRefused
-
-    client = mlflow.MlflowClient(tracking_uri=tracking_uri)
-    found = client.search_model_versions(f"name='{model_name}' and run_id='{run_id}'")
-    if model_id:
-        found = [v for v in found if getattr(v, "model_id", None) == model_id or model_id in (v.source or "")]
-    if not found:
-        raise DeploymentRefused(
-            f"{model_name}: this artifact (run {run_id}) is not a registered version; only a "
-            "registered, approved version may decide"
-        )
-    return sorted(found, key=lambda v: int(v.version))
-
-
-def model_dir_of(artifacts: dict[str, str]) -> Path | None:
-    """The folder holding the MLmodel file of a loaded model, from its artifacts' local paths."""
-    for path in artifacts.values():
-        for folder in Path(path).parents:
-            if (folder / "MLmodel").is_file():
-                return folder
-    return None
-
-
 @contextlib.contextmanager
 def logging_model(run_id: str) -> Iterator[None]:
     """While a model of `run_id` is being logged (and MLflow test-loads it here), skip the gate."""
@@ -360,9 +281,3 @@ def _numba_threads(count: int) -> Iterator[None]:
         yield
     finally:
         numba.set_num_threads(previous)
-
-
-def _logged_model_id(model_dir: str | os.PathLike | None) -> str | None:
-    if model_dir is None:
-        return None
-    return getattr(mlflow.models.Model.load(str(model_dir)), "model_id", None)

@@ -25,7 +25,6 @@ from creditmine.decision.inputs import APPLICATION_FIELDS
 from creditmine.decision.model import OUTPUT_COLUMNS, logging_model
 from creditmine.decision.policy import limit_base_columns
 
-MODEL_NAME_IN_RUN = "decision_model"
 CODE_FILE = Path(__file__).with_name("decision_model_code.py")
 # Distributions the decision model imports at run time (creditmine itself must be installed:
 # serve with `mlflow models serve --env-manager local` from the project's environment).
@@ -52,28 +51,23 @@ def log_decision_model(cfg: RunConfig, product: str, run_id: str):
     """
     import mlflow
 
-    from creditmine.features.catalog import read_catalog
-    from creditmine.models.io import load_model, read_models_meta
-    from creditmine.registry.tracking import model_name
+    from creditmine import artifacts
+    from creditmine.registry.states import MODEL_ARTIFACT, model_name
 
     product_params = cfg.product(product)
-    train_dir = cfg.stage_dir("02_train", product)
-    features_dir = cfg.stage_dir("01_build_features")
-    meta = read_models_meta(train_dir)
-    primary = meta["primary"]
+    where = artifacts.layout(cfg, product)
+    primary = artifacts.read_models_meta(where)["primary"]
+    credit_model = artifacts.read_model(where, primary)
+    catalog = artifacts.read_catalog(where)
+    artifacts.read_master_scale(where)  # checked: the engine grades with it
     paths = {
-        "credit_model": train_dir / "models" / f"{primary}.skops",
-        "models_meta": train_dir / "models.json",
-        "catalog": features_dir / "catalog.json",
-        "master_scale": train_dir / "master_scale.csv",
+        "credit_model": where.model_file(primary),
+        "models_meta": where.models_meta,
+        "catalog": where.catalog,
+        "master_scale": where.master_scale,
     }
-    for name, path in paths.items():
-        if not path.is_file():
-            raise FileNotFoundError(f"decision model of '{product}': {name} not found at {path}; run stages 01-02 first")
-    credit_model = load_model(paths["credit_model"])
-    catalog = read_catalog(paths["catalog"])
     columns = input_columns(list(credit_model.feature_names_in_), product_params.policy)
-    example = input_example(features_dir / "features.parquet", columns, product_params.application_products)
+    example = input_example(where.features_table, columns, product_params.application_products)
 
     with tempfile.TemporaryDirectory(prefix="creditmine-decision-") as tmp:
         policy_file = Path(tmp) / "policy.json"
@@ -88,7 +82,7 @@ def log_decision_model(cfg: RunConfig, product: str, run_id: str):
         }
         with _in_run(cfg.tracking_uri, run_id), logging_model(run_id):
             info = mlflow.pyfunc.log_model(
-                name=MODEL_NAME_IN_RUN,
+                name=MODEL_ARTIFACT,
                 python_model=str(CODE_FILE),
                 artifacts=artifacts,
                 model_config=settings,

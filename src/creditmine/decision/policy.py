@@ -21,18 +21,9 @@ import numpy as np
 import pandas as pd
 
 from creditmine.config import PolicyParams
+from creditmine.config.policy import LIMIT_BASE_COLUMNS as BASE_COLUMNS
 
 APPROVE, REFER, DECLINE = "approve", "refer", "decline"
-
-#: Limit-rule base -> the column of the feature table holding it (yuan).
-BASE_COLUMNS = {
-    "remaining_contract_value": "remaining_contract_value",
-    "taxable_sales_12m": "taxable_sales_12m",
-    "invoiced_sales_12m": "invoiced_sales_12m",
-    "electricity_bill_12m": "electricity_bill_12m",
-    "exports_12m": "exports_12m",
-    "requested_amount": "requested_amount_cny",
-}
 
 
 @dataclass(frozen=True)
@@ -213,10 +204,10 @@ def simulate_policy(
 def simulate_policy_for_run(cfg, product: str, split: str | None = "oot") -> pd.DataFrame:
     """`simulate_policy` on the primary model's scores of a run (for the validation report).
 
-    Reads stage 02's `scores.parquet` (PD, grade and outcome of the primary model) and the
-    application fields and limit bases of stage 01's `features.parquet`. An application whose
-    limit base is unknown adds nothing to `total_limit_cny`; one without the specialized-innovative
-    flag gets the ordinary cap.
+    Reads stage 02's scores (PD, grade and outcome of the primary model) and the application
+    fields and limit bases of stage 01's feature table. An application whose limit base is unknown
+    adds nothing to `total_limit_cny`; one without the specialized-innovative flag gets the
+    ordinary cap.
 
     Parameters
     ----------
@@ -224,23 +215,22 @@ def simulate_policy_for_run(cfg, product: str, split: str | None = "oot") -> pd.
     product : product name.
     split : applications of this split only ("oot", "holdout", "train"), or None for all.
     """
-    from creditmine.models.io import read_models_meta
+    from creditmine import artifacts
 
     policy = cfg.product(product).policy
-    train_dir = cfg.stage_dir("02_train", product)
-    primary = read_models_meta(train_dir)["primary"]
+    where = artifacts.layout(cfg, product)
+    primary = artifacts.read_models_meta(where)["primary"]
     pd_column, grade_column = f"pd_{primary}", f"grade_{primary}"
-    scores = pd.read_parquet(train_dir / "scores.parquet",
-                             columns=["application_id", "split", "default_12m", pd_column, grade_column])
+    scores = artifacts.read_scores(where, columns=["application_id", "split", "default_12m", pd_column, grade_column])
     if split is not None:
         available = sorted(scores["split"].dropna().unique())
         scores = scores[scores["split"] == split]
         if scores.empty:
-            raise ValueError(f"{train_dir / 'scores.parquet'}: no applications of split '{split}' (has {available})")
-    features_file = cfg.stage_dir("01_build_features") / "features.parquet"
+            raise ValueError(f"{where.scores}: no applications of split '{split}' (has {available})")
     wanted = ["product", "requested_amount_cny", "specialized_innovative", *limit_base_columns(policy)]
-    present = _parquet_columns(features_file)
-    features = pd.read_parquet(features_file, columns=["application_id", *dict.fromkeys(c for c in wanted if c in present)])
+    present = _parquet_columns(where.features_table)
+    features = artifacts.read_features(
+        where, columns=["application_id", *dict.fromkeys(c for c in wanted if c in present)])
     frame = scores.merge(features, on="application_id", how="left")
     for column in wanted:
         if column not in frame:

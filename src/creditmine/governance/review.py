@@ -14,18 +14,19 @@ Review state lives in version tags (`review_state`: pending -> approved | reject
 
 from __future__ import annotations
 
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
+from creditmine.config import Params
 from creditmine.config.tracking import TrackingParams
+from creditmine.governance.compare import compare_with_champion
 from creditmine.registry import audit
-from creditmine.registry.gate import DeploymentRefused, check_deployable
-from creditmine.registry.tracking import (
+from creditmine.registry.gate import DeploymentRefused, check_deployable, check_version_artifacts
+from creditmine.registry.states import (
     APPROVED, CHAMPION, PENDING, PREVIOUS_CHAMPION, REJECTED, TAG_COMMENT, TAG_DEVELOPER, TAG_MANIFEST,
-    TAG_PRIMARY, TAG_REVIEWED_AT, TAG_REVIEWER, TAG_STATE, TAG_VERDICT, champion_version,
-    check_version_artifacts, connect, download_run_artifacts, read_run_json, store_lock, with_retries,
+    TAG_REVIEWED_AT, TAG_REVIEWER, TAG_STATE, TAG_VERDICT,
 )
+from creditmine.registry.store import champion_version, connect, store_lock, with_retries
 
 RED = "red"
 
@@ -54,7 +55,7 @@ def list_versions(tracking_uri: str, model: str | None = None) -> list[dict]:
     return rows
 
 
-def show(tracking_uri: str, model: str, version: str | int, settings: TrackingParams | None = None,
+def show(tracking_uri: str, model: str, version: str | int, params: Params | None = None,
          pack_dir: str | Path | None = None) -> dict:
     """Everything a validator needs about one version, and the path of its review pack.
 
@@ -64,9 +65,9 @@ def show(tracking_uri: str, model: str, version: str | int, settings: TrackingPa
     `run_id`, `metrics` (list of {metric, value, light}, key metrics first), `comparison` (see
     `compare_with_champion`) and `review_pack` (path of the self-contained HTML file).
     """
-    from creditmine.registry.review_pack import write_review_pack
+    from creditmine.governance.review_pack import write_review_pack
 
-    settings = settings or TrackingParams()
+    settings = params.mlflow if params is not None else TrackingParams()
     client = connect(tracking_uri, settings)
     mv = _version(client, model, version)
     run = client.get_run(mv.run_id)
@@ -88,7 +89,7 @@ def show(tracking_uri: str, model: str, version: str | int, settings: TrackingPa
             {"metric": m, "value": metrics[m], "light": lights.get(m.removeprefix("light."), "")} for m in ordered
         ],
         "lights": lights,
-        "comparison": compare_with_champion(client, model, mv.version, settings),
+        "comparison": compare_with_champion(client, model, mv.version, params),
     }
     summary["review_pack"] = str(write_review_pack(client, summary, pack_dir or default_pack_dir(tracking_uri)))
     return summary
@@ -219,86 +220,6 @@ def trail(tracking_uri: str, model: str | None = None, version: str | int | None
     if model is not None:
         entries = audit.entries_for(entries, model, version)
     return entries
-
-
-def compare_with_champion(client, model: str, version, settings: TrackingParams | None = None) -> dict:
-    """How a version differs from the current champion.
-
-    Returns
-    -------
-    dict with `champion` (version number or None) and `note`; when there is a champion other than
-    this version: `metrics` (list of {metric, candidate, champion, delta}), and, from both runs'
-    ``02_train/scores.parquet`` joined on application_id (the same applications): `n_common`,
-    `psi` (population stability index of the candidate's primary-model scores against the
-    champion's, over the champion's score quantile bins), `swap_share` (share of applications whose
-    decision approve/refer/decline would change, under the candidate's product policy),
-    `swap_in` (approved by the candidate only), `swap_out` (approved by the champion only) and
-    `decisions` (a cross-table champion decision -> candidate decision -> count).
-    """
-    import numpy as np
-    import pandas as pd
-
-    settings = settings or TrackingParams()
-    mv = client.get_model_version(model, str(version))
-    champion = champion_version(client, model)
-    if champion is None:
-        return {"champion": None, "note": f"{model} has no champion yet"}
-    if str(champion.version) == str(mv.version):
-        return {"champion": int(champion.version), "note": "this version is the champion"}
-    mine, theirs = client.get_run(mv.run_id).data.metrics, client.get_run(champion.run_id).data.metrics
-    common = mine.keys() & theirs.keys()
-    first = sorted(k for k in common if k.startswith("light.")) + [k for k in settings.key_metrics if k in common]
-    keys = first + sorted(k for k in common if k not in first)
-    out = {
-        "champion": int(champion.version), "note": "",
-        "metrics": [{"metric": k, "candidate": mine[k], "champion": theirs[k], "delta": mine[k] - theirs[k]} for k in keys],
-    }
-    with tempfile.TemporaryDirectory(prefix="creditmine-cmp-") as tmp:
-        cand = download_run_artifacts(client, mv.run_id, "02_train/scores.parquet", Path(tmp) / "a")
-        champ = download_run_artifacts(client, champion.run_id, "02_train/scores.parquet", Path(tmp) / "b")
-        if cand is None or champ is None:
-            out["note"] = "scores of one of the two runs are missing: no score comparison"
-            return out
-        a, b = pd.read_parquet(cand), pd.read_parquet(champ)
-    pa = mv.tags.get(TAG_PRIMARY) or client.get_run(mv.run_id).data.tags.get(TAG_PRIMARY, "")
-    pb = champion.tags.get(TAG_PRIMARY) or client.get_run(champion.run_id).data.tags.get(TAG_PRIMARY, "")
-    need_a, need_b = [f"score_{pa}", f"grade_{pa}"], [f"score_{pb}", f"grade_{pb}"]
-    if any(c not in a for c in need_a) or any(c not in b for c in need_b):
-        out["note"] = f"scores.parquet lacks {need_a} or {need_b}: no score comparison"
-        return out
-    joined = a[["application_id", *need_a]].merge(
-        b[["application_id", *need_b]].rename(columns={need_b[0]: "score_champion", need_b[1]: "grade_champion"}),
-        on="application_id",
-    ).rename(columns={need_a[0]: "score_candidate", need_a[1]: "grade_candidate"})
-    out["n_common"] = int(len(joined))
-    if joined.empty:
-        out["note"] = "the two versions scored no application in common: no score comparison"
-        return out
-    out["psi"] = population_stability(joined["score_champion"].to_numpy(float), joined["score_candidate"].to_numpy(float), settings.psi_bins)
-    policy = read_run_json(client, mv.run_id, "config/policy.json") or {}
-    approve_grades, refer_grades = set(policy.get("approve_grades", ())), set(policy.get("refer_grades", ()))
-    def decide(grades):
-        return np.where(np.isin(grades, list(approve_grades)), "approve",
-                        np.where(np.isin(grades, list(refer_grades)), "refer", "decline"))
-    cand_decision = decide(joined["grade_candidate"].to_numpy())
-    champ_decision = decide(joined["grade_champion"].to_numpy())
-    out["swap_share"] = float(np.mean(cand_decision != champ_decision))
-    out["swap_in"] = int(np.sum((cand_decision == "approve") & (champ_decision != "approve")))
-    out["swap_out"] = int(np.sum((champ_decision == "approve") & (cand_decision != "approve")))
-    table = pd.crosstab(pd.Series(champ_decision, name="champion"), pd.Series(cand_decision, name="candidate"))
-    out["decisions"] = {r: {c: int(table.loc[r, c]) for c in table.columns} for r in table.index}
-    return out
-
-
-def population_stability(expected, actual, bins: int) -> float:
-    """PSI of `actual` against `expected`, over quantile bins of `expected` (empty shares floored at 1e-4)."""
-    import numpy as np
-
-    edges = np.unique(np.quantile(expected, np.linspace(0, 1, bins + 1))[1:-1])
-    e = np.bincount(np.searchsorted(edges, expected, side="right"), minlength=len(edges) + 1) / len(expected)
-    a = np.bincount(np.searchsorted(edges, actual, side="right"), minlength=len(edges) + 1) / len(actual)
-    e, a = np.maximum(e, 1e-4), np.maximum(a, 1e-4)
-    return float(np.sum((a - e) * np.log(a / e)))
 
 
 def default_pack_dir(tracking_uri: str) -> Path:

@@ -21,7 +21,7 @@ _IMG = re.compile(r"""<img\b[^>]*?\bsrc\s*=\s*["']([^"']+)["'][^>]*>""", re.IGNO
 
 
 def write_review_pack(client, summary: dict, out_dir: str | Path) -> Path:
-    """Write ``<out_dir>/<model>/v<version>.html`` from a `creditmine.registry.review.show` summary.
+    """Write ``<out_dir>/<model>/v<version>.html`` from a `creditmine.governance.review.show` summary.
 
     Parameters
     ----------
@@ -33,7 +33,7 @@ def write_review_pack(client, summary: dict, out_dir: str | Path) -> Path:
     -------
     Path of the HTML file.
     """
-    from creditmine.registry.tracking import download_run_artifacts
+    from creditmine.registry.store import download_run_artifacts
 
     out = Path(out_dir) / summary["model"] / f"v{summary['version']}.html"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,27 +1,7 @@
-"""The model registry in MLflow: stage 05 runs with lineage, manifests, the review and its audit trail.
+"""The model registry in MLflow, split by job: the state vocabulary (`states`), the store
+(`store`), artifact manifests (`manifest`), the audit trail (`audit`) and the one deployment gate
+(`gate`). Stage 05 and the review workflow that act on it are `creditmine.governance`.
 
-Public entry points (imported lazily, so `import creditmine.registry.audit` stays light):
-`log_pipeline_run`, `register_version`, `attach_reports`, `champion_development_auc`
-(`creditmine.registry.tracking`) and `check_deployable` / `DeploymentRefused`
-(`creditmine.registry.gate`).
+Submodules import MLflow lazily where they can; import them directly
+(`from creditmine.registry.gate import check_deployable`).
 """
-
-from __future__ import annotations
-
-__all__ = [
-    "DeploymentRefused", "attach_reports", "champion_development_auc", "check_deployable",
-    "log_pipeline_run", "register_version",
-]
-
-_HOMES = {
-    "log_pipeline_run": "tracking", "register_version": "tracking", "attach_reports": "tracking",
-    "champion_development_auc": "tracking", "check_deployable": "gate", "DeploymentRefused": "gate",
-}
-
-
-def __getattr__(name: str):
-    if name in _HOMES:
-        import importlib
-
-        return getattr(importlib.import_module(f"creditmine.registry.{_HOMES[name]}"), name)
-    raise AttributeError(f"module 'creditmine.registry' has no attribute '{name}'")
