@@ -108,7 +108,7 @@ def test_state_and_manifest_as_recorded():
 @pytest.fixture(scope="module")
 def anchored(tmp_path_factory):
     """A real MLflow SQLite registry with a model, two versions and their audit entries."""
-    from creditmine.registry.tracking import connect
+    from creditmine.registry.store import connect
 
     root = tmp_path_factory.mktemp("anchored")
     uri = f"sqlite:///{(root / 'mlruns' / 'mlflow.db').as_posix()}"

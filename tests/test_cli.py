@@ -3,11 +3,10 @@
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
-from conftest import creditmine_env
+from factories import creditmine_env
 
 CLI = [sys.executable, "-m", "creditmine.cli"]
 

@@ -8,45 +8,39 @@ import textwrap
 
 import pytest
 
-from test_review import MODEL, build_project
+import factories
 
+MODEL = "creditmine-quick_loan"
 RUNS = ("p1", "p2", "p3", "p4")
 
-# one pipeline's stage 05: fit on its own stage outputs, log the run, log the model, register
+# one pipeline's stage 05 (lineage run, decision model, registration) on its own stage outputs
 _STAGE_05 = textwrap.dedent("""
     import sys
-    import mlflow, mlflow.sklearn
-    import pandas as pd
-    from sklearn.linear_model import LogisticRegression
+    sys.path.insert(0, sys.argv[3])
+    import factories
     from creditmine import config
-    from creditmine.registry import tracking
 
     root, run_name = sys.argv[1], sys.argv[2]
     cfg = config.load(f"{root}/params/test.yaml", run_name=run_name, root=root)
-    features = pd.read_parquet(cfg.stage_dir("01_build_features") / "features.parquet")
-    columns = ["sales_growth_12m", "late_filings_12m", "contract_value_cny"]
-    model = LogisticRegression().fit(features[columns], features["default_12m"])
-    run_id = tracking.log_pipeline_run(cfg, "procurement")
-    mlflow.set_tracking_uri(cfg.tracking_uri)
-    with mlflow.start_run(run_id=run_id):
-        info = mlflow.sklearn.log_model(model, name="model", serialization_format="skops",
-                                        pip_requirements=["scikit-learn"])
-    version = tracking.register_version(cfg, "procurement", run_id, info.model_uri, developer="dana")
-    print("VERSION", version.version, run_id)
+    version = factories.register(cfg, "quick_loan", developer="dana")
+    print("VERSION", version.version, version.run_id)
 """)
 
 
 @pytest.mark.slow
 def test_four_concurrent_pipeline_runs_register_distinct_versions(tmp_path):
-    from creditmine.registry import audit
-    from creditmine.registry.tracking import connect
+    from pathlib import Path
 
-    for i, run_name in enumerate(RUNS):
-        cfg, _, _ = build_project(tmp_path, run_name, seed=i)
+    from creditmine.registry import audit
+    from creditmine.registry.store import connect
+
+    cfg = factories.quick_loan_project(tmp_path, RUNS[0], n=1500)
+    for run_name in RUNS[1:]:
+        factories.copy_run(cfg, run_name)
     assert not (tmp_path / "mlruns" / "mlflow.db").exists()  # the four race to create the store
     env = {"MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     processes = [
-        subprocess.Popen([sys.executable, "-c", _STAGE_05, str(tmp_path), run_name],
+        subprocess.Popen([sys.executable, "-c", _STAGE_05, str(tmp_path), run_name, str(Path(__file__).parent)],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
         for run_name in RUNS
     ]

@@ -59,7 +59,9 @@ def test_split_dates_must_be_ordered(tmp_path):
 def test_paths_and_tracking_default_to_the_project(tmp_path, monkeypatch):
     cfg = config.load(write(tmp_path, "products: [p]\n"), run_name="r1")
     assert cfg.run_dir == tmp_path / "runs" / "r1"
-    assert cfg.stage_dir("02_train", "p") == tmp_path / "runs" / "r1" / "p" / "02_train"
+    from creditmine import artifacts
+
+    assert artifacts.layout(cfg, "p").stage_dir(artifacts.TRAIN) == tmp_path / "runs" / "r1" / "p" / "02_train"
     assert cfg.tracking_uri == f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
     assert cfg.tracking_uri == "http://127.0.0.1:5000"

@@ -7,56 +7,22 @@ import pandas as pd
 import pytest
 
 import creditmine.config as config
+import factories
+from creditmine import artifacts
 from creditmine.decision.model import OUTPUT_COLUMNS, REASON_COLUMNS, DecisionEngine
 from creditmine.explain.reasons import ReasonCoder, to_wide
 from creditmine.features.catalog import synthetic_catalog
-from creditmine.models.gbm import GbmModel
+from creditmine.models import GbmModel, MasterScale
 
-MODEL_FEATURES = [
-    "product", "requested_amount_cny", "enterprise_age_years", "industry_section", "specialized_innovative",
-    "tax_missing", "taxable_sales_12m", "taxable_sales_growth_12m", "tax_late_filings_12m",
-    "invoiced_sales_12m", "invoice_red_letter_share_12m", "electricity_late_payments_12m",
-]
-
-
-def synthetic_applications(n: int, seed: int) -> pd.DataFrame:
-    """Quick-loan applications with a few catalogued features and a default outcome driven by them."""
-    rng = np.random.default_rng(seed)
-    thin = rng.uniform(size=n) < 0.1
-    growth = rng.normal(0.05, 0.3, n)
-    late = rng.poisson(0.6, n).astype(float)
-    red = rng.beta(1, 20, n)
-    age = rng.gamma(3, 2.5, n)
-    sales = np.exp(rng.normal(15, 1, n))
-    logit = -3.2 - 2.0 * growth + 0.6 * late + 8 * red - 0.08 * age + 1.0 * thin
-    frame = pd.DataFrame({
-        "application_id": [f"APP{i:06d}" for i in range(n)],
-        "enterprise_id": [f"E{i:05d}" for i in range(n)],
-        "product": rng.choice(["tax", "invoice", "electricity"], n),
-        "requested_amount_cny": np.round(rng.uniform(1e5, 3e6, n), -3),
-        "term_months": rng.choice([6, 12, 24], n),
-        "enterprise_age_years": age,
-        "industry_section": rng.choice(list("CFGIM"), n),
-        "specialized_innovative": (rng.uniform(size=n) < 0.05).astype(float),
-        "tax_missing": thin.astype(float),
-        "taxable_sales_12m": np.where(thin, np.nan, sales),
-        "taxable_sales_growth_12m": np.where(thin, np.nan, growth),
-        "tax_late_filings_12m": np.where(thin, np.nan, late),
-        "invoiced_sales_12m": sales * rng.uniform(0.7, 1.1, n),
-        "invoice_red_letter_share_12m": red,
-        "electricity_late_payments_12m": rng.poisson(0.3, n).astype(float),
-        "electricity_bill_12m": sales * 0.01,
-        "exports_12m": 0.0,
-    })
-    frame["default_12m"] = (rng.uniform(size=n) < 1 / (1 + np.exp(-logit))).astype(float)
-    return frame
+MODEL_FEATURES = factories.MODEL_FEATURES
+synthetic_applications = factories.synthetic_applications
 
 
 @pytest.fixture(scope="module")
 def fitted():
     apps = synthetic_applications(4000, seed=11)
     model = GbmModel(categorical_features=("product", "industry_section"), max_iter=40, search_trials=0,
-                     min_samples_leaf=40, grades=7, random_state=0)
+                     min_samples_leaf=40, grading=MasterScale(grades=7), random_state=0)
     model.fit(apps[MODEL_FEATURES], apps["default_12m"])
     catalog = synthetic_catalog()
     product = config.load(config.project_root() / "params" / "ci.yaml").product("quick_loan")
@@ -172,7 +138,7 @@ def test_a_scorecard_decides_through_its_own_api():
 
     apps = synthetic_applications(3000, seed=13)
     features = [f for f in MODEL_FEATURES if f != "product"]
-    model = ScorecardModel(categorical_features=("industry_section",), grades=6, random_state=0)
+    model = ScorecardModel(categorical_features=("industry_section",), grading=MasterScale(grades=6), random_state=0)
     model.fit(apps[features], apps["default_12m"])
     catalog = synthetic_catalog()
     product = config.load(config.project_root() / "params" / "ci.yaml").product("quick_loan")
@@ -189,59 +155,6 @@ def test_a_scorecard_decides_through_its_own_api():
 PRODUCT = "quick_loan"
 
 
-def build_registered_model(root, product: str = PRODUCT):
-    """A project under `root` whose store holds an approved champion of `product`.
-
-    Stages 01-04 are written from small synthetic applications with the real writers (catalog,
-    skops, Parquet); stage 05 is the real one: the pipeline run, the decision model logged from
-    code, the registration, an approval by a second person and the promotion.
-    """
-    import json
-    import shutil
-
-    from creditmine.decision.package import log_decision_model
-    from creditmine.features.catalog import write_catalog
-    from creditmine.models.io import save_model
-    from creditmine.registry import review
-    from creditmine.registry.tracking import log_pipeline_run, model_name, register_version
-
-    shutil.copytree(config.project_root() / "params", root / "params")
-    (root / "mlruns").mkdir()
-    cfg = config.load(root / "params" / "ci.yaml", run_name="decide")
-    apps = synthetic_applications(3000, seed=21)
-    apps["split"] = np.where(np.arange(len(apps)) % 5 == 0, "oot", "train")
-    features_dir = cfg.stage_dir("01_build_features")
-    features_dir.mkdir(parents=True)
-    apps.to_parquet(features_dir / "features.parquet", index=False)
-    write_catalog(synthetic_catalog(), features_dir / "catalog.json")
-
-    train_dir = cfg.stage_dir("02_train", product)
-    model = GbmModel(categorical_features=("product", "industry_section"), max_iter=40, search_trials=0,
-                     min_samples_leaf=40, grades=7, random_state=0)
-    train = apps["split"] == "train"
-    model.fit(apps.loc[train, MODEL_FEATURES], apps.loc[train, "default_12m"])
-    save_model(model, train_dir / "models" / "gbm.skops")
-    (train_dir / "models.json").write_text(json.dumps({"primary": "gbm", "challenger": "scorecard",
-                                                       "features": MODEL_FEATURES}))
-    model.master_scale_.to_csv(train_dir / "master_scale.csv", index=False)
-    X = apps[MODEL_FEATURES]
-    pd.DataFrame({"application_id": apps["application_id"], "split": apps["split"],
-                  "default_12m": apps["default_12m"], "pd_gbm": model.predict_pd(X),
-                  "score_gbm": model.credit_score(X), "grade_gbm": model.grade(X)}).to_parquet(train_dir / "scores.parquet")
-    validate_dir = cfg.stage_dir("04_validate", product)
-    validate_dir.mkdir(parents=True)
-    (validate_dir / "validation.json").write_text(json.dumps({"verdict": "green", "metrics": {"auc_oot": 0.7}}))
-    (validate_dir / "model_card.md").write_text("# Model card\nA small synthetic quick-loan model.\n")
-
-    run_id = log_pipeline_run(cfg, product)
-    info = log_decision_model(cfg, product, run_id)
-    name = model_name(cfg, product)
-    version = register_version(cfg, product, run_id, info.model_uri, developer="dev-a").version
-    review.approve(cfg.tracking_uri, name, version, reviewer="validator-b", comment="checked")
-    review.promote(cfg.tracking_uri, name, version, actor="validator-b", comment="go live")
-    return cfg, name, str(version), info, apps
-
-
 @pytest.fixture(scope="module")
 def registered(tmp_path_factory):
     from creditmine.decision.score import tracking_store
@@ -250,7 +163,7 @@ def registered(tmp_path_factory):
     root.mkdir()
     # stage 05 leaves MLflow pointed at the run's store; put it back for the tests that follow
     with tracking_store(f"sqlite:///{root / 'mlruns' / 'mlflow.db'}"):
-        return build_registered_model(root)
+        return factories.approved_champion(root, PRODUCT)
 
 
 @pytest.fixture
@@ -264,8 +177,8 @@ def store(registered, monkeypatch):
 def test_the_logged_model_runs_the_installed_code(store):
     import mlflow
 
-    cfg, name, version, info, _ = store
-    local = mlflow.artifacts.download_artifacts(info.model_uri, tracking_uri=cfg.tracking_uri)
+    cfg, name, version, model_id, _ = store
+    local = mlflow.artifacts.download_artifacts(f"models:/{model_id}", tracking_uri=cfg.tracking_uri)
     code = open(f"{local}/decision_model_code.py", encoding="utf-8").read()
     assert "from creditmine.decision.model import DecisionModel" in code and "class " not in code
     model_file = open(f"{local}/MLmodel", encoding="utf-8").read()
@@ -300,7 +213,7 @@ def test_creditmine_score_writes_a_decision_per_row(store, tmp_path):
     from creditmine.cli.score import score
 
     cfg, name, version, _, apps = store
-    features = cfg.stage_dir("01_build_features") / "features.parquet"
+    features = artifacts.layout(cfg).features_table
     ids = tmp_path / "ids.csv"
     pd.DataFrame({"application_id": [*apps["application_id"].iloc[:50], "NOPE"]}).to_csv(ids, index=False)
     result = CliRunner().invoke(score, ["--model", f"models:/{name}@champion", "--input", str(ids),
@@ -322,10 +235,11 @@ def test_the_gate_holds_against_a_moved_alias_a_broken_trail_and_changed_artifac
     from creditmine.decision.package import log_decision_model
     from creditmine.decision.score import tracking_store
     from creditmine.registry.audit import audit_path
+    from creditmine.governance.lineage import log_pipeline_run
+    from creditmine.governance.stage import register_version
     from creditmine.registry.gate import DeploymentRefused
-    from creditmine.registry.tracking import log_pipeline_run, register_version
 
-    cfg, name, version, info, apps = store
+    cfg, name, version, model_id, apps = store
     client = mlflow.MlflowClient(tracking_uri=cfg.tracking_uri)
     uri = f"models:/{name}@champion"
     rows = tmp_path / "rows.parquet"
@@ -360,7 +274,7 @@ def test_the_gate_holds_against_a_moved_alias_a_broken_trail_and_changed_artifac
     trail.write_bytes(original)
 
     # 3. a policy changed in the artifact store (a higher cap) after the review
-    logged = client.get_logged_model(info.model_id)
+    logged = client.get_logged_model(model_id)
     policy = next(Path(logged.artifact_location.removeprefix("file://")).rglob("policy.json"))
     text = policy.read_text(encoding="utf-8")
     policy.write_text(text.replace("10000000", "90000000"), encoding="utf-8")

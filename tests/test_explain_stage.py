@@ -7,14 +7,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from creditmine import config
-from creditmine.data.split import assign_split
-from creditmine.explain import explain_product, mask_id
+from creditmine import artifacts, config
+from creditmine.artifacts import FeatureSpec
+from creditmine.explain.result import mask_id
 from creditmine.explain.stability import ranking_stability, segment_stability, sign_check
-from creditmine.features.catalog import FeatureSpec, write_catalog
-from creditmine.models import train_product
-from creditmine.models.io import load_models
+from creditmine.explain.stage import run as explain_product
+from creditmine.models.stage import run as train_product
 from creditmine.reports.style import apply_style, cjk_font_note
+from factories import write_features
 
 PARAMS = """
 name: unit
@@ -80,12 +80,8 @@ def explained(tmp_path_factory):
     (root / "params" / "unit.yaml").write_text(PARAMS)
     (root / "params" / "products" / "pooled.yaml").write_text(PRODUCT)
     cfg = config.load(root / "params" / "unit.yaml", run_name="t")
-    frame = _features(3000, 2)
-    frame.insert(7, "split", assign_split(frame, cfg.params.split, cfg.params.seed).to_numpy())
-    stage01 = cfg.stage_dir("01_build_features")
-    stage01.mkdir(parents=True)
-    frame.to_parquet(stage01 / "features.parquet", index=False)
-    write_catalog(CATALOG, stage01 / "catalog.json")
+    write_features(cfg, _features(3000, 2), CATALOG)
+    frame = artifacts.read_features(artifacts.layout(cfg))
     train_product(cfg, "pooled", progress=False)
     return cfg, frame, explain_product(cfg, "pooled", progress=False)
 
@@ -93,9 +89,9 @@ def explained(tmp_path_factory):
 @pytest.mark.slow
 def test_writes_the_contract_files_and_shap_adds_up(explained):
     cfg, frame, result = explained
-    folder = cfg.stage_dir("03_explain", "pooled")
+    folder = artifacts.layout(cfg, "pooled").stage_dir(artifacts.EXPLAIN)
     assert result.stage_dir == folder
-    models = load_models(cfg.stage_dir("02_train", "pooled"))
+    models = artifacts.read_models(artifacts.layout(cfg, "pooled"))
     oot = frame[frame["split"] == "oot"].set_index("application_id")
     for name, model in models.items():
         shap_table = pd.read_parquet(folder / f"shap_{name}.parquet")
@@ -119,7 +115,7 @@ def test_writes_the_contract_files_and_shap_adds_up(explained):
 @pytest.mark.slow
 def test_reasons_in_both_languages_for_every_out_of_time_application(explained):
     cfg, frame, result = explained
-    reasons = pd.read_parquet(cfg.stage_dir("03_explain", "pooled") / "reasons.parquet")
+    reasons = pd.read_parquet(artifacts.layout(cfg, "pooled").stage_dir(artifacts.EXPLAIN) / "reasons.parquet")
     assert list(reasons.columns) == ["application_id", "model", "rank", "reason_group", "feature", "value",
                                      "contribution", "statement_en", "statement_zh"]
     oot_ids = set(frame.loc[frame["split"] == "oot", "application_id"])

@@ -9,13 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from creditmine import config
+from creditmine import artifacts, config
+from creditmine.artifacts import read_catalog_file, write_catalog_file
 from creditmine.data.io import read_table
 from creditmine.data.synthetic import generate
-from creditmine.features.build import FEATURE_TABLES, build_features, compute_features
-from creditmine.features.catalog import (
-    CATALOG, KEY_COLUMNS, SOURCES, catalog_frame, missing_indicator, read_catalog, write_catalog,
-)
+from creditmine.features.build import FEATURE_TABLES, compute_features
+from creditmine.features.catalog import CATALOG, KEY_COLUMNS, SOURCES, catalog_frame, missing_indicator, synthetic_catalog
+from factories import assert_same_features
+from creditmine.features.stage import run as build_features
 
 SMALL_ENTERPRISES = 120
 
@@ -30,22 +31,6 @@ def small_world(tmp_path_factory) -> Path:
 
 def load_tables(data_dir: Path) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
     return {t: read_table(data_dir, t) for t in FEATURE_TABLES}, read_table(data_dir, "applications")
-
-
-def assert_same_features(left: pd.DataFrame, right: pd.DataFrame, rtol: float = 1e-9) -> None:
-    """Equal columns and rows; numbers equal to rtol (NaN equals NaN), strings exactly."""
-    assert list(left.columns) == list(right.columns)
-    assert left["application_id"].tolist() == right["application_id"].tolist()
-    for column in left.columns[1:]:
-        a, b = left[column], right[column]
-        if a.dtype == "float64":
-            same = np.isclose(a.to_numpy(), b.to_numpy(float), rtol=rtol, atol=1e-9, equal_nan=True)
-        else:
-            same = ((a == b).fillna(False) | (a.isna() & b.isna())).to_numpy()
-        assert same.all(), (
-            f"{column}: {int((~same).sum())} rows differ, e.g. application "
-            f"{left['application_id'][~same].iloc[0]}: {a[~same].iloc[0]!r} != {b[~same].iloc[0]!r}"
-        )
 
 
 # --- the catalog -------------------------------------------------------------------------------
@@ -70,9 +55,31 @@ def test_catalog_covers_every_source_with_at_least_sixty_described_features():
     assert kinds["product"] == kinds["industry_section"] == kinds["tax_rating_latest"] == "categorical"
 
 
+def test_the_catalog_is_data_whose_window_templates_expand_per_window():
+    assert len(CATALOG) == 109
+    four = {s.name: s for s in synthetic_catalog((1, 3, 6, 12))}
+    assert len(four) == 124
+    assert {"taxable_sales_1m", "invoiced_sales_growth_6m", "vat_burden_rel_rate_change_1m_12m"} <= set(four)
+    assert "invoiced_sales_growth_12m" not in four  # growth windows need 2k <= the annual window
+    growth = four["taxable_sales_growth_6m"]
+    assert growth.window_months == 12 and "{value:+.0%}" in growth.reason_en and "{k}" not in growth.description_en
+    assert four["invoices_missing"].description_en == "1 when there is no VAT invoice (last 12 months) record " \
+        "before the application, else 0"
+    annual_only = [s.name for s in synthetic_catalog((12,))]
+    assert len(annual_only) == 78 and not any(n.startswith("vat_burden_rel_rate_change") for n in annual_only)
+
+
+def test_a_catalog_entry_without_its_texts_is_refused_by_name():
+    from creditmine.features.catalog import _CatalogFile
+
+    with pytest.raises(ValueError, match="feature 'broken' lacks en, zh"):
+        _CatalogFile.model_validate({"features": [{"name": "broken", "source": "tax", "unit": "CNY", "risk": 1,
+                                                   "group": "g", "reason_en": "r", "reason_zh": "r"}]})
+
+
 def test_catalog_round_trips_through_json_and_the_data_dictionary(tmp_path):
-    path = write_catalog(CATALOG, tmp_path / "catalog.json")
-    assert read_catalog(path) == CATALOG
+    path = write_catalog_file(CATALOG, tmp_path / "catalog.json")
+    assert read_catalog_file(path) == CATALOG
     frame = catalog_frame(CATALOG)
     assert len(frame) == len(CATALOG)
     assert {"description_en", "description_zh", "risk_direction", "reason_en", "reason_zh"} <= set(frame)
@@ -82,7 +89,7 @@ def test_read_catalog_names_the_file_and_entry_of_a_bad_entry(tmp_path):
     path = tmp_path / "catalog.json"
     path.write_text('[{"name": "x", "source": "tax"}]', encoding="utf-8")
     with pytest.raises(ValueError, match=r"catalog.json: entry 0 \(x\) lacks"):
-        read_catalog(path)
+        read_catalog_file(path)
 
 
 # --- the definitions on DuckDB ---------------------------------------------------------------
@@ -193,7 +200,7 @@ def _files_params(project: Path, data_dir: Path) -> Path:
 def test_build_features_writes_the_stage_files_and_reuses_its_cache(project, small_world):
     cfg = config.load(_files_params(project, small_world), run_name="t")
     result = build_features(cfg, progress=False)
-    stage = cfg.stage_dir("01_build_features")
+    stage = artifacts.layout(cfg).stage_dir(artifacts.FEATURES)
     for name in ("features.parquet", "catalog.json", "data_dictionary.csv", "profile.json"):
         assert (stage / name).is_file(), name
     frame = pd.read_parquet(stage / "features.parquet")
@@ -201,7 +208,7 @@ def test_build_features_writes_the_stage_files_and_reuses_its_cache(project, sma
     assert frame["application_id"].is_monotonic_increasing
     assert set(frame["split"]) <= {"train", "holdout", "oot", "unlabelled"}
     assert (frame.loc[frame["default_12m"].isna(), "split"] == "unlabelled").all()
-    assert [s.name for s in read_catalog(stage / "catalog.json")] == [s.name for s in CATALOG]
+    assert [s.name for s in read_catalog_file(stage / "catalog.json")] == [s.name for s in CATALOG]
     dictionary = pd.read_csv(stage / "data_dictionary.csv")
     assert dictionary["description_zh"].notna().all() and len(dictionary) == len(CATALOG)
     assert not result.cached and result.profile["rows"] == len(frame)

@@ -12,7 +12,7 @@ from creditmine.data.synthetic import generate
 from creditmine.features.build import FEATURE_TABLES, compute_features
 from creditmine.features.reference import reference_features
 
-from test_features import assert_same_features
+from factories import assert_same_features
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from creditmine.data.synthetic import generate
 from creditmine.features.build import FEATURE_TABLES, compute_features
 from creditmine.features.definitions import feature_queries, to_dialect
 
-from test_features import assert_same_features
+from factories import assert_same_features
 
 pytestmark = [
     pytest.mark.spark, pytest.mark.slow,

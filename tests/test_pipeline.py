@@ -1,15 +1,14 @@
 """The whole pipeline, end to end, through papermill: the slow tests CI relies on most."""
 
-import json
 import subprocess
 import sys
 
 import pytest
 from mlflow import MlflowClient
 
-from conftest import creditmine_env
-from creditmine import config
+from creditmine import artifacts, config
 from creditmine.pipeline import STAGES, select_stages
+from factories import creditmine_env
 
 pytestmark = pytest.mark.slow
 
@@ -47,9 +46,8 @@ def test_ci_pipeline_runs_end_to_end_and_is_deterministic(project):
     # a second run of the same params gives identical metrics
     run_pipeline(params, "second", stages="01,02,03,04")
     for product in cfg.products:
-        first = json.loads((cfg.stage_dir("04_validate", product) / "validation.json").read_text())
-        second_dir = config.load(params, run_name="second").stage_dir("04_validate", product)
-        second = json.loads((second_dir / "validation.json").read_text())
+        first = artifacts.read_validation(artifacts.layout(cfg, product))
+        second = artifacts.read_validation(artifacts.layout(config.load(params, run_name="second"), product))
         assert model_metrics(first) == model_metrics(second)
         assert first["verdict"] == second["verdict"]
 
@@ -64,7 +62,7 @@ def test_bring_your_own_data_runs_the_whole_pipeline(project):
     run_pipeline(params, "german")
     cfg = config.load(params, run_name="german")
     assert len(list(cfg.reports_dir.rglob("*.html"))) == 5
-    validation = json.loads((cfg.stage_dir("04_validate", "germancredit") / "validation.json").read_text())
+    validation = artifacts.read_validation(artifacts.layout(cfg, "germancredit"))
     assert validation["verdict"] in {"green", "amber", "red"}
     client = MlflowClient(tracking_uri=cfg.tracking_uri)
     assert client.search_model_versions("name='creditmine-germancredit'")

@@ -145,26 +145,26 @@ def test_shipped_product_policies_validate(params_file):
 
 
 def test_simulation_of_a_runs_scores(tmp_path):
-    import json
     import shutil
+
+    from creditmine import artifacts
 
     shutil.copytree(config.project_root() / "params", tmp_path / "params")
     cfg = config.load(tmp_path / "params" / "ci.yaml", run_name="sim")
-    train_dir = cfg.stage_dir("02_train", "quick_loan")
-    features_dir = cfg.stage_dir("01_build_features")
-    train_dir.mkdir(parents=True)
-    features_dir.mkdir(parents=True)
-    (train_dir / "models.json").write_text(json.dumps({"primary": "gbm"}))
+    where = artifacts.layout(cfg, "quick_loan")
+    artifacts.write_models_meta(where, {"primary": "gbm", "challenger": "scorecard", "features": [], "models": {}})
     rng = np.random.default_rng(4)
     n = 400
     ids = [f"A{i}" for i in range(n)]
     grades = rng.integers(1, 11, n)
-    pd.DataFrame({"application_id": ids, "split": np.where(np.arange(n) < 300, "train", "oot"),
-                  "default_12m": rng.integers(0, 2, n).astype(float), "pd_gbm": 0.01 * grades,
-                  "grade_gbm": grades, "pd_scorecard": 0.5, "grade_scorecard": 1}).to_parquet(train_dir / "scores.parquet")
-    pd.DataFrame({"application_id": ids, "product": "tax", "requested_amount_cny": 1e6, "specialized_innovative": 0.0,
-                  "taxable_sales_12m": 2e6, "invoiced_sales_12m": np.nan, "electricity_bill_12m": np.nan,
-                  "exports_12m": 0.0}).to_parquet(features_dir / "features.parquet")
+    scores = pd.DataFrame({"application_id": ids, "split": np.where(np.arange(n) < 300, "train", "oot"),
+                           "default_12m": rng.integers(0, 2, n).astype(float), "pd_gbm": 0.01 * grades,
+                           "grade_gbm": grades, "pd_scorecard": 0.5, "grade_scorecard": 1})
+    artifacts.write_scores(where, scores)
+    artifacts.write_features(where, scores[["application_id", "split", "default_12m"]].assign(
+        enterprise_id="E", product="tax", applied_at=pd.Timestamp("2023-01-01"), requested_amount_cny=1e6,
+        term_months=12.0, specialized_innovative=0.0, taxable_sales_12m=2e6, invoiced_sales_12m=np.nan,
+        electricity_bill_12m=np.nan, exports_12m=0.0))
     sim = simulate_policy_for_run(cfg, "quick_loan")
     assert sim["approved"].iloc[-1] == 100 and list(sim["cutoff_grade"]) == list(range(1, 11))
     oot_grades = grades[300:]

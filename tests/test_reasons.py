@@ -108,8 +108,8 @@ def test_scorecard_reasons_count_points_below_the_best_bin():
     # in log-odds, the points lost against the best bin times ln 2 / pdo (before rounding to whole points)
     points = model.feature_points(frame.iloc[:500])[coder.features_]
     best = model.scorecard_table_.query("count > 0").groupby("feature")["points"].max()[coder.features_]
-    lost = (best.to_numpy() - points.to_numpy()) * np.log(2) / model.pdo
-    assert np.abs(contributions - lost).max() < 1.0 * np.log(2) / model.pdo   # within one point of rounding
+    lost = (best.to_numpy() - points.to_numpy()) * np.log(2) / model.points_scale.pdo
+    assert np.abs(contributions - lost).max() < 1.0 * np.log(2) / model.points_scale.pdo   # within one point of rounding
     at_best = contributions.sum(axis=1) == 0
     table = coder.explain(frame.iloc[:500])
     assert not set(frame.index[:500][at_best]) & set(table["application_id"])

@@ -15,7 +15,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from test_decision_model import PRODUCT, build_registered_model
+import factories
+
+PRODUCT = "quick_loan"
 
 pytestmark = pytest.mark.slow
 MLFLOW = Path(sys.executable).with_name("mlflow")
@@ -97,7 +99,7 @@ def registered(tmp_path_factory):
     root = tmp_path_factory.mktemp("serve") / "project"
     root.mkdir()
     with tracking_store(f"sqlite:///{root / 'mlruns' / 'mlflow.db'}"):
-        return build_registered_model(root)
+        return factories.approved_champion(root, PRODUCT)
 
 
 def test_the_served_champion_decides_over_rest(registered, tmp_path):
@@ -131,15 +133,11 @@ def test_the_served_champion_decides_over_rest(registered, tmp_path):
 def test_a_served_model_refuses_an_unapproved_champion(registered, tmp_path):
     import mlflow
 
-    from creditmine.decision.package import log_decision_model
     from creditmine.decision.score import tracking_store
-    from creditmine.registry.tracking import log_pipeline_run, register_version
 
     cfg, name, version, _, _ = registered
     with tracking_store(cfg.tracking_uri):
-        run_id = log_pipeline_run(cfg, PRODUCT)
-        info = log_decision_model(cfg, PRODUCT, run_id)
-        pending = register_version(cfg, PRODUCT, run_id, info.model_uri, developer="dev-a")
+        pending = factories.register(cfg, PRODUCT, developer="dev-a")
     client = mlflow.MlflowClient(tracking_uri=cfg.tracking_uri, registry_uri=cfg.tracking_uri)
     client.set_registered_model_alias(name, "champion", pending.version)  # the plain client, no review
     # `creditmine serve` refuses before loading anything from the artifact store

@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 import skops.io as sio
 
-from creditmine import config
-from creditmine.data.split import assign_split
-from creditmine.features.catalog import FeatureSpec, write_catalog
-from creditmine.models import load_models, read_models_meta, score_json, train_product
-from creditmine.models.io import TRUSTED_TYPES
+from creditmine import artifacts, config
+from creditmine.artifacts import TRUSTED_TYPES, FeatureSpec
+from creditmine.models import score_json
+from creditmine.models.stage import run as train_product
+from factories import write_features
 
 PARAMS = """
 name: unit
@@ -74,11 +74,8 @@ def trained(tmp_path_factory):
         (root / "params" / "products" / f"{name}.yaml").write_text(text)
     cfg = config.load(root / "params" / "unit.yaml", run_name="t")
     frame, catalog = _feature_table(6000, 1)
-    frame.insert(7, "split", assign_split(frame, cfg.params.split, cfg.params.seed).to_numpy())
-    stage01 = cfg.stage_dir("01_build_features")
-    stage01.mkdir(parents=True)
-    frame.to_parquet(stage01 / "features.parquet", index=False)
-    write_catalog(catalog, stage01 / "catalog.json")
+    write_features(cfg, frame, catalog)
+    frame = artifacts.read_features(artifacts.layout(cfg))
     results = {p: train_product(cfg, p, progress=False) for p in ("solo", "pooled")}
     return cfg, frame, results
 
@@ -86,7 +83,7 @@ def trained(tmp_path_factory):
 def test_writes_every_file_of_the_contract(trained):
     cfg, _, results = trained
     for product, result in results.items():
-        folder = cfg.stage_dir("02_train", product)
+        folder = artifacts.layout(cfg, product).stage_dir(artifacts.TRAIN)
         assert result.stage_dir == folder
         for name in ("models/scorecard.skops", "models/gbm.skops", "models.json", "scorecard_table.csv",
                      "master_scale.csv", "scores.parquet", "train_metrics.json", "scorecard.json", "scorecard.sql"):
@@ -98,12 +95,12 @@ def test_writes_every_file_of_the_contract(trained):
         table = pd.read_csv(folder / "scorecard_table.csv")
         assert {"feature", "bin", "woe", "points", "count", "bad_rate"} <= set(table.columns)
         scale = pd.read_csv(folder / "master_scale.csv")
-        assert len(scale) == 2 * cfg.params.models.grades and {"share_development", "share_oot"} <= set(scale.columns)
+        assert len(scale) == 2 * cfg.params.models.master_scale.grades and {"share_development", "share_oot"} <= set(scale.columns)
 
 
 def test_scope_primary_and_features_follow_the_product_files(trained):
     cfg, frame, results = trained
-    solo, pooled = read_models_meta(results["solo"].stage_dir), read_models_meta(results["pooled"].stage_dir)
+    solo, pooled = (artifacts.read_models_meta(artifacts.layout(cfg, p)) for p in ("solo", "pooled"))
     assert (solo["primary"], solo["challenger"]) == ("scorecard", "gbm")
     assert (pooled["primary"], pooled["challenger"]) == ("gbm", "scorecard")
     # the solo scope has a single loan mode: a constant feature is dropped with its reason
@@ -117,14 +114,14 @@ def test_scope_primary_and_features_follow_the_product_files(trained):
     assert len(scores) == len(expected) and set(scores["split"]) == {"train", "holdout", "oot", "unlabelled"}
     for model in ("scorecard", "gbm"):
         assert {f"pd_{model}", f"score_{model}", f"grade_{model}"} <= set(scores.columns)
-        assert scores[f"grade_{model}"].between(1, cfg.params.models.grades).all()
+        assert scores[f"grade_{model}"].between(1, cfg.params.models.master_scale.grades).all()
     assert scores.loc[scores["split"] == "unlabelled", "default_12m"].isna().all()
 
 
 def test_saved_models_reload_without_refitting_and_trust_exact_types(trained):
     cfg, frame, results = trained
     result = results["pooled"]
-    loaded = load_models(result.stage_dir)
+    loaded = artifacts.read_models(artifacts.layout(cfg, "pooled"))
     X = frame.loc[frame["product"].isin(["b", "c"]), result.meta["features"]]
     for name, model in loaded.items():
         assert np.array_equal(model.predict_pd(X), result.models[name].predict_pd(X))
@@ -138,7 +135,7 @@ def test_saved_models_reload_without_refitting_and_trust_exact_types(trained):
 def test_every_oot_application_scores_the_same_in_python_json_and_sql(trained):
     cfg, _, results = trained
     for result in results.values():
-        features = cfg.stage_dir("01_build_features") / "features.parquet"
+        features = artifacts.layout(cfg).features_table
         scores = result.scores[result.scores["split"] == "oot"]
         table = pd.read_parquet(features).merge(scores[["application_id", "score_scorecard"]], on="application_id")
         spec = json.loads((result.stage_dir / "scorecard.json").read_text())
@@ -169,7 +166,7 @@ def test_unknown_product_and_missing_stage01_fail_clearly(trained, tmp_path):
 
 @pytest.mark.slow
 def test_bring_your_own_german_credit(project):
-    from creditmine.features.build import build_features
+    from creditmine.features.stage import run as build_features
 
     cfg = config.load(project / "params" / "germancredit.yaml", run_name="german")
     build_features(cfg, progress=False)
@@ -177,4 +174,4 @@ def test_bring_your_own_german_credit(project):
     assert result.meta["primary"] == "scorecard"
     assert result.metrics["auc"]["scorecard"]["oot"] > 0.72 and result.metrics["auc"]["gbm"]["oot"] > 0.72
     assert len(result.scores) == 1000
-    assert set(load_models(result.stage_dir)) == {"scorecard", "gbm"}
+    assert set(artifacts.read_models(artifacts.layout(cfg, "germancredit"))) == {"scorecard", "gbm"}

@@ -9,8 +9,10 @@ import pandas as pd
 import pytest
 
 import creditmine.config
-from creditmine.validation import validate_product
+from creditmine import artifacts
+from creditmine.artifacts import FeatureSpec
 from creditmine.validation.segments import inclusion_analysis, segment_table
+from creditmine.validation.stage import run as validate_product
 
 GRADE_EDGES = np.array([0.005, 0.01, 0.02, 0.035, 0.05, 0.08, 0.12, 0.2])  # 9 grades
 
@@ -20,7 +22,7 @@ def _write_params(root, name: str, extra: str = "") -> None:
     (root / "params" / f"{name}.yaml").write_text(
         f"name: {name}\nseed: 3\nproducts: [quick_loan]\n"
         "split: {train_end: 2022-12-31, oot_start: 2023-01-01}\n"
-        "models: {grades: 9}\n"
+        "models: {master_scale: {grades: 9}}\n"
         f"validation: {{bootstrap: 20, min_segment_size: 60, min_segment_defaults: 3, min_month_size: 25{extra}}}\n"
     )
     (root / "params" / "products" / "quick_loan.yaml").write_text(
@@ -51,6 +53,7 @@ def make_run(root, shift_oot: float = 0.0, n_enterprises: int = 900, seed: int =
     late = frame["applied_at"] >= pd.Timestamp("2023-01-01")
     frame.loc[late, "h"] -= shift_oot
     frame["product"] = np.where(rng.random(len(frame)) < 0.2, "first_loan", "tax")
+    frame["requested_amount_cny"], frame["term_months"] = 5e5, 12.0
     frame["industry_section"] = rng.choice(list("CFIM"), len(frame), p=[0.4, 0.3, 0.25, 0.05])
     frame["district"] = rng.choice(["north", "south", "east"], len(frame))
     frame["employees"] = np.round(np.exp(rng.normal(2.5, 1, len(frame))))
@@ -75,27 +78,25 @@ def make_run(root, shift_oot: float = 0.0, n_enterprises: int = 900, seed: int =
         scores[f"pd_{name}"] = pd_
         scores[f"score_{name}"] = 600 - 20 / np.log(2) * np.log(pd_ / (1 - pd_) * 50)
         scores[f"grade_{name}"] = np.searchsorted(GRADE_EDGES, pd_) + 1
-    train_dir = cfg.stage_dir("02_train", "quick_loan")
-    train_dir.mkdir(parents=True)
-    scores.to_parquet(train_dir / "scores.parquet")
-    (train_dir / "models.json").write_text(json.dumps(
-        {"primary": "gbm", "challenger": "scorecard", "features": ["sales_growth", "late_filings", "kwh_trend"]}))
-    lower = np.r_[0, GRADE_EDGES]
-    upper = np.r_[GRADE_EDGES, 1]
-    pd.DataFrame({"grade": range(1, 10), "pd_lower": lower, "pd_upper": upper,
-                  "share": 1 / 9, "observed_default_rate": np.nan}).to_csv(train_dir / "master_scale.csv", index=False)
-    features_dir = cfg.stage_dir("01_build_features")
-    features_dir.mkdir(parents=True)
-    frame.drop(columns=["h"]).to_parquet(features_dir / "features.parquet")
-    catalog = [
-        {"name": "sales_growth", "source": "tax", "kind": "numeric", "risk_direction": -1},
-        {"name": "late_filings", "source": "tax", "kind": "numeric", "risk_direction": 1},
-        {"name": "kwh_trend", "source": "electricity", "kind": "numeric", "risk_direction": -1},
-        {"name": "industry_section", "source": "enterprise", "kind": "categorical", "risk_direction": 0},
-        {"name": "district", "source": "enterprise", "kind": "categorical", "risk_direction": 0},
-        {"name": "employees", "source": "enterprise", "kind": "numeric", "risk_direction": -1},
-    ]
-    (features_dir / "catalog.json").write_text(json.dumps(catalog))
+    where = artifacts.layout(cfg, "quick_loan")
+    artifacts.write_scores(where, scores)
+    features = ["sales_growth", "late_filings", "kwh_trend"]
+    artifacts.write_models_meta(where, {
+        "primary": "gbm", "challenger": "scorecard", "features": features,
+        "models": {"gbm": {"features": features}, "scorecard": {"features": features[:2]}},
+    })
+    lower, upper = np.r_[0, GRADE_EDGES], np.r_[GRADE_EDGES, 1]
+    scale = pd.DataFrame({"grade": range(1, 10), "pd_lower": lower, "pd_upper": upper,
+                          "share_development": 1 / 9, "observed_default_rate_development": np.nan})
+    artifacts.write_master_scale(where, pd.concat([scale.assign(model=m) for m in ("gbm", "scorecard")]))
+    artifacts.write_features(where, frame.drop(columns=["h"]))
+    spec = lambda name, source, kind, risk: FeatureSpec(name, source, 12, "value", name, name, risk, name, kind,
+                                                        f"{name} {{value}}", f"{name} {{value}}")
+    artifacts.write_catalog(where, [
+        spec("sales_growth", "tax", "numeric", -1), spec("late_filings", "tax", "numeric", 1),
+        spec("kwh_trend", "electricity", "numeric", -1), spec("industry_section", "enterprise", "categorical", 0),
+        spec("district", "enterprise", "categorical", 0), spec("employees", "enterprise", "numeric", -1),
+    ])
     return cfg
 
 
@@ -108,7 +109,7 @@ def stable_run(tmp_path_factory):
 
 def test_writes_the_stage_outputs(stable_run):
     cfg, result = stable_run
-    out = cfg.stage_dir("04_validate", "quick_loan")
+    out = artifacts.layout(cfg, "quick_loan").stage_dir(artifacts.VALIDATE)
     document = json.loads((out / "validation.json").read_text())
     assert document["verdict"] in ("green", "amber", "red")
     assert document["verdict"] == result.verdict
@@ -150,7 +151,7 @@ def test_shifted_out_of_time_data_turns_stability_and_verdict_red(tmp_path):
     assert lights["psi_score_month_max"].light == "red"
     assert lights["csi_max"].light == "red"
     assert result.verdict == "red"
-    assert json.loads((cfg.stage_dir("04_validate", "quick_loan") / "validation.json").read_text())["verdict"] == "red"
+    assert json.loads((artifacts.layout(cfg, "quick_loan").stage_dir(artifacts.VALIDATE) / "validation.json").read_text())["verdict"] == "red"
 
 
 def test_a_feed_that_goes_dark_shows(tmp_path):
@@ -171,8 +172,8 @@ def test_champion_auc_feeds_the_ecb_test(tmp_path):
 
 def test_without_dates_time_based_parts_are_skipped_with_a_reason(tmp_path):
     cfg = make_run(tmp_path)
-    for path in (cfg.stage_dir("02_train", "quick_loan") / "scores.parquet",
-                 cfg.stage_dir("01_build_features") / "features.parquet"):
+    where = artifacts.layout(cfg, "quick_loan")
+    for path in (where.scores, where.features_table):
         frame = pd.read_parquet(path).drop(columns=["applied_at", "enterprise_id"])
         frame.to_parquet(path)
     result = validate_product(cfg, "quick_loan", progress=False)
@@ -186,7 +187,7 @@ def test_without_dates_time_based_parts_are_skipped_with_a_reason(tmp_path):
 
 def test_missing_scores_column_names_file_and_column(tmp_path):
     cfg = make_run(tmp_path)
-    path = cfg.stage_dir("02_train", "quick_loan") / "scores.parquet"
+    path = artifacts.layout(cfg, "quick_loan").scores
     pd.read_parquet(path).drop(columns=["pd_gbm"]).to_parquet(path)
     with pytest.raises(ValueError, match=r"scores.parquet: missing column\(s\) pd_gbm"):
         validate_product(cfg, "quick_loan", progress=False)
