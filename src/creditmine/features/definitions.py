@@ -27,6 +27,9 @@ from dataclasses import dataclass
 
 import sqlglot
 
+from creditmine.features import sql
+from creditmine.features.sql import window_offsets
+
 __all__ = ["FeatureQueries", "RATING_RANKS", "feature_queries", "to_dialect", "window_offsets"]
 
 # Tax credit ratings from best to worst (State Taxation Administration scale).
@@ -35,8 +38,6 @@ RATING_RANKS = {"A": 1, "B": 2, "M": 3, "C": 4, "D": 5}
 # Invoice status codes inside the aggregates (any other status is 3).
 _STATUS = {"normal": 0, "void": 1, "red-letter": 2}
 
-# Exact type of amounts (yuan), kWh and other summed quantities: 14 integer digits, 4 decimals.
-_DECIMAL = "DECIMAL(18, 4)"
 
 
 @dataclass(frozen=True)
@@ -67,9 +68,9 @@ def feature_queries(windows_months: tuple[int, ...], filing_deadline_day: int) -
         ("inv", _invoice_rows(windows)),
         ("inv_counterparty", _invoice_counterparties()),
         ("inv_f", _invoice_features(windows, growth)),
-        ("elec_ranked", _monthly_ranked(
+        ("elec_ranked", sql.monthly_ranked(
             "electricity", "billed_at",
-            f"{_exact('m.kwh')} AS kwh, {_exact('m.bill_cny')} AS bill_cny, "
+            f"{sql.exact('m.kwh')} AS kwh, {sql.exact('m.bill_cny')} AS bill_cny, "
             "CASE WHEN m.paid_on_time THEN 0 ELSE 1 END AS late",
             "m.kwh DESC, m.bill_cny DESC, m.paid_on_time DESC")),
         ("elec_f", _electricity_features(windows)),
@@ -91,105 +92,37 @@ def to_dialect(sql: str, dialect: str) -> str:
 
 # ---------------------------------------------------------------------------------------------
 
-def _months(expr: str) -> str:
-    """A month index (year * 12 + month) of a date expression."""
-    return f"(YEAR({expr}) * 12 + MONTH({expr}))"
-
-
-def _exact(value: str) -> str:
-    """A quantity as an exact decimal, so that sums of it do not depend on the order of the rows."""
-    return f"CAST({value} AS {_DECIMAL})"
-
-
-def _div(num: str, den: str) -> str:
-    return f"(CAST({num} AS DOUBLE) / CAST({den} AS DOUBLE))"
-
-
-def _ratio(num: str, den: str) -> str:
-    """num / den when den is positive, else NULL."""
-    return f"CASE WHEN ({den}) > 0 THEN {_div(num, den)} END"
-
-
-def _monthly_ranked(table: str, known_at: str, columns: str, tie_break: str) -> str:
-    """Monthly records known before each application, r = 1 for the latest period.
-
-    `tie_break` orders records of one period known on the same day (values descending), so that
-    the ranking, hence every feature, does not depend on the order rows arrive in.
-    """
-    return f"""
-SELECT s.app_key, s.applied_at, m.period, {columns},
-       ROW_NUMBER() OVER (PARTITION BY s.app_key ORDER BY m.period DESC, m.{known_at} DESC, {tie_break}) AS r
-FROM spine s JOIN {table} m ON m.enterprise_id = s.enterprise_id AND m.{known_at} < s.applied_at"""
-
-
 def _tax_ranked(deadline_day: int) -> str:
-    return _monthly_ranked(
+    return sql.monthly_ranked(
         "tax_filings", "filed_at",
-        f"{_exact('m.taxable_sales_cny')} AS sales, {_exact('m.vat_payable_cny')} AS payable, "
-        f"{_exact('m.vat_paid_cny')} AS paid, "
+        f"{sql.exact('m.taxable_sales_cny')} AS sales, {sql.exact('m.vat_payable_cny')} AS payable, "
+        f"{sql.exact('m.vat_paid_cny')} AS paid, "
         f"CASE WHEN m.filed_at > m.period + INTERVAL 1 MONTH + INTERVAL {deadline_day - 1} DAY "
         "THEN 1 ELSE 0 END AS late",
         "m.taxable_sales_cny DESC, m.vat_payable_cny DESC, m.vat_paid_cny DESC",
     )
 
 
-def _distinct_months(condition: str, offset: str) -> str:
-    """Distinct calendar months among rows meeting `condition` (windows up to 5 years).
-
-    `offset` is the row's month offset before the application month; a bit mask of offsets, OR-ed
-    and counted, is exact and far cheaper than COUNT(DISTINCT ...) inside a wide aggregate.
-    """
-    return f"BIT_COUNT(BIT_OR(CASE WHEN {condition} THEN CAST(1 AS BIGINT) << ({offset}) ELSE CAST(0 AS BIGINT) END))"
-
-
-def _window_sum(value: str, lo: int, hi: int) -> str:
-    """Sum of `value` over ranks lo < r <= hi."""
-    return f"SUM(CASE WHEN r > {lo} AND r <= {hi} THEN {value} END)"
-
-
-def _growth(value: str, k: int) -> str:
-    """Last k ranked months over the k before, minus 1; NULL unless all k earlier months exist."""
-    recent, earlier = _window_sum(value, 0, k), _window_sum(value, k, 2 * k)
-    full = f"COUNT(CASE WHEN r > {k} AND r <= {2 * k} THEN 1 END) = {k}"
-    return f"CASE WHEN {full} AND {earlier} > 0 THEN {_div(recent, earlier)} - 1 END"
-
-
-def _cv(value: str, k: int) -> str:
-    """Sample standard deviation over mean of `value` (an exact decimal) for ranks r <= k.
-
-    The moments are exact decimal sums, so the result does not depend on the order of the rows.
-    """
-    x = f"CASE WHEN r <= {k} THEN {value} END"
-    wide = f"CAST({x} AS DECIMAL(38, 4))"  # room for the square
-    n, sx, sxx = f"COUNT({x})", f"SUM({x})", f"SUM({wide} * {wide})"
-    variance = f"GREATEST(CAST({n} * {sxx} - {sx} * {sx} AS DOUBLE), 0) / ({n} * ({n} - 1))"
-    return f"CASE WHEN {n} >= 2 AND {sx} > 0 THEN SQRT({variance}) / {_div(sx, n)} END"
-
-
-def _count(condition: str) -> str:
-    return f"SUM(CASE WHEN {condition} THEN 1 ELSE 0 END)"
-
-
 def _tax_features(windows) -> str:
     annual = windows[-1]
     cols = []
     for k in windows:
-        cols.append(f"{_window_sum('sales', 0, k)} AS taxable_sales_{k}m")
-        cols.append(f"{_growth('sales', k)} AS taxable_sales_growth_{k}m")
-        cols.append(f"{_cv('sales', k)} AS taxable_sales_cv_{k}m")
-        cols.append(f"{_count(f'r <= {k} AND late = 1')} AS tax_late_filings_{k}m")
+        cols.append(f"{sql.window_sum('sales', 0, k)} AS taxable_sales_{k}m")
+        cols.append(f"{sql.growth('sales', k)} AS taxable_sales_growth_{k}m")
+        cols.append(f"{sql.cv('sales', k)} AS taxable_sales_cv_{k}m")
+        cols.append(f"{sql.count(f'r <= {k} AND late = 1')} AS tax_late_filings_{k}m")
         # not a feature: the numerator of the final step's VAT burden relative to the statutory rate
-        cols.append(f"{_window_sum('payable', 0, k)} AS vat_payable_{k}m")
+        cols.append(f"{sql.window_sum('payable', 0, k)} AS vat_payable_{k}m")
     a = f"r <= {annual}"
     cols += [
-        f"{_ratio(_count(f'{a} AND late = 1'), f'COUNT(CASE WHEN {a} THEN 1 END)')} AS tax_late_filing_share_{annual}m",
-        f"{_ratio(_window_sum('paid', 0, annual), _window_sum('payable', 0, annual))} AS vat_paid_ratio_{annual}m",
-        f"{_window_sum('payable - paid', 0, annual)} AS vat_unpaid_{annual}m",
-        f"{_count(f'{a} AND paid < payable')} AS vat_underpaid_months_{annual}m",
-        f"{_ratio(_window_sum('payable', 0, annual), _window_sum('sales', 0, annual))} AS vat_burden_{annual}m",
-        f"{_count(f'{a} AND sales <= 0')} AS tax_zero_sales_months_{annual}m",
+        f"{sql.ratio(sql.count(f'{a} AND late = 1'), f'COUNT(CASE WHEN {a} THEN 1 END)')} AS tax_late_filing_share_{annual}m",
+        f"{sql.ratio(sql.window_sum('paid', 0, annual), sql.window_sum('payable', 0, annual))} AS vat_paid_ratio_{annual}m",
+        f"{sql.window_sum('payable - paid', 0, annual)} AS vat_unpaid_{annual}m",
+        f"{sql.count(f'{a} AND paid < payable')} AS vat_underpaid_months_{annual}m",
+        f"{sql.ratio(sql.window_sum('payable', 0, annual), sql.window_sum('sales', 0, annual))} AS vat_burden_{annual}m",
+        f"{sql.count(f'{a} AND sales <= 0')} AS tax_zero_sales_months_{annual}m",
         "COUNT(*) AS tax_history_months",
-        f"MIN({_months('applied_at')} - {_months('period')}) AS tax_filing_lag_months",
+        f"MIN({sql.months('applied_at')} - {sql.months('period')}) AS tax_filing_lag_months",
     ]
     return "SELECT app_key,\n  " + ",\n  ".join(cols) + "\nFROM tax_ranked GROUP BY app_key"
 
@@ -212,16 +145,6 @@ SELECT app_key,
 FROM rating_ranked GROUP BY app_key"""
 
 
-def window_offsets(windows_months) -> tuple[int, ...]:
-    """Month offsets whose start date the spine carries: every window and twice each growth window."""
-    windows = tuple(sorted(set(windows_months)))
-    return tuple(sorted({*windows, *(2 * k for k in windows if 2 * k <= windows[-1])}))
-
-
-def _since_columns(windows) -> str:
-    return ", ".join(f"s.since_{k}m" for k in window_offsets(windows))
-
-
 def _invoice_rows(windows) -> str:
     """Invoices of the annual window before each application, narrowed to what the aggregates need.
 
@@ -233,32 +156,18 @@ def _invoice_rows(windows) -> str:
     return f"""
 SELECT s.app_key, i.counterparty_id, i.direction = 'sales' AS is_sale,
        CASE i.status {statuses} ELSE 3 END AS st,
-       {_band('i.issued_at', windows)} AS band,
-       {_months('s.applied_at')} - {_months('i.issued_at')} AS month_offset,
+       {sql.band('i.issued_at', windows)} AS band,
+       {sql.months('s.applied_at')} - {sql.months('i.issued_at')} AS month_offset,
        DATE_DIFF('day', i.issued_at, s.applied_at) AS age_days,
-       {_exact('i.amount_cny')} AS amount
+       {sql.exact('i.amount_cny')} AS amount
 FROM spine s JOIN invoices i ON i.enterprise_id = s.enterprise_id
  AND i.issued_at < s.applied_at AND i.issued_at >= s.since_{annual}m"""
-
-
-def _band(date: str, windows) -> str:
-    return " + ".join(f"CASE WHEN {date} >= s.since_{o}m THEN 1 ELSE 0 END" for o in window_offsets(windows))
-
-
-def _in_window(windows, k: int) -> str:
-    """`band` condition for "dated on or after applied_at minus k months".
-
-    Window starts move back as the offset grows, so a date on or after the start of offset k is on
-    or after the start of every larger offset: it is in window k exactly when its band counts
-    all the offsets from k up.
-    """
-    return f"band >= {sum(1 for o in window_offsets(windows) if o >= k)}"
 
 
 def _invoice_counterparties() -> str:
     """Normal (neither void nor red-letter) invoice amount per application and counterparty."""
     return f"""
-SELECT app_key, is_sale, counterparty_id, CAST(SUM(amount) AS {_DECIMAL}) AS amount
+SELECT app_key, is_sale, counterparty_id, CAST(SUM(amount) AS {sql.DECIMAL}) AS amount
 FROM inv WHERE st = {_STATUS['normal']} GROUP BY app_key, is_sale, counterparty_id"""
 
 
@@ -271,33 +180,33 @@ def _invoice_features(windows, growth) -> str:
         """Net sales dated within window `lo` but not within window `hi`."""
         cond = [net_sale]
         if lo:
-            cond.append(_in_window(windows, lo))
+            cond.append(sql.in_window(windows, lo))
         if hi:
-            cond.append(f"NOT {_in_window(windows, hi)}")
+            cond.append(f"NOT {sql.in_window(windows, hi)}")
         return f"SUM(CASE WHEN {' AND '.join(cond)} THEN amount ELSE 0.0 END)"
 
     cols = []
     for k in windows:
-        in_k = _in_window(windows, k)
+        in_k = sql.in_window(windows, k)
         cols += [
             f"{net_sales_between(k, None)} AS invoiced_sales_{k}m",
-            f"{_count(f'is_sale AND {in_k}')} AS sales_invoices_{k}m",
-            f"{_ratio(_count(f'is_sale AND {in_k} AND {void}'), _count(f'is_sale AND {in_k}'))} AS invoice_void_share_{k}m",
-            f"{_ratio(_count(f'is_sale AND {in_k} AND {red_letter}'), _count(f'is_sale AND {in_k}'))} AS invoice_red_letter_share_{k}m",
+            f"{sql.count(f'is_sale AND {in_k}')} AS sales_invoices_{k}m",
+            f"{sql.ratio(sql.count(f'is_sale AND {in_k} AND {void}'), sql.count(f'is_sale AND {in_k}'))} AS invoice_void_share_{k}m",
+            f"{sql.ratio(sql.count(f'is_sale AND {in_k} AND {red_letter}'), sql.count(f'is_sale AND {in_k}'))} AS invoice_red_letter_share_{k}m",
         ]
     for k in growth:
         recent, earlier = net_sales_between(k, None), net_sales_between(2 * k, k)
-        cols.append(f"CASE WHEN {earlier} > 0 THEN {_div(recent, earlier)} - 1 END AS invoiced_sales_growth_{k}m")
+        cols.append(f"CASE WHEN {earlier} > 0 THEN {sql.div(recent, earlier)} - 1 END AS invoiced_sales_growth_{k}m")
     red = f"SUM(CASE WHEN is_sale AND {red_letter} THEN -amount ELSE 0.0 END)"
     normal_sales = f"SUM(CASE WHEN is_sale AND {normal} THEN amount ELSE 0.0 END)"
     purchases = f"SUM(CASE WHEN NOT is_sale AND NOT {void} THEN amount ELSE 0.0 END)"
     cols += [
-        f"{_ratio(red, normal_sales)} AS invoice_red_letter_amount_share_{annual}m",
+        f"{sql.ratio(red, normal_sales)} AS invoice_red_letter_amount_share_{annual}m",
         f"{purchases} AS invoiced_purchases_{annual}m",
-        f"{_ratio(net_sales_between(None, None), purchases)} AS sales_to_purchases_{annual}m",
-        f"{_distinct_months('is_sale', 'month_offset')} AS sales_invoice_months_{annual}m",
+        f"{sql.ratio(net_sales_between(None, None), purchases)} AS sales_to_purchases_{annual}m",
+        f"{sql.distinct_months('is_sale', 'month_offset')} AS sales_invoice_months_{annual}m",
         "MIN(CASE WHEN is_sale THEN age_days END) AS days_since_last_sales_invoice",
-        f"{_ratio(normal_sales, _count(f'is_sale AND {normal}'))} AS avg_sales_invoice_cny_{annual}m",
+        f"{sql.ratio(normal_sales, sql.count(f'is_sale AND {normal}'))} AS avg_sales_invoice_cny_{annual}m",
     ]
     body = ",\n  ".join(cols)
     return f"""
@@ -314,8 +223,8 @@ conc AS (SELECT app_key,
 SELECT agg.*,
   COALESCE(conc.customers, 0) AS customers_{annual}m,
   COALESCE(conc.suppliers, 0) AS suppliers_{annual}m,
-  {_ratio('conc.sales_squares', 'CAST(conc.sales_total AS DOUBLE) * CAST(conc.sales_total AS DOUBLE)')} AS customer_hhi_{annual}m,
-  {_ratio('conc.sales_top', 'conc.sales_total')} AS top_customer_share_{annual}m
+  {sql.ratio('conc.sales_squares', 'CAST(conc.sales_total AS DOUBLE) * CAST(conc.sales_total AS DOUBLE)')} AS customer_hhi_{annual}m,
+  {sql.ratio('conc.sales_top', 'conc.sales_total')} AS top_customer_share_{annual}m
 FROM agg LEFT JOIN conc ON conc.app_key = agg.app_key"""
 
 
@@ -323,15 +232,15 @@ def _electricity_features(windows) -> str:
     annual = windows[-1]
     cols = []
     for k in windows:
-        cols.append(f"{_window_sum('kwh', 0, k)} AS electricity_kwh_{k}m")
-        cols.append(f"{_growth('kwh', k)} AS electricity_kwh_growth_{k}m")
-        cols.append(f"{_count(f'r <= {k} AND late = 1')} AS electricity_late_payments_{k}m")
+        cols.append(f"{sql.window_sum('kwh', 0, k)} AS electricity_kwh_{k}m")
+        cols.append(f"{sql.growth('kwh', k)} AS electricity_kwh_growth_{k}m")
+        cols.append(f"{sql.count(f'r <= {k} AND late = 1')} AS electricity_late_payments_{k}m")
     cols += [
-        f"{_cv('kwh', annual)} AS electricity_kwh_cv_{annual}m",
-        f"{_window_sum('bill_cny', 0, annual)} AS electricity_bill_{annual}m",
-        f"{_ratio(_count(f'r <= {annual} AND late = 0'), f'COUNT(CASE WHEN r <= {annual} THEN 1 END)')} AS electricity_on_time_share_{annual}m",
+        f"{sql.cv('kwh', annual)} AS electricity_kwh_cv_{annual}m",
+        f"{sql.window_sum('bill_cny', 0, annual)} AS electricity_bill_{annual}m",
+        f"{sql.ratio(sql.count(f'r <= {annual} AND late = 0'), f'COUNT(CASE WHEN r <= {annual} THEN 1 END)')} AS electricity_on_time_share_{annual}m",
         "COUNT(*) AS electricity_history_months",
-        f"MIN({_months('applied_at')} - {_months('period')}) AS electricity_billing_lag_months",
+        f"MIN({sql.months('applied_at')} - {sql.months('period')}) AS electricity_billing_lag_months",
     ]
     return "SELECT app_key,\n  " + ",\n  ".join(cols) + "\nFROM elec_ranked GROUP BY app_key"
 
@@ -339,8 +248,8 @@ def _electricity_features(windows) -> str:
 def _customs_rows(windows) -> str:
     annual = windows[-1]
     return f"""
-SELECT s.app_key, s.applied_at, {_since_columns(windows)},
-       c.declared_at, c.direction = 'export' AS is_export, {_exact('c.value_cny')} AS value, c.hs_chapter
+SELECT s.app_key, s.applied_at, {sql.since_columns(windows)},
+       c.declared_at, c.direction = 'export' AS is_export, {sql.exact('c.value_cny')} AS value, c.hs_chapter
 FROM spine s JOIN customs c ON c.enterprise_id = s.enterprise_id
  AND c.declared_at < s.applied_at AND c.declared_at >= s.since_{annual}m"""
 
@@ -355,11 +264,11 @@ def _customs_features(windows, growth) -> str:
     cols = [f"{exports_between(f'since_{k}m', None)} AS exports_{k}m" for k in windows]
     for k in growth:
         recent, earlier = exports_between(f"since_{k}m", None), exports_between(f"since_{2 * k}m", f"since_{k}m")
-        cols.append(f"CASE WHEN {earlier} > 0 THEN {_div(recent, earlier)} - 1 END AS exports_growth_{k}m")
+        cols.append(f"CASE WHEN {earlier} > 0 THEN {sql.div(recent, earlier)} - 1 END AS exports_growth_{k}m")
     cols += [
         f"SUM(CASE WHEN NOT is_export THEN value ELSE 0.0 END) AS imports_{annual}m",
         f"COUNT(*) AS customs_declarations_{annual}m",
-        f"{_distinct_months('is_export', _months('applied_at') + ' - ' + _months('declared_at'))} AS export_months_{annual}m",
+        f"{sql.distinct_months('is_export', sql.months('applied_at') + ' - ' + sql.months('declared_at'))} AS export_months_{annual}m",
         f"COUNT(DISTINCT hs_chapter) AS customs_hs_chapters_{annual}m",
         "DATE_DIFF('day', MAX(declared_at), MAX(applied_at)) AS days_since_last_declaration",
     ]
@@ -376,15 +285,15 @@ def _remaining_share(applied: str, start: str, end: str) -> str:
 
 def _award_features(annual: int) -> str:
     share = _remaining_share("s.applied_at", "a.start_on", "a.end_on")
-    amount = _exact("a.contract_amount_cny")
+    amount = sql.exact("a.contract_amount_cny")
     return f"""
 SELECT s.app_key,
-  {_count(f'a.awarded_at >= s.since_{annual}m')} AS awards_won_{annual}m,
+  {sql.count(f'a.awarded_at >= s.since_{annual}m')} AS awards_won_{annual}m,
   COUNT(*) AS awards_won_total,
   SUM(CASE WHEN a.awarded_at >= s.since_{annual}m THEN {amount} ELSE 0.0 END) AS award_value_{annual}m,
   SUM({amount}) AS award_value_total,
-  {_count('a.end_on >= s.applied_at')} AS active_contracts,
-  SUM({_exact(f'CAST(a.contract_amount_cny AS DOUBLE) * {share}')}) AS active_remaining_value,
+  {sql.count('a.end_on >= s.applied_at')} AS active_contracts,
+  SUM({sql.exact(f'CAST(a.contract_amount_cny AS DOUBLE) * {share}')}) AS active_remaining_value,
   COUNT(DISTINCT a.purchaser) AS distinct_purchasers,
   DATE_DIFF('day', MAX(a.awarded_at), MAX(s.applied_at)) AS days_since_last_award
 FROM spine s JOIN procurement_awards a ON a.enterprise_id = s.enterprise_id AND a.awarded_at < s.applied_at
@@ -398,7 +307,7 @@ def _own_award_features() -> str:
 SELECT s.app_key,
   a.contract_amount_cny AS contract_value,
   {remaining} AS remaining_contract_value,
-  {_ratio('s.requested_amount_cny', remaining)} AS requested_to_remaining_value,
+  {sql.ratio('s.requested_amount_cny', remaining)} AS requested_to_remaining_value,
   DATE_DIFF('day', s.applied_at, a.end_on) AS contract_days_remaining,
   a.category AS award_category
 FROM spine s JOIN procurement_awards a ON a.award_id = s.award_id AND a.awarded_at < s.applied_at"""
@@ -426,15 +335,15 @@ def _final(windows, growth) -> str:
     computed = {
         "product": None, "requested_amount_cny": None, "term_months": None,  # key columns, carried by the spine
         f"prior_applications_{annual}m": f"COALESCE(prior_f.prior_applications_{annual}m, 0)",
-        f"requested_to_sales_{annual}m": _ratio("s.requested_amount_cny", f"tax_f.taxable_sales_{annual}m"),
+        f"requested_to_sales_{annual}m": sql.ratio("s.requested_amount_cny", f"tax_f.taxable_sales_{annual}m"),
         "enterprise_age_years": "CAST(DATE_DIFF('day', e.registered_at, s.applied_at) AS DOUBLE) / 365.25",
         "registered_capital_cny": "e.registered_capital_cny",
         "employees": "e.employees",
         "specialized_innovative": "CASE WHEN e.specialized_innovative THEN 1.0 WHEN NOT e.specialized_innovative THEN 0.0 END",
         "high_tech": "CASE WHEN e.high_tech THEN 1.0 WHEN NOT e.high_tech THEN 0.0 END",
         "industry_section": "e.industry_section",
-        f"invoiced_to_taxable_sales_{annual}m": _ratio(f"inv_f.invoiced_sales_{annual}m", f"tax_f.taxable_sales_{annual}m"),
-        f"electricity_bill_to_sales_{annual}m": _ratio(f"elec_f.electricity_bill_{annual}m", f"tax_f.taxable_sales_{annual}m"),
+        f"invoiced_to_taxable_sales_{annual}m": sql.ratio(f"inv_f.invoiced_sales_{annual}m", f"tax_f.taxable_sales_{annual}m"),
+        f"electricity_bill_to_sales_{annual}m": sql.ratio(f"elec_f.electricity_bill_{annual}m", f"tax_f.taxable_sales_{annual}m"),
         "sources_missing_count": " + ".join(
             f"CASE WHEN {step}.app_key IS NULL THEN 1 ELSE 0 END" for step in _SOURCE_STEPS.values()
         ),
@@ -478,5 +387,5 @@ def _vat_burden_rel_rate(k: int) -> str:
     from creditmine.features.catalog import STATUTORY_VAT_RATES
 
     rate = " ".join(f"WHEN '{section}' THEN {rate!r}" for section, rate in STATUTORY_VAT_RATES.items())
-    burden = _ratio(f"tax_f.vat_payable_{k}m", f"tax_f.taxable_sales_{k}m")
+    burden = sql.ratio(f"tax_f.vat_payable_{k}m", f"tax_f.taxable_sales_{k}m")
     return f"({burden}) / CAST(CASE e.industry_section {rate} END AS DOUBLE)"

@@ -158,6 +158,7 @@ def _cache_key(cfg, tabular: bool) -> str:
     """Digest of the inputs (sizes and modification times of the files) and the params they feed."""
     import creditmine.features.catalog as catalog_module
     import creditmine.features.definitions as definitions_module
+    import creditmine.features.sql as sql_module
 
     params = cfg.params
     if tabular:
@@ -171,7 +172,8 @@ def _cache_key(cfg, tabular: bool) -> str:
         stat = path.stat() if path.exists() else None
         stamps.append([str(path), stat.st_size if stat else None, stat.st_mtime_ns if stat else None])
     catalog_yaml = Path(catalog_module.__file__).with_name("catalog.yaml")
-    code = [Path(m.__file__).read_bytes() for m in (catalog_module, definitions_module)] + [catalog_yaml.read_bytes()]
+    modules = (catalog_module, definitions_module, sql_module)
+    code = [Path(m.__file__).read_bytes() for m in modules] + [catalog_yaml.read_bytes()]
     blob = json.dumps({
         "files": stamps,
         "features": params.features.model_dump(mode="json"),
