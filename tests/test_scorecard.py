@@ -11,7 +11,8 @@ from creditmine.models.base import VALIDATION_SHARE
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 
-from creditmine.models.scorecard import ScorecardModel, score_json
+from creditmine.models.binning import score_json
+from creditmine.models.scorecard import ScorecardModel
 
 SPECIAL = -1.0
 GERMAN = Path(__file__).resolve().parents[1] / "datasets" / "germancredit" / "germancredit.csv"

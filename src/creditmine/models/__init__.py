@@ -4,10 +4,11 @@
 back through `creditmine.artifacts` (`write_model`, `read_models`).
 """
 
+from creditmine.models.binning import score_json
 from creditmine.models.calibration import LogOddsCalibrator
 from creditmine.models.components import MasterScale, PointsScale
 from creditmine.models.gbm import GbmModel
-from creditmine.models.scorecard import ScorecardModel, score_json
+from creditmine.models.scorecard import ScorecardModel
 from creditmine.models.stage import TrainResult, plot_calibration, primary_model, run
 
 __all__ = [

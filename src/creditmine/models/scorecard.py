@@ -26,12 +26,14 @@ from sklearn.utils.validation import check_is_fitted
 from tqdm import tqdm
 
 from creditmine.config.models import ScorecardParams
-from creditmine.models.base import CreditModel, category_label, shared_components
+from creditmine.models.base import CreditModel, shared_components
 from creditmine.models.calibration import LogOddsCalibrator
+from creditmine.models.binning import (
+    bin_index, categories, is_numeric, labels, numeric, quote, sql_float, sql_string, vif, woe_iv,
+)
 from creditmine.models.components import MasterScale, PointsScale, records
 from creditmine.models.selection import select_features
 
-SPECIAL, MISSING = "Special", "Missing"
 _P = ScorecardParams()
 _TRENDS = {1: "ascending", -1: "descending"}
 
@@ -120,7 +122,7 @@ class ScorecardModel(CreditModel):
     # -- fitting --------------------------------------------------------------------------------
     def _fit_raw(self, X: pd.DataFrame, y: np.ndarray, X_val: pd.DataFrame, y_val: np.ndarray) -> None:
         directions = dict(self.risk_directions or {})
-        categorical = set(self.categorical_features) | {c for c in X.columns if not _is_numeric(X[c])}
+        categorical = set(self.categorical_features) | {c for c in X.columns if not is_numeric(X[c])}
         self.bins_ = {}
         for feature in tqdm(list(X.columns), desc="scorecard binning", disable=not self.progress, leave=False):
             kind = "categorical" if feature in categorical else "numeric"
@@ -158,7 +160,7 @@ class ScorecardModel(CreditModel):
             min_bin_size=self.min_bin_share, max_n_bins=self.max_bins, time_limit=self.binning_time_limit,
         )
         if kind == "numeric":
-            values = _numeric(column, feature)
+            values = numeric(column, feature)
             specials = list(self.special_values)
             options.update(
                 monotonic_trend=_TRENDS.get(int(direction), self.unknown_trend),
@@ -166,7 +168,7 @@ class ScorecardModel(CreditModel):
             )
             spec = {"kind": "numeric", "splits": [], "groups": [], "special_values": [float(s) for s in specials]}
         else:
-            values = _categories(column)
+            values = categories(column)
             spec = {"kind": "categorical", "splits": [], "groups": [], "special_values": []}
         binning = OptimalBinning(**options)
         usable = values if kind == "numeric" else np.where(pd.isna(values), np.nan, values.astype(object))
@@ -182,14 +184,14 @@ class ScorecardModel(CreditModel):
         if kind == "categorical" and not spec["groups"]:
             present = sorted({v for v in values if v is not None})
             spec["groups"] = [present] if present else []
-        spec["labels"] = _labels(spec)
-        index = _bin_index(spec, column, feature)
+        spec["labels"] = labels(spec)
+        index = bin_index(spec, column, feature)
         n_bins = len(spec["labels"])
         count = np.bincount(index, minlength=n_bins)
         bads = np.bincount(index, weights=y, minlength=n_bins)
         spec["count"] = count.astype(int).tolist()
         spec["bads"] = bads.astype(int).tolist()
-        spec["woe"], spec["iv"] = _woe_iv(count, bads, self.woe_smoothing)
+        spec["woe"], spec["iv"] = woe_iv(count, bads, self.woe_smoothing)
         return spec
 
     def _coefficient_table(self, W: np.ndarray, y: np.ndarray, directions: dict) -> pd.DataFrame:
@@ -206,7 +208,7 @@ class ScorecardModel(CreditModel):
             "std_error": se,
             "z": z,
             "p_value": 2 * stats.norm.sf(np.abs(z)),
-            "vif": [np.nan, *_vif(W)],
+            "vif": [np.nan, *vif(W)],
             "iv": [np.nan, *(self.iv_[f] for f in self.features_)],
             "risk_direction": [0, *(int(directions.get(f, 0)) for f in self.features_)],
             "expected_sign": ["", *(["-"] * len(self.features_))],
@@ -251,7 +253,7 @@ class ScorecardModel(CreditModel):
         check_is_fitted(self, "points_")
         X = self._check_columns(X)
         return pd.DataFrame(
-            {f: np.asarray(self.points_[f])[_bin_index(self.bins_[f], X[f], f)] for f in self.features_},
+            {f: np.asarray(self.points_[f])[bin_index(self.bins_[f], X[f], f)] for f in self.features_},
             index=X.index,
         )
 
@@ -328,24 +330,24 @@ class ScorecardModel(CreditModel):
         Missing values must be SQL NULL (as they are when read from Parquet); categorical columns
         are compared as strings.
         """
-        return f"SELECT *, {self.to_sql_expression()} AS {_quote(score_column)} FROM {table}"
+        return f"SELECT *, {self.to_sql_expression()} AS {quote(score_column)} FROM {table}"
 
     def to_sql_expression(self) -> str:
         """The score as a SQL expression: one `CASE` per feature, added up."""
         cases = []
         for feature in self.to_dict()["features"]:
-            column = _quote(feature["name"])
+            column = quote(feature["name"])
             parts = [f"WHEN {column} IS NULL THEN {feature['missing_points']}"]
             if feature["kind"] == "numeric":
                 if feature["special_values"]:
-                    codes = ", ".join(_sql_float(v) for v in feature["special_values"])
+                    codes = ", ".join(sql_float(v) for v in feature["special_values"])
                     parts.append(f"WHEN {column} IN ({codes}) THEN {feature['special_points']}")
                 for split, points in zip(feature["splits"], feature["points"]):
-                    parts.append(f"WHEN {column} < {_sql_float(split)} THEN {points}")
+                    parts.append(f"WHEN {column} < {sql_float(split)} THEN {points}")
                 parts.append(f"ELSE {feature['points'][-1]}")
             else:
                 for group, points in zip(feature["groups"], feature["points"]):
-                    values = ", ".join(_sql_string(v) for v in group)
+                    values = ", ".join(sql_string(v) for v in group)
                     parts.append(f"WHEN CAST({column} AS VARCHAR) IN ({values}) THEN {points}")
                 parts.append(f"ELSE {feature['missing_points']}")
             cases.append("(CASE " + " ".join(parts) + " END)")
@@ -354,7 +356,7 @@ class ScorecardModel(CreditModel):
     # -- helpers --------------------------------------------------------------------------------
     def _woe(self, feature: str, column: pd.Series) -> np.ndarray:
         spec = self.bins_[feature]
-        return np.asarray(spec["woe"], dtype=float)[_bin_index(spec, column, feature)]
+        return np.asarray(spec["woe"], dtype=float)[bin_index(spec, column, feature)]
 
     def _check_columns(self, X: pd.DataFrame) -> pd.DataFrame:
         if not isinstance(X, pd.DataFrame):
@@ -363,120 +365,3 @@ class ScorecardModel(CreditModel):
         if missing:
             raise ValueError(f"X lacks the scorecard's feature columns {missing}")
         return X
-
-
-def score_json(spec: dict | str, frame: pd.DataFrame) -> np.ndarray:
-    """Score applications with a scorecard exported by `ScorecardModel.to_json` (no model object).
-
-    Parameters
-    ----------
-    spec : the JSON text or its parsed dict.
-    frame : one row per application with the scorecard's feature columns.
-
-    Returns
-    -------
-    ndarray (n,) of scores (sums of whole points, as float64).
-    """
-    if isinstance(spec, str):
-        spec = json.loads(spec)
-    total = np.zeros(len(frame))
-    for feature in spec["features"]:
-        name = feature["name"]
-        if name not in frame.columns:
-            raise ValueError(f"frame lacks the scorecard feature column {name!r}")
-        column = frame[name]
-        missing = column.isna().to_numpy()
-        if feature["kind"] == "numeric":
-            values = _numeric(column, name)
-            points = np.asarray(feature["points"], dtype=float)[
-                np.searchsorted(np.asarray(feature["splits"], dtype=float), np.nan_to_num(values), side="right")
-            ]
-            special = np.isin(values, np.asarray(feature["special_values"], dtype=float))
-            points = np.where(special, feature["special_points"], points)
-        else:
-            lookup = {c: p for group, p in zip(feature["groups"], feature["points"]) for c in group}
-            points = np.array([lookup.get(category_label(v), feature["missing_points"]) for v in column], dtype=float)
-        total += np.where(missing, feature["missing_points"], points)
-    return total
-
-
-def _bin_index(spec: dict, column: pd.Series, feature: str) -> np.ndarray:
-    """Bin of each value: regular bins 0..k-1, then Special (k), then Missing (k+1)."""
-    n_regular = len(spec["labels"]) - 2
-    special_bin, missing_bin = n_regular, n_regular + 1
-    missing = pd.isna(column).to_numpy()
-    if spec["kind"] == "numeric":
-        values = _numeric(column, feature)
-        index = np.searchsorted(np.asarray(spec["splits"], dtype=float), np.nan_to_num(values), side="right")
-        if spec["special_values"]:
-            index = np.where(np.isin(values, np.asarray(spec["special_values"], dtype=float)), special_bin, index)
-    else:
-        lookup = {c: i for i, group in enumerate(spec["groups"]) for c in group}
-        index = np.array([lookup.get(v, missing_bin) for v in _categories(column)], dtype=int)
-    return np.where(missing, missing_bin, index).astype(int)
-
-
-def _woe_iv(count: np.ndarray, bads: np.ndarray, smoothing: float) -> tuple[list[float], float]:
-    goods = count - bads
-    total_goods, total_bads = max(goods.sum(), 1), max(bads.sum(), 1)
-    # pseudo-counts only where a bin lacks goods or bads: elsewhere they could reorder close bins
-    # and break the monotone trend the binning guaranteed
-    pseudo = np.where((goods == 0) | (bads == 0), smoothing, 0.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        woe = np.log((goods + pseudo) / (bads + pseudo)) - np.log(total_goods / total_bads)
-    woe = np.where(count > 0, woe, 0.0)
-    woe = np.where(np.isfinite(woe), woe, 0.0)
-    iv = float(np.sum((goods / total_goods - bads / total_bads) * woe))
-    return [float(w) for w in woe], iv
-
-
-def _vif(W: np.ndarray) -> list[float]:
-    if W.shape[1] == 1:
-        return [1.0]
-    corr = np.corrcoef(W, rowvar=False)
-    return [float(v) for v in np.diag(np.linalg.pinv(corr))]
-
-
-def _labels(spec: dict) -> list[str]:
-    if spec["kind"] == "numeric":
-        edges = [-np.inf, *spec["splits"], np.inf]
-        regular = [
-            f"{'(' if np.isinf(lo) else '['}{lo:.6g}, {hi:.6g})" for lo, hi in zip(edges[:-1], edges[1:])
-        ]
-    else:
-        regular = ["[" + ", ".join(group) + "]" for group in spec["groups"]] or ["(all)"]
-    return [*regular, SPECIAL, MISSING]
-
-
-def _is_numeric(column: pd.Series) -> bool:
-    return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
-
-
-def _numeric(column: pd.Series, feature: str) -> np.ndarray:
-    try:
-        return pd.to_numeric(column, errors="raise").to_numpy(dtype=float, na_value=np.nan)
-    except (ValueError, TypeError):
-        as_number = pd.to_numeric(column, errors="coerce")
-        bad = as_number.isna() & column.notna()
-        row = bad.idxmax()
-        raise ValueError(f"column {feature!r}: expected numbers, row {row} has {column[row]!r}") from None
-
-
-def _categories(column: pd.Series) -> np.ndarray:
-    """Category labels as strings (missing stays None), the one mapping used everywhere."""
-    return np.array([category_label(v) for v in column.tolist()], dtype=object)
-
-
-def _sql_float(value: float) -> str:
-    """A DOUBLE literal that round-trips exactly (exponent notation is DOUBLE in SQL engines)."""
-    if np.isinf(value):
-        return "CAST('Infinity' AS DOUBLE)" if value > 0 else "CAST('-Infinity' AS DOUBLE)"
-    return format(float(value), ".17e")
-
-
-def _sql_string(value: str) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def _quote(identifier: str) -> str:
-    return '"' + str(identifier).replace('"', '""') + '"'

@@ -1,0 +1,141 @@
+"""The scorecard's binning rules, kept as plain data so that one function bins an application at fit
+time, at predict time and in the JSON scorer; the WoE and IV of a binning; and the literals of its
+SQL export.
+
+Rules that make fit and predict agree: numeric bins are [lower, upper) intervals between the split
+points; a missing value falls in the feature's Missing bin, a value listed in `special_values` in
+its Special bin; a category not seen in training is scored as missing.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+
+from creditmine.models.base import category_label
+
+__all__ = [
+    "MISSING", "SPECIAL", "bin_index", "categories", "is_numeric", "labels", "numeric", "quote", "score_json",
+    "sql_float", "sql_string", "vif", "woe_iv",
+]
+
+SPECIAL, MISSING = "Special", "Missing"
+
+
+def score_json(spec: dict | str, frame: pd.DataFrame) -> np.ndarray:
+    """Score applications with a scorecard exported by `ScorecardModel.to_json` (no model object).
+
+    Parameters
+    ----------
+    spec : the JSON text or its parsed dict.
+    frame : one row per application with the scorecard's feature columns.
+
+    Returns
+    -------
+    ndarray (n,) of scores (sums of whole points, as float64).
+    """
+    if isinstance(spec, str):
+        spec = json.loads(spec)
+    total = np.zeros(len(frame))
+    for feature in spec["features"]:
+        name = feature["name"]
+        if name not in frame.columns:
+            raise ValueError(f"frame lacks the scorecard feature column {name!r}")
+        column = frame[name]
+        missing = column.isna().to_numpy()
+        if feature["kind"] == "numeric":
+            values = numeric(column, name)
+            points = np.asarray(feature["points"], dtype=float)[
+                np.searchsorted(np.asarray(feature["splits"], dtype=float), np.nan_to_num(values), side="right")
+            ]
+            special = np.isin(values, np.asarray(feature["special_values"], dtype=float))
+            points = np.where(special, feature["special_points"], points)
+        else:
+            lookup = {c: p for group, p in zip(feature["groups"], feature["points"]) for c in group}
+            points = np.array([lookup.get(category_label(v), feature["missing_points"]) for v in column], dtype=float)
+        total += np.where(missing, feature["missing_points"], points)
+    return total
+
+
+def bin_index(spec: dict, column: pd.Series, feature: str) -> np.ndarray:
+    """Bin of each value: regular bins 0..k-1, then Special (k), then Missing (k+1)."""
+    n_regular = len(spec["labels"]) - 2
+    special_bin, missing_bin = n_regular, n_regular + 1
+    missing = pd.isna(column).to_numpy()
+    if spec["kind"] == "numeric":
+        values = numeric(column, feature)
+        index = np.searchsorted(np.asarray(spec["splits"], dtype=float), np.nan_to_num(values), side="right")
+        if spec["special_values"]:
+            index = np.where(np.isin(values, np.asarray(spec["special_values"], dtype=float)), special_bin, index)
+    else:
+        lookup = {c: i for i, group in enumerate(spec["groups"]) for c in group}
+        index = np.array([lookup.get(v, missing_bin) for v in categories(column)], dtype=int)
+    return np.where(missing, missing_bin, index).astype(int)
+
+
+def woe_iv(count: np.ndarray, bads: np.ndarray, smoothing: float) -> tuple[list[float], float]:
+    goods = count - bads
+    total_goods, total_bads = max(goods.sum(), 1), max(bads.sum(), 1)
+    # pseudo-counts only where a bin lacks goods or bads: elsewhere they could reorder close bins
+    # and break the monotone trend the binning guaranteed
+    pseudo = np.where((goods == 0) | (bads == 0), smoothing, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        woe = np.log((goods + pseudo) / (bads + pseudo)) - np.log(total_goods / total_bads)
+    woe = np.where(count > 0, woe, 0.0)
+    woe = np.where(np.isfinite(woe), woe, 0.0)
+    iv = float(np.sum((goods / total_goods - bads / total_bads) * woe))
+    return [float(w) for w in woe], iv
+
+
+def vif(W: np.ndarray) -> list[float]:
+    if W.shape[1] == 1:
+        return [1.0]
+    corr = np.corrcoef(W, rowvar=False)
+    return [float(v) for v in np.diag(np.linalg.pinv(corr))]
+
+
+def labels(spec: dict) -> list[str]:
+    if spec["kind"] == "numeric":
+        edges = [-np.inf, *spec["splits"], np.inf]
+        regular = [
+            f"{'(' if np.isinf(lo) else '['}{lo:.6g}, {hi:.6g})" for lo, hi in zip(edges[:-1], edges[1:])
+        ]
+    else:
+        regular = ["[" + ", ".join(group) + "]" for group in spec["groups"]] or ["(all)"]
+    return [*regular, SPECIAL, MISSING]
+
+
+def is_numeric(column: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
+
+
+def numeric(column: pd.Series, feature: str) -> np.ndarray:
+    try:
+        return pd.to_numeric(column, errors="raise").to_numpy(dtype=float, na_value=np.nan)
+    except (ValueError, TypeError):
+        as_number = pd.to_numeric(column, errors="coerce")
+        bad = as_number.isna() & column.notna()
+        row = bad.idxmax()
+        raise ValueError(f"column {feature!r}: expected numbers, row {row} has {column[row]!r}") from None
+
+
+def categories(column: pd.Series) -> np.ndarray:
+    """Category labels as strings (missing stays None), the one mapping used everywhere."""
+    return np.array([category_label(v) for v in column.tolist()], dtype=object)
+
+
+def sql_float(value: float) -> str:
+    """A DOUBLE literal that round-trips exactly (exponent notation is DOUBLE in SQL engines)."""
+    if np.isinf(value):
+        return "CAST('Infinity' AS DOUBLE)" if value > 0 else "CAST('-Infinity' AS DOUBLE)"
+    return format(float(value), ".17e")
+
+
+def sql_string(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def quote(identifier: str) -> str:
+    return '"' + str(identifier).replace('"', '""') + '"'
