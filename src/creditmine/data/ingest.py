@@ -7,7 +7,8 @@ row; `creditmine.data.sources`), checks the pandera schemas and the cross-table 
 - `<out_dir>/<table>.parquet`: the accepted rows, in the data model's types;
 - `<out_dir>/<table>.quarantine.csv`: every rejected row with its original values (as text), its
   row number in the source file (1 = first data row) and the rules it broke;
-- `<out_dir>/_SUCCESS`: written last.
+- `<out_dir>/_SUCCESS`: written last. The previous one is removed before anything else, so a
+  refused or interrupted ingestion never leaves output that looks complete.
 
 A file that is missing, unreadable, not UTF-8, empty, or lacks or mistypes a column stops the
 ingestion with an `IngestError` naming the file and the column.
@@ -100,15 +101,16 @@ def ingest(source_dir: str | os.PathLike, out_dir: str | os.PathLike, as_of: dat
         When a file is missing, unreadable, empty, not UTF-8, or has a missing, unexpected or
         mistyped column; the message names every such file and column.
     """
+    out = Path(out_dir)
+    if out.is_dir():
+        (out / io.SUCCESS_MARKER).unlink(missing_ok=True)
     source = Path(source_dir)
     if not source.is_dir():
         raise IngestError(f"{source}: source folder not found")
     as_of = as_of or date.today()
     tables = read_sources(source)
 
-    out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / io.SUCCESS_MARKER).unlink(missing_ok=True)
     report = IngestReport(out_dir=out)
     accepted: dict[str, pd.DataFrame] = {}
     for name in io.TABLES:
