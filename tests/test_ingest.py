@@ -49,6 +49,12 @@ def _edit_csv(folder: Path, name: str, edit) -> pd.DataFrame:
     return frame
 
 
+def _edit_parquet(folder: Path, name: str, edit) -> pd.DataFrame:
+    frame = edit(io.read_table(folder, name))
+    io.write_table(folder, name, pa.Table.from_pandas(frame, preserve_index=False))
+    return frame
+
+
 def _quarantine(out: Path, name: str) -> pd.DataFrame:
     return pd.read_csv(out / f"{name}.quarantine.csv", dtype=str, keep_default_na=False)
 

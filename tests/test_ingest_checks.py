@@ -5,11 +5,32 @@ Each case goes through `creditmine ingest` (click's CliRunner) and the files it 
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from creditmine.data import io
 from creditmine.data.ingest import IngestError, ingest
-from test_ingest import WINDOW_END, _run_cli, source, world  # noqa: F401  (fixtures)
+from test_ingest import WINDOW_END, _edit_parquet, _quarantine, _run_cli, source, world  # noqa: F401  (fixtures)
+
+# -- cross-table: an application cannot predate its enterprise ----------------------------------------
+
+
+def test_an_application_before_the_enterprise_registration_is_quarantined(source, tmp_path):
+    firms = pd.read_csv(source / "enterprises.csv", dtype=str).set_index("enterprise_id")["registered_at"]
+
+    def early(frame):
+        registered = pd.to_datetime(frame["enterprise_id"].map(firms))
+        frame.loc[0, "applied_at"] = registered[0] - pd.Timedelta(days=1)
+        frame.loc[1, "applied_at"] = registered[1]                       # on the day: fine
+        return frame
+
+    _edit_parquet(source, "applications", early)
+    result = _run_cli(source, tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    q = _quarantine(tmp_path / "out", "applications")
+    assert q["source_row"].tolist() == ["1"]
+    assert q.loc[0, "rule"] == "applied_at is before the enterprise's registration (enterprises.registered_at)"
+
 
 # -- _SUCCESS is removed before anything is written ----------------------------------------------------
 

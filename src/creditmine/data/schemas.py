@@ -2,8 +2,9 @@
 
 `table_schema(name, as_of)` checks one table: types, ranges, allowed values, keys, the sign of
 red-letter invoices and that no record is dated after the end of the data window `as_of`.
-`cross_table_failures(tables)` checks that every foreign key resolves. `validate_tables` runs both
-and returns every failure as a row: (table, row, column, rule).
+`cross_table_failures(tables)` checks that every foreign key resolves and that no application
+predates its enterprise's registration. `validate_tables` runs both and returns every failure as a
+row: (table, row, column, rule).
 """
 
 from __future__ import annotations
@@ -111,7 +112,8 @@ def validate_table(df: pd.DataFrame, name: str, as_of: date | None = None) -> pd
 
 
 def cross_table_failures(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Foreign keys that do not resolve: enterprise_id in every table, award_id in applications.
+    """Foreign keys that do not resolve (enterprise_id in every table, award_id in applications),
+    and applications dated before their enterprise's registration (`applied_at < registered_at`).
 
     Parameters
     ----------
@@ -141,6 +143,13 @@ def cross_table_failures(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
         other = has_award & award_owner.notna() & (award_owner != apps["enterprise_id"])
         failures.append(_failures("applications", apps.index[other], "award_id",
                                   "foreign key: award_id belongs to another enterprise"))
+        if enterprises is not None:
+            registered = pd.Series(enterprises["registered_at"].to_numpy(), index=enterprises["enterprise_id"].to_numpy())
+            registered = registered[~registered.index.duplicated()]
+            registered_at = registered.reindex(apps["enterprise_id"].to_numpy()).to_numpy()   # NaT: unknown
+            early = apps["applied_at"].to_numpy() < registered_at
+            failures.append(_failures("applications", apps.index[early], "applied_at",
+                                      "applied_at is before the enterprise's registration (enterprises.registered_at)"))
     gt = tables.get("ground_truth")
     if gt is not None and apps is not None:
         dangling = ~gt["application_id"].isin(set(apps["application_id"]))
