@@ -10,7 +10,64 @@ import pytest
 
 from creditmine.data import io
 from creditmine.data.ingest import IngestError, ingest
-from test_ingest import WINDOW_END, _edit_parquet, _quarantine, _run_cli, source, world  # noqa: F401  (fixtures)
+from test_ingest import (  # noqa: F401  (fixtures)
+    WINDOW_END, _counts, _deduplicated, _edit_csv, _edit_parquet, _quarantine, _run_cli, source, world,
+)
+
+# -- duplicate rows: identical copies kept once, conflicting keys quarantined --------------------------
+
+
+def test_identical_duplicate_rows_are_kept_once_and_counted(world, source, tmp_path):
+    def copy_row_5(frame):
+        copy = frame.iloc[[5]].copy()
+        spelled = frame.iloc[[5]].copy()
+        spelled["amount_cny"] = spelled["amount_cny"] + "0"          # 12.5 and 12.50: the same amount
+        return pd.concat([frame, copy, spelled], ignore_index=True)
+
+    frame = _edit_csv(source, "invoices", copy_row_5)
+    out = tmp_path / "out"
+    result = _run_cli(source, out)
+    assert result.exit_code == 0, result.output
+    assert "2 identical duplicate rows removed (one copy kept)" in result.output
+    report = ingest(source, tmp_path / "api", as_of=WINDOW_END)
+    assert _counts(report, "invoices") == (len(frame), len(frame) - 2, 2, 0, 0) and report.reconciled
+    pd.testing.assert_frame_equal(io.read_table(out, "invoices"), io.read_table(world, "invoices"))
+    removed = _deduplicated(out, "invoices")
+    assert removed["source_row"].tolist() == [str(len(frame) - 1), str(len(frame))]
+    assert removed["copy_of_row"].tolist() == ["6", "6"]
+    assert removed["amount_cny"].iloc[1] == frame["amount_cny"].iloc[-1]  # the copy's own text is kept
+
+
+def test_rows_sharing_a_key_but_differing_are_quarantined_as_conflicts(source, tmp_path):
+    def conflicting(frame):
+        twin = frame.iloc[[3]].copy()
+        other = frame.iloc[[3]].copy()
+        other["vat_paid_cny"] = "1.0"
+        return pd.concat([frame, twin, other], ignore_index=True)   # rows 4 and 4' agree, the last differs
+
+    frame = _edit_csv(source, "tax_filings", conflicting)
+    n = len(frame)
+    out = tmp_path / "out"
+    result = _run_cli(source, out)
+    assert result.exit_code == 0, result.output
+    assert "3 rows quarantined, 3 of them sharing a key with a different row" in result.output
+    report = ingest(source, tmp_path / "api", as_of=WINDOW_END)
+    assert _counts(report, "tax_filings") == (n, n - 3, 0, 3, 3)
+    rules = _quarantine(out, "tax_filings").set_index("source_row")["rule"]
+    key = f"duplicate key (enterprise_id, period) = ('{frame.loc[3, 'enterprise_id']}', '{frame.loc[3, 'period']}')"
+    assert rules["4"] == f"{key} also on rows {n - 1}, {n} with a different vat_paid_cny"
+    assert rules[str(n)] == f"{key} also on rows 4, {n - 1} with a different vat_paid_cny"
+    assert _deduplicated(out, "tax_filings").empty      # no copy is kept when the key is in conflict
+
+
+def test_a_conflicting_application_id_names_the_other_row(source, tmp_path):
+    apps = _edit_parquet(source, "applications", lambda f: f.assign(
+        application_id=f["application_id"].where(f.index != 9, f["application_id"].iloc[2])))
+    _run_cli(source, tmp_path / "out")
+    rules = _quarantine(tmp_path / "out", "applications").set_index("source_row")["rule"]
+    assert rules["3"].startswith(f"duplicate key application_id '{apps['application_id'].iloc[2]}' also on row 10 with a different ")
+    assert rules["10"].startswith(f"duplicate key application_id '{apps['application_id'].iloc[2]}' also on row 3 with a different ")
+
 
 # -- cross-table: an application cannot predate its enterprise ----------------------------------------
 

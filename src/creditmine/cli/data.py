@@ -46,14 +46,16 @@ def generate(enterprises: int, seed: int, start: str, end: str, chunk_enterprise
 @click.option("--source", "source_dir", required=True, type=click.Path(file_okay=False),
               help="Folder with one CSV or Parquet file per table (<table>.csv or <table>.parquet).")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
-              help="Folder for the accepted tables and the quarantine files.")
+              help="Folder for the accepted tables, the quarantine and the deduplication files.")
 @click.option("--as-of", "as_of", default=None, metavar="YYYY-MM-DD",
               help="End of the data window: records dated after it are rejected; today by default.")
 def ingest(source_dir: str, out_dir: str, as_of: str | None) -> None:
     """Validate your own tables against the data model; write accepted rows and quarantine the rest.
 
-    Prints a reconciliation per table (read = accepted + quarantined). Exits non-zero, naming the
-    file and column, when a file is missing, unreadable, or lacks or mistypes a column.
+    Prints a reconciliation per table (read = accepted + deduplicated + quarantined). Identical
+    duplicate rows are kept once; rows sharing a key but differing elsewhere are all quarantined as
+    key conflicts. Exits non-zero, naming the file and column, when a file is missing, unreadable,
+    or lacks or mistypes a column.
     """
     from datetime import date
 
@@ -67,6 +69,15 @@ def ingest(source_dir: str, out_dir: str, as_of: str | None) -> None:
         report = ingestion.ingest(source_dir, out_dir, as_of=window_end)
     except ingestion.IngestError as exc:
         raise click.ClickException(str(exc)) from None
+    _echo_report(report, out_dir)
+
+
+def _echo_report(report, out_dir: str) -> None:
     click.echo(report.to_text())
+    if report.deduplicated_total:
+        click.echo(f"{report.deduplicated_total:,} identical duplicate rows removed (one copy kept): "
+                   f"see {out_dir}/<table>.deduplicated.csv")
     if report.quarantined_total:
-        click.echo(f"{report.quarantined_total:,} rows quarantined: see {out_dir}/<table>.quarantine.csv")
+        conflicts = (f", {report.key_conflicts_total:,} of them sharing a key with a different row"
+                     if report.key_conflicts_total else "")
+        click.echo(f"{report.quarantined_total:,} rows quarantined{conflicts}: see {out_dir}/<table>.quarantine.csv")

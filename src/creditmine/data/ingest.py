@@ -2,13 +2,20 @@
 
 `ingest(source_dir, out_dir)` reads `<table>.csv` or `<table>.parquet` for every table of the data
 model, parses each value strictly (nothing is coerced: "12.5" is a number, "12,5" is a rejected
-row; `creditmine.data.sources`), checks the pandera schemas and the cross-table rules, and writes
+row; `creditmine.data.sources`), removes identical duplicate rows and quarantines rows that share
+a key but differ (`creditmine.data.duplicates`), checks the pandera schemas and the cross-table
+rules (`creditmine.data.schemas`), and writes
 
 - `<out_dir>/<table>.parquet`: the accepted rows, in the data model's types;
 - `<out_dir>/<table>.quarantine.csv`: every rejected row with its original values (as text), its
   row number in the source file (1 = first data row) and the rules it broke;
-- `<out_dir>/_SUCCESS`: written last. The previous one is removed before anything else, so a
-  refused or interrupted ingestion never leaves output that looks complete.
+- `<out_dir>/<table>.deduplicated.csv`: every identical copy removed, with its row number and the
+  row it repeats;
+- `<out_dir>/_SUCCESS`: written last.
+
+Every row read is accepted, deduplicated or quarantined: `TableReport.reconciled`. The previous
+`_SUCCESS` is removed before anything else, so a refused or interrupted ingestion never looks
+complete.
 
 A file that is missing, unreadable, not UTF-8, empty, or lacks or mistypes a column stops the
 ingestion with an `IngestError` naming the file and the column.
@@ -26,31 +33,38 @@ import pandas as pd
 import pyarrow as pa
 
 from creditmine.data import io, schemas
-from creditmine.data.sources import IngestError, SourceTable, read_sources
+from creditmine.data.duplicates import check_keys
+from creditmine.data.sources import FAILURE_COLUMNS, IngestError, SourceTable, read_sources
 
 __all__ = ["IngestError", "IngestReport", "TableReport", "ingest"]
 
 QUARANTINE_SUFFIX = ".quarantine.csv"
+DEDUPLICATED_SUFFIX = ".deduplicated.csv"
 
 
 @dataclass
 class TableReport:
-    """Reconciliation of one table: every row read is either accepted or quarantined."""
+    """Reconciliation of one table: every row read is accepted, deduplicated or quarantined.
+
+    key_conflicts counts the quarantined rows that share their key with a different row.
+    """
 
     table: str
     source: str
     read: int
     accepted: int
+    deduplicated: int
     quarantined: int
+    key_conflicts: int = 0
 
     @property
     def reconciled(self) -> bool:
-        return self.read == self.accepted + self.quarantined
+        return self.read == self.accepted + self.deduplicated + self.quarantined
 
 
 @dataclass
 class IngestReport:
-    """What `ingest` read, accepted and quarantined, per table."""
+    """What `ingest` read, accepted, deduplicated and quarantined, per table."""
 
     out_dir: Path
     tables: list[TableReport] = field(default_factory=list)
@@ -60,46 +74,61 @@ class IngestReport:
         return sum(t.quarantined for t in self.tables)
 
     @property
+    def deduplicated_total(self) -> int:
+        return sum(t.deduplicated for t in self.tables)
+
+    @property
+    def key_conflicts_total(self) -> int:
+        return sum(t.key_conflicts for t in self.tables)
+
+    @property
     def reconciled(self) -> bool:
         return all(t.reconciled for t in self.tables)
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per table: table, source, read, accepted, quarantined, reconciled."""
+        """One row per table: table, source, read, accepted, deduplicated, quarantined, key_conflicts, reconciled."""
         return pd.DataFrame([
             {"table": t.table, "source": t.source, "read": t.read, "accepted": t.accepted,
-             "quarantined": t.quarantined, "reconciled": t.reconciled}
+             "deduplicated": t.deduplicated, "quarantined": t.quarantined, "key_conflicts": t.key_conflicts,
+             "reconciled": t.reconciled}
             for t in self.tables
-        ])
+        ], columns=["table", "source", "read", "accepted", "deduplicated", "quarantined", "key_conflicts", "reconciled"])
 
     def to_text(self) -> str:
-        """The reconciliation as an aligned text table, with totals."""
+        """The reconciliation as an aligned text table, with totals, and a line saying whether it holds."""
         frame = self.to_frame()
-        totals = {"table": "total", "source": "", "read": frame["read"].sum(), "accepted": frame["accepted"].sum(),
-                  "quarantined": frame["quarantined"].sum(), "reconciled": bool(frame["reconciled"].all())}
+        counts = ["read", "accepted", "deduplicated", "quarantined", "key_conflicts"]
+        totals = {"table": "total", "source": "", **{c: frame[c].sum() for c in counts},
+                  "reconciled": bool(frame["reconciled"].all())}
         frame = pd.concat([frame, pd.DataFrame([totals])], ignore_index=True)
-        frame["reconciled"] = np.where(frame["reconciled"], "read = accepted + quarantined", "MISMATCH")
-        return frame.to_string(index=False)
+        frame["reconciled"] = np.where(frame["reconciled"], "yes", "MISMATCH")
+        if self.reconciled:
+            verdict = "every table reconciles: read = accepted + deduplicated + quarantined"
+        else:
+            verdict = "MISMATCH: read != accepted + deduplicated + quarantined for " + ", ".join(
+                t.table for t in self.tables if not t.reconciled)
+        return frame.to_string(index=False) + "\n" + verdict
 
 
 def ingest(source_dir: str | os.PathLike, out_dir: str | os.PathLike, as_of: date | None = None) -> IngestReport:
-    """Validate a user's tables and write the accepted rows and the quarantined ones.
+    """Validate a user's tables and write the accepted rows, the removed copies and the quarantined rows.
 
     Parameters
     ----------
     source_dir : folder with `<table>.csv` (UTF-8, header row, ISO dates YYYY-MM-DD, booleans
         true/false) or `<table>.parquet` for every table of `io.TABLES`.
-    out_dir : folder for the accepted tables, quarantine files and `_SUCCESS`.
+    out_dir : folder for the accepted tables, quarantine and deduplication files and `_SUCCESS`.
     as_of : end of the data window; records dated after it are rejected. Today when None.
 
     Returns
     -------
-    IngestReport: per table, rows read, accepted and quarantined.
+    IngestReport: per table, rows read, accepted, deduplicated and quarantined.
 
     Raises
     ------
     IngestError
         When a file is missing, unreadable, empty, not UTF-8, or has a missing, unexpected or
-        mistyped column; the message names every such file and column.
+        mistyped column; the message names every such file and column. Nothing is written then.
     """
     out = Path(out_dir)
     if out.is_dir():
@@ -114,32 +143,43 @@ def ingest(source_dir: str | os.PathLike, out_dir: str | os.PathLike, as_of: dat
     report = IngestReport(out_dir=out)
     accepted: dict[str, pd.DataFrame] = {}
     for name in io.TABLES:
-        table = tables[name]
-        frame = table.typed
-        failures = _row_failures(frame, name, as_of, table.parse_failures)
-        # cross-table rules on rows that passed their own table's rules
-        candidates = {**accepted, name: frame.loc[~frame.index.isin(failures["row"])]}
-        cross = schemas.cross_table_failures(candidates)
-        cross = cross[cross["table"] == name]
-        failures = pd.concat([failures, cross[["row", "column", "rule"]]], ignore_index=True)
-        bad = np.zeros(len(frame), dtype=bool)
-        bad[failures["row"].to_numpy(dtype=np.int64)] = True
-        accepted[name] = frame.loc[~bad]
-        io.write_table(out, name, pa.Table.from_pandas(accepted[name], preserve_index=False))
-        _write_quarantine(out / f"{name}{QUARANTINE_SUFFIX}", table, failures, bad)
-        report.tables.append(TableReport(name, str(table.path), len(frame), int((~bad).sum()), int(bad.sum())))
+        report.tables.append(_ingest_table(tables[name], name, as_of, accepted, out))
     (out / io.SUCCESS_MARKER).write_text(report.to_frame().to_csv(index=False, sep="\t"))
     return report
 
 
+def _ingest_table(table: SourceTable, name: str, as_of: date, accepted: dict[str, pd.DataFrame], out: Path) -> TableReport:
+    """Deduplicate, validate and write one table; `accepted` gains its accepted rows."""
+    frame = table.typed
+    keys = check_keys(table, name)
+    kept = ~keys.removed
+    parse_failures = table.parse_failures[kept[table.parse_failures["row"].to_numpy(dtype=np.int64)]]
+    failures = _row_failures(frame.loc[kept], name, as_of, parse_failures)
+    failures = pd.concat([failures, keys.conflicts], ignore_index=True)
+    # cross-table rules on rows that passed their own table's rules
+    passed = kept.copy()
+    passed[failures["row"].to_numpy(dtype=np.int64)] = False
+    cross = schemas.cross_table_failures({**accepted, name: frame.loc[passed]})
+    cross = cross[cross["table"] == name]
+    failures = pd.concat([failures, cross.assign(reason=cross["rule"])[FAILURE_COLUMNS]], ignore_index=True)
+    bad = np.zeros(len(frame), dtype=bool)
+    bad[failures["row"].to_numpy(dtype=np.int64)] = True
+    accepted[name] = frame.loc[kept & ~bad]
+    io.write_table(out, name, pa.Table.from_pandas(accepted[name], preserve_index=False))
+    _write_quarantine(out / f"{name}{QUARANTINE_SUFFIX}", table, failures, bad)
+    _write_deduplicated(out / f"{name}{DEDUPLICATED_SUFFIX}", table, keys.copy_of)
+    conflicts = int(np.unique(keys.conflicts["row"].to_numpy(dtype=np.int64)).size)
+    return TableReport(name, str(table.path), len(frame), len(accepted[name]), int(keys.removed.sum()),
+                       int(bad.sum()), conflicts)
+
+
 def _row_failures(frame: pd.DataFrame, name: str, as_of: date, parse_failures: pd.DataFrame) -> pd.DataFrame:
     """Parse failures plus schema failures; a value that did not parse reports only that."""
-    check_frame = frame.copy()
-    schema_failures = schemas.validate_table(check_frame, name, as_of)
+    schema_failures = schemas.validate_table(frame.copy(), name, as_of, keys=False)
     whole = schema_failures[schema_failures["row"] < 0]
     if len(whole):
         raise IngestError(f"table '{name}': {'; '.join(whole['rule'].unique())}")
-    schema_failures = schema_failures[["row", "column", "rule"]]
+    schema_failures = schema_failures.assign(reason=schema_failures["rule"])[FAILURE_COLUMNS]
     unparsed = set(zip(parse_failures["row"], parse_failures["column"]))
     keep = [(r, c) not in unparsed for r, c in zip(schema_failures["row"], schema_failures["column"])]
     return pd.concat([parse_failures, schema_failures[keep]], ignore_index=True)
@@ -157,3 +197,10 @@ def _write_quarantine(path: Path, table: SourceTable, failures: pd.DataFrame, ba
     quarantine = pd.concat([quarantine, table.strings.iloc[rows].reset_index(drop=True)], axis=1)
     quarantine.to_csv(path, index=False, encoding="utf-8")
 
+
+def _write_deduplicated(path: Path, table: SourceTable, copy_of: np.ndarray) -> None:
+    """Removed identical copies: their source row, the row they repeat and their original text."""
+    rows = np.flatnonzero(copy_of >= 0)
+    removed = pd.DataFrame({"source_file": table.path.name, "source_row": rows + 1, "copy_of_row": copy_of[rows] + 1})
+    removed = pd.concat([removed, table.strings.iloc[rows].reset_index(drop=True)], axis=1)
+    removed.to_csv(path, index=False, encoding="utf-8")

@@ -50,7 +50,7 @@ NULLABLE: dict[str, tuple[str, ...]] = {"applications": ("award_id", "default_12
 FAILURE_COLUMNS = ["table", "row", "column", "rule"]
 
 
-def table_schema(name: str, as_of: date | None = None):
+def table_schema(name: str, as_of: date | None = None, keys: bool = True):
     """The pandera DataFrameSchema of one raw table.
 
     Parameters
@@ -58,6 +58,8 @@ def table_schema(name: str, as_of: date | None = None):
     name : a table of the data model.
     as_of : end of the data window; records whose knowledge date (`io.KNOWN_AT`) is later fail.
         No such rule when None.
+    keys : check that the key (`KEYS[name]`) is unique. Ingestion checks keys itself
+        (`creditmine.data.duplicates`: identical copies are removed, conflicts explained).
 
     Returns
     -------
@@ -73,12 +75,12 @@ def table_schema(name: str, as_of: date | None = None):
         checks = list(_column_checks(name, field.name, as_of))
         columns[field.name] = pa.Column(
             _pandas_dtype(field.type), checks=checks, nullable=field.name in nullable,
-            coerce=False, required=True, unique=len(key) == 1 and field.name == key[0],
+            coerce=False, required=True, unique=keys and len(key) == 1 and field.name == key[0],
         )
     return pa.DataFrameSchema(
         columns,
         checks=list(_table_checks(name)),
-        unique=list(key) if len(key) > 1 else None,
+        unique=list(key) if keys and len(key) > 1 else None,
         report_duplicates="all",
         strict=True,
         ordered=False,
@@ -86,15 +88,17 @@ def table_schema(name: str, as_of: date | None = None):
     )
 
 
-def validate_table(df: pd.DataFrame, name: str, as_of: date | None = None) -> pd.DataFrame:
+def validate_table(df: pd.DataFrame, name: str, as_of: date | None = None, keys: bool = True) -> pd.DataFrame:
     """Every rule a table breaks, one row per (row, column, rule); empty when the table is valid.
+
+    `as_of` and `keys` are those of `table_schema`.
 
     Returns
     -------
     DataFrame with columns table, row (the DataFrame's index label; -1 for a whole-column
     problem), column, rule.
     """
-    schema = table_schema(name, as_of)
+    schema = table_schema(name, as_of, keys)
     import pandera.errors as pe
 
     try:

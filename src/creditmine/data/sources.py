@@ -23,6 +23,9 @@ from creditmine.data import io
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]00:00(:00(\.0+)?)?)?$")
 _INT = re.compile(r"^[+-]?\d+$")
 _BOOL = {"true": True, "false": False, "1": True, "0": False}
+#: Columns of a parse-failure frame: position of the row, column, the rule with the value, the
+#: rule without it (what rows have in common, for counting reasons).
+FAILURE_COLUMNS = ["row", "column", "rule", "reason"]
 
 
 class IngestError(ValueError):
@@ -37,13 +40,19 @@ class SourceTable:
     strings : its rows, every value a str exactly as in the file (None when empty), columns in the
         data model's order; row position 0 is source row 1 (the first data row).
     typed : the same rows in the data model's dtypes (a value that did not parse is missing).
-    parse_failures : one row per value that did not parse: row (position), column, rule.
+    parse_failures : one row per value that did not parse (`FAILURE_COLUMNS`).
     """
 
     path: Path
     strings: pd.DataFrame
     typed: pd.DataFrame
     parse_failures: pd.DataFrame
+
+    def unparsed(self, column: str) -> np.ndarray:
+        """Mask of the rows whose `column` did not parse."""
+        mask = np.zeros(len(self.typed), dtype=bool)
+        mask[self.parse_failures.loc[self.parse_failures["column"] == column, "row"].to_numpy(dtype=np.int64)] = True
+        return mask
 
 
 def read_sources(source: Path, names=io.TABLES) -> dict[str, SourceTable]:
@@ -179,7 +188,7 @@ def _compatible(got: pa.DataType, want: pa.DataType) -> bool:
 
 
 def _parse(strings: pd.DataFrame, name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Typed columns and the (row, column, rule) of each value that does not parse."""
+    """Typed columns and the (row, column, rule, reason) of each value that does not parse."""
     typed, failures = {}, []
     for arrow_field in io.ARROW_SCHEMAS[name]:
         column = arrow_field.name
@@ -198,6 +207,7 @@ def _parse(strings: pd.DataFrame, name: str) -> tuple[pd.DataFrame, pd.DataFrame
         failures.append(pd.DataFrame({
             "row": rows, "column": column,
             "rule": [f"{column}: {values.iloc[r]!r} is not a valid {type_word(arrow_field.type)}" for r in rows],
+            "reason": f"{column} is not a valid {type_word(arrow_field.type)}",
         }))
     return pd.DataFrame(typed, index=strings.index), pd.concat(failures, ignore_index=True)
 
