@@ -68,8 +68,9 @@ def _counts(report, name: str) -> tuple[int, int, int, int, int]:
     return tuple(int(row[c]) for c in ("read", "accepted", "deduplicated", "quarantined", "key_conflicts"))
 
 
-def _run_cli(source: Path, out: Path):
-    result = CliRunner().invoke(ingest_command, ["--source", str(source), "--out", str(out), "--as-of", "2024-12-31"])
+def _run_cli(source: Path, out: Path, *extra: str, as_of: str | None = "2024-12-31"):
+    args = ["--source", str(source), "--out", str(out), *(["--as-of", as_of] if as_of else []), *extra]
+    result = CliRunner().invoke(ingest_command, args)
     assert "Traceback" not in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
     return result
@@ -89,6 +90,7 @@ def test_clean_files_are_accepted_unchanged(world, source, tmp_path):
     assert all(_deduplicated(out, name).empty for name in io.TABLES)
     result = _run_cli(source, tmp_path / "cli")
     assert result.exit_code == 0
+    assert "as-of 2024-12-31, as given" in result.output
     assert "every table reconciles: read = accepted + deduplicated + quarantined" in result.output
     assert "MISMATCH" not in result.output
 

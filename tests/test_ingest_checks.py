@@ -69,6 +69,47 @@ def test_a_conflicting_application_id_names_the_other_row(source, tmp_path):
     assert rules["10"].startswith(f"duplicate key application_id '{apps['application_id'].iloc[2]}' also on row 3 with a different ")
 
 
+# -- the end of the data window: given, or the latest date in the data ---------------------------------
+
+
+def test_without_as_of_the_window_ends_at_the_latest_date_in_the_data(source, tmp_path):
+    result = _run_cli(source, tmp_path / "out", as_of=None)
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0] == "as-of 2024-12-31, the latest date in tax_filings.filed_at"
+
+
+def test_without_as_of_a_stray_far_future_date_is_quarantined(source, tmp_path):
+    _edit_csv(source, "invoices", lambda f: f.assign(issued_at=f["issued_at"].where(f.index != 7, "2042-12-31")))
+    result = _run_cli(source, tmp_path / "out", as_of=None)
+    assert result.exit_code == 0, result.output
+    first = result.output.splitlines()[0]
+    assert first.startswith("as-of 2024-12-31, the latest date in tax_filings.filed_at; 1 later row is more than 92 days")
+    assert "invoices.issued_at 2042-12-31 (1 row)" in first and "give --as-of" in first
+    q = _quarantine(tmp_path / "out", "invoices")
+    assert q["source_row"].tolist() == ["8"]
+    assert "issued_at must not be after the end of the data window 2024-12-31" in q.loc[0, "rule"]
+
+
+def test_without_as_of_a_date_just_past_the_data_moves_the_window_and_says_so(source, tmp_path):
+    _edit_csv(source, "invoices", lambda f: f.assign(issued_at=f["issued_at"].where(f.index != 7, "2025-01-20")))
+    result = _run_cli(source, tmp_path / "out", as_of=None)
+    assert result.output.splitlines()[0] == "as-of 2025-01-20, the latest date in invoices.issued_at"
+    refused = _run_cli(source, tmp_path / "given")                      # --as-of 2024-12-31 refuses it
+    assert _quarantine(tmp_path / "given", "invoices")["source_row"].tolist() == ["8"]
+    assert refused.output.splitlines()[0] == "as-of 2024-12-31, as given"
+
+
+def test_without_as_of_data_without_dates_is_refused(source, tmp_path):
+    for name in io.TABLES:
+        for path in source.glob(f"{name}.*"):
+            path.unlink()
+        (source / f"{name}.csv").write_text(",".join(io.ARROW_SCHEMAS[name].names) + "\n", encoding="utf-8")
+    result = _run_cli(source, tmp_path / "out", as_of=None)
+    assert result.exit_code != 0
+    assert "no knowledge date" in result.output and "give --as-of YYYY-MM-DD" in result.output
+    assert _run_cli(source, tmp_path / "given").exit_code == 0   # empty tables with a given window are fine
+
+
 # -- cross-table: an application cannot predate its enterprise ----------------------------------------
 
 

@@ -48,14 +48,16 @@ def generate(enterprises: int, seed: int, start: str, end: str, chunk_enterprise
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Folder for the accepted tables, the quarantine and the deduplication files.")
 @click.option("--as-of", "as_of", default=None, metavar="YYYY-MM-DD",
-              help="End of the data window: records dated after it are rejected; today by default.")
+              help="End of the data window: records dated after it are quarantined. By default the "
+                   "latest knowledge date in the data (filed_at, issued_at, applied_at, ...), leaving "
+                   "out stray dates more than a quarter past the rest.")
 def ingest(source_dir: str, out_dir: str, as_of: str | None) -> None:
     """Validate your own tables against the data model; write accepted rows and quarantine the rest.
 
-    Prints a reconciliation per table (read = accepted + deduplicated + quarantined). Identical
-    duplicate rows are kept once; rows sharing a key but differing elsewhere are all quarantined as
-    key conflicts. Exits non-zero, naming the file and column, when a file is missing, unreadable,
-    or lacks or mistypes a column.
+    Prints the end of the data window and a reconciliation per table (read = accepted +
+    deduplicated + quarantined). Identical duplicate rows are kept once; rows sharing a key but
+    differing elsewhere are all quarantined as key conflicts. Exits non-zero, naming the file and
+    column, when a file is missing, unreadable, or lacks or mistypes a column.
     """
     from datetime import date
 
@@ -73,6 +75,7 @@ def ingest(source_dir: str, out_dir: str, as_of: str | None) -> None:
 
 
 def _echo_report(report, out_dir: str) -> None:
+    click.echo(report.window.describe())
     click.echo(report.to_text())
     if report.deduplicated_total:
         click.echo(f"{report.deduplicated_total:,} identical duplicate rows removed (one copy kept): "

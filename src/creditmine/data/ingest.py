@@ -13,9 +13,9 @@ rules (`creditmine.data.schemas`), and writes
   row it repeats;
 - `<out_dir>/_SUCCESS`: written last.
 
-Every row read is accepted, deduplicated or quarantined: `TableReport.reconciled`. The previous
-`_SUCCESS` is removed before anything else, so a refused or interrupted ingestion never looks
-complete.
+Every row read is accepted, deduplicated or quarantined: `TableReport.reconciled`. The end of the
+data window is given or derived from the data (`creditmine.data.window`). The previous `_SUCCESS`
+is removed before anything else, so a refused or interrupted ingestion never looks complete.
 
 A file that is missing, unreadable, not UTF-8, empty, or lacks or mistypes a column stops the
 ingestion with an `IngestError` naming the file and the column.
@@ -35,6 +35,7 @@ import pyarrow as pa
 from creditmine.data import io, schemas
 from creditmine.data.duplicates import check_keys
 from creditmine.data.sources import FAILURE_COLUMNS, IngestError, SourceTable, read_sources
+from creditmine.data.window import WindowEnd, WindowError, window_end
 
 __all__ = ["IngestError", "IngestReport", "TableReport", "ingest"]
 
@@ -64,9 +65,10 @@ class TableReport:
 
 @dataclass
 class IngestReport:
-    """What `ingest` read, accepted, deduplicated and quarantined, per table."""
+    """What `ingest` read, accepted, deduplicated and quarantined, per table, and its window end."""
 
     out_dir: Path
+    window: WindowEnd | None = None
     tables: list[TableReport] = field(default_factory=list)
 
     @property
@@ -118,17 +120,19 @@ def ingest(source_dir: str | os.PathLike, out_dir: str | os.PathLike, as_of: dat
     source_dir : folder with `<table>.csv` (UTF-8, header row, ISO dates YYYY-MM-DD, booleans
         true/false) or `<table>.parquet` for every table of `io.TABLES`.
     out_dir : folder for the accepted tables, quarantine and deduplication files and `_SUCCESS`.
-    as_of : end of the data window; records dated after it are rejected. Today when None.
+    as_of : end of the data window; records dated after it are rejected. When None, the latest
+        knowledge date of the data, leaving out stray dates (`creditmine.data.window`).
 
     Returns
     -------
-    IngestReport: per table, rows read, accepted, deduplicated and quarantined.
+    IngestReport: per table, rows read, accepted, deduplicated and quarantined; the window end.
 
     Raises
     ------
     IngestError
         When a file is missing, unreadable, empty, not UTF-8, or has a missing, unexpected or
-        mistyped column; the message names every such file and column. Nothing is written then.
+        mistyped column (the message names every such file and column), or when no window end
+        can be derived. Nothing is written then.
     """
     out = Path(out_dir)
     if out.is_dir():
@@ -136,14 +140,17 @@ def ingest(source_dir: str | os.PathLike, out_dir: str | os.PathLike, as_of: dat
     source = Path(source_dir)
     if not source.is_dir():
         raise IngestError(f"{source}: source folder not found")
-    as_of = as_of or date.today()
     tables = read_sources(source)
+    try:
+        window = window_end({name: t.typed for name, t in tables.items()}, as_of)
+    except WindowError as exc:
+        raise IngestError(f"{source}: {exc}") from None
 
     out.mkdir(parents=True, exist_ok=True)
-    report = IngestReport(out_dir=out)
+    report = IngestReport(out_dir=out, window=window)
     accepted: dict[str, pd.DataFrame] = {}
     for name in io.TABLES:
-        report.tables.append(_ingest_table(tables[name], name, as_of, accepted, out))
+        report.tables.append(_ingest_table(tables[name], name, window.as_of, accepted, out))
     (out / io.SUCCESS_MARKER).write_text(report.to_frame().to_csv(index=False, sep="\t"))
     return report
 
