@@ -7,12 +7,64 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 
+from creditmine.cli.data import ingest as ingest_command
 from creditmine.data import io
-from creditmine.data.ingest import IngestError, ingest
+from creditmine.data.ingest import MAX_QUARANTINE_SHARE, IngestError, QuarantineLimitExceeded, ingest
 from test_ingest import (  # noqa: F401  (fixtures)
     WINDOW_END, _counts, _deduplicated, _edit_csv, _edit_parquet, _quarantine, _run_cli, source, world,
 )
+
+# -- a table with too many rows quarantined fails, and loses nothing ----------------------------------
+
+
+def _money_as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """taxable_sales_cny written with thousands separators, as a spreadsheet exports it; one value parses."""
+    frame["taxable_sales_cny"] = [f"{float(v):,.2f}" for v in frame["taxable_sales_cny"]]
+    frame.loc[4, "taxable_sales_cny"] = "850.00"
+    return frame
+
+
+def test_a_table_over_the_quarantine_share_fails_naming_table_share_and_reason(source, tmp_path):
+    frame = _edit_csv(source, "tax_filings", _money_as_text)
+    n = len(frame)
+    out = tmp_path / "out"
+    result = _run_cli(source, out)
+    assert result.exit_code != 0
+    assert f"table 'tax_filings' ({source / 'tax_filings.csv'}): {n - 1:,} of {n:,} rows quarantined" in result.output
+    assert "more than the maximum share 5.0% (--max-quarantine-share)" in result.output
+    assert "most common reason: taxable_sales_cny is not a valid number" in result.output
+    assert "no _SUCCESS written" in result.output
+    assert "every table reconciles" in result.output           # the reconciliation is printed first
+    # nothing lost: every rejected row is in the quarantine file, the accepted one in the table
+    assert len(_quarantine(out, "tax_filings")) == n - 1
+    assert len(io.read_table(out, "tax_filings")) == 1
+    assert not (out / io.SUCCESS_MARKER).exists()
+
+    with pytest.raises(QuarantineLimitExceeded) as info:
+        ingest(source, tmp_path / "api", as_of=WINDOW_END)
+    assert [t.table for t in info.value.report.over_limit(MAX_QUARANTINE_SHARE)] == ["tax_filings"]
+
+
+def test_the_quarantine_share_is_an_option(source, tmp_path):
+    def two_negative(frame):
+        frame.loc[[1, 2], "value_cny"] = "-1"
+        return frame
+
+    n = len(_edit_csv(source, "customs", two_negative))
+    share = 2 / n
+    passed = _run_cli(source, tmp_path / "at", "--max-quarantine-share", str(share))     # at the limit: passes
+    assert passed.exit_code == 0, passed.output
+    assert (tmp_path / "at" / io.SUCCESS_MARKER).is_file()
+    failed = _run_cli(source, tmp_path / "below", "--max-quarantine-share", str(share * 0.9))
+    assert failed.exit_code != 0 and "table 'customs'" in failed.output and "value_cny must be >= 0" in failed.output
+    assert not (tmp_path / "below" / io.SUCCESS_MARKER).exists()
+    wrong = _run_cli(source, tmp_path / "wrong", "--max-quarantine-share", "1.5")
+    assert wrong.exit_code != 0 and "--max-quarantine-share" in wrong.output
+    help_text = CliRunner().invoke(ingest_command, ["--help"]).output
+    assert f"default {MAX_QUARANTINE_SHARE:g}" in help_text
+
 
 # -- duplicate rows: identical copies kept once, conflicting keys quarantined --------------------------
 

@@ -11,14 +11,16 @@ rules (`creditmine.data.schemas`), and writes
   row number in the source file (1 = first data row) and the rules it broke;
 - `<out_dir>/<table>.deduplicated.csv`: every identical copy removed, with its row number and the
   row it repeats;
-- `<out_dir>/_SUCCESS`: written last.
+- `<out_dir>/_SUCCESS`: written last, only when every table is within the quarantine limit.
 
 Every row read is accepted, deduplicated or quarantined: `TableReport.reconciled`. The end of the
 data window is given or derived from the data (`creditmine.data.window`). The previous `_SUCCESS`
 is removed before anything else, so a refused or interrupted ingestion never looks complete.
 
 A file that is missing, unreadable, not UTF-8, empty, or lacks or mistypes a column stops the
-ingestion with an `IngestError` naming the file and the column.
+ingestion with an `IngestError` naming the file and the column. A table with more than
+`max_quarantine_share` of its rows quarantined stops it with `QuarantineLimitExceeded` once every
+file is written, naming the table, the share and the most common reason.
 """
 
 from __future__ import annotations
@@ -37,8 +39,10 @@ from creditmine.data.duplicates import check_keys
 from creditmine.data.sources import FAILURE_COLUMNS, IngestError, SourceTable, read_sources
 from creditmine.data.window import WindowEnd, WindowError, window_end
 
-__all__ = ["IngestError", "IngestReport", "TableReport", "ingest"]
+__all__ = ["IngestError", "IngestReport", "MAX_QUARANTINE_SHARE", "QuarantineLimitExceeded", "TableReport", "ingest"]
 
+MAX_QUARANTINE_SHARE = 0.05
+"""A table with more than this share of its rows quarantined fails the ingestion (`--max-quarantine-share`)."""
 QUARANTINE_SUFFIX = ".quarantine.csv"
 DEDUPLICATED_SUFFIX = ".deduplicated.csv"
 
@@ -48,6 +52,8 @@ class TableReport:
     """Reconciliation of one table: every row read is accepted, deduplicated or quarantined.
 
     key_conflicts counts the quarantined rows that share their key with a different row.
+    reasons : per reason (a rule without the row's values), the quarantined rows that broke it,
+        most common first: (reason, rows, an example rule, its source row).
     """
 
     table: str
@@ -57,10 +63,15 @@ class TableReport:
     deduplicated: int
     quarantined: int
     key_conflicts: int = 0
+    reasons: list[tuple[str, int, str, int]] = field(default_factory=list)
 
     @property
     def reconciled(self) -> bool:
         return self.read == self.accepted + self.deduplicated + self.quarantined
+
+    @property
+    def quarantined_share(self) -> float:
+        return self.quarantined / self.read if self.read else 0.0
 
 
 @dataclass
@@ -111,8 +122,27 @@ class IngestReport:
                 t.table for t in self.tables if not t.reconciled)
         return frame.to_string(index=False) + "\n" + verdict
 
+    def over_limit(self, max_share: float) -> list[TableReport]:
+        """The tables with more than `max_share` of their rows quarantined."""
+        return [t for t in self.tables if t.quarantined_share > max_share]
 
-def ingest(source_dir: str | os.PathLike, out_dir: str | os.PathLike, as_of: date | None = None) -> IngestReport:
+
+class QuarantineLimitExceeded(IngestError):
+    """A table has more than the allowed share of its rows quarantined; `report` says what was written."""
+
+    def __init__(self, report: IngestReport, max_share: float):
+        self.report = report
+        self.max_share = max_share
+        super().__init__("; ".join(_limit_message(t, max_share) for t in report.over_limit(max_share))
+                         + f". Accepted rows and quarantine files are in {report.out_dir}; no {io.SUCCESS_MARKER} written")
+
+
+def ingest(
+    source_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    as_of: date | None = None,
+    max_quarantine_share: float = MAX_QUARANTINE_SHARE,
+) -> IngestReport:
     """Validate a user's tables and write the accepted rows, the removed copies and the quarantined rows.
 
     Parameters
@@ -122,6 +152,7 @@ def ingest(source_dir: str | os.PathLike, out_dir: str | os.PathLike, as_of: dat
     out_dir : folder for the accepted tables, quarantine and deduplication files and `_SUCCESS`.
     as_of : end of the data window; records dated after it are rejected. When None, the latest
         knowledge date of the data, leaving out stray dates (`creditmine.data.window`).
+    max_quarantine_share : the largest share (0..1) of a table's rows that may be quarantined.
 
     Returns
     -------
@@ -133,7 +164,12 @@ def ingest(source_dir: str | os.PathLike, out_dir: str | os.PathLike, as_of: dat
         When a file is missing, unreadable, empty, not UTF-8, or has a missing, unexpected or
         mistyped column (the message names every such file and column), or when no window end
         can be derived. Nothing is written then.
+    QuarantineLimitExceeded
+        When a table has more than `max_quarantine_share` of its rows quarantined; every table and
+        quarantine file is written, `_SUCCESS` is not.
     """
+    if not 0 <= max_quarantine_share <= 1:
+        raise ValueError(f"max_quarantine_share must be between 0 and 1; got {max_quarantine_share}")
     out = Path(out_dir)
     if out.is_dir():
         (out / io.SUCCESS_MARKER).unlink(missing_ok=True)
@@ -151,6 +187,8 @@ def ingest(source_dir: str | os.PathLike, out_dir: str | os.PathLike, as_of: dat
     accepted: dict[str, pd.DataFrame] = {}
     for name in io.TABLES:
         report.tables.append(_ingest_table(tables[name], name, window.as_of, accepted, out))
+    if report.over_limit(max_quarantine_share):
+        raise QuarantineLimitExceeded(report, max_quarantine_share)
     (out / io.SUCCESS_MARKER).write_text(report.to_frame().to_csv(index=False, sep="\t"))
     return report
 
@@ -177,7 +215,7 @@ def _ingest_table(table: SourceTable, name: str, as_of: date, accepted: dict[str
     _write_deduplicated(out / f"{name}{DEDUPLICATED_SUFFIX}", table, keys.copy_of)
     conflicts = int(np.unique(keys.conflicts["row"].to_numpy(dtype=np.int64)).size)
     return TableReport(name, str(table.path), len(frame), len(accepted[name]), int(keys.removed.sum()),
-                       int(bad.sum()), conflicts)
+                       int(bad.sum()), conflicts, _reasons(failures))
 
 
 def _row_failures(frame: pd.DataFrame, name: str, as_of: date, parse_failures: pd.DataFrame) -> pd.DataFrame:
@@ -190,6 +228,23 @@ def _row_failures(frame: pd.DataFrame, name: str, as_of: date, parse_failures: p
     unparsed = set(zip(parse_failures["row"], parse_failures["column"]))
     keep = [(r, c) not in unparsed for r, c in zip(schema_failures["row"], schema_failures["column"])]
     return pd.concat([parse_failures, schema_failures[keep]], ignore_index=True)
+
+
+def _reasons(failures: pd.DataFrame) -> list[tuple[str, int, str, int]]:
+    """(reason, rows, example rule, its source row), most common first."""
+    if failures.empty:
+        return []
+    per_row = failures.drop_duplicates(["row", "reason"]).sort_values("row", kind="stable")
+    grouped = per_row.groupby("reason", sort=False).agg(rows=("row", "size"), rule=("rule", "first"), first=("row", "first"))
+    grouped = grouped.sort_values("rows", ascending=False, kind="stable")
+    return [(reason, int(r.rows), str(r.rule), int(r.first) + 1) for reason, r in grouped.iterrows()]
+
+
+def _limit_message(table: TableReport, max_share: float) -> str:
+    reason, rows, rule, row = table.reasons[0]
+    return (f"table '{table.table}' ({table.source}): {table.quarantined:,} of {table.read:,} rows quarantined "
+            f"({table.quarantined_share:.1%}), more than the maximum share {max_share:.1%} "
+            f"(--max-quarantine-share); most common reason: {reason} ({rows:,} rows, e.g. row {row}: {rule})")
 
 
 def _write_quarantine(path: Path, table: SourceTable, failures: pd.DataFrame, bad: np.ndarray) -> None:
