@@ -68,6 +68,30 @@ def test_each_bad_field_gets_its_own_message(spec, overrides, message):
     assert message in errors[1]
 
 
+@pytest.mark.parametrize("text", ["12,5", "1.234,56", "1,234", "1 234", "1\u00a0234", "1_000", "1.234.567"])
+def test_numbers_with_separators_are_refused_never_reinterpreted(spec, text):
+    # "12,5" used to read as 125 and "1.234,56" as 1.23456: the commas were stripped
+    for column in ("requested_amount_cny", "tax_sales_12m_growth"):
+        errors = _errors(spec, _good_row(), _good_row(**{column: text}))
+        assert errors[0] == ""
+        assert errors[1] == (f"{column}: '{text}' has a thousands separator or a decimal comma; "
+                             "expected a plain number such as 1234.5")
+
+
+@pytest.mark.parametrize("text, value", [("1234.5", 1234.5), ("-3", -3.0), ("1e3", 1000.0), (" 7 ", 7.0), ("+.5", 0.5)])
+def test_plain_numbers_as_text_are_numbers(spec, text, value):
+    batch = validate_applications(pd.DataFrame([_good_row(tax_sales_12m_growth=text)]), spec)
+    assert batch.errors[0] == "" and batch.columns["tax_sales_12m_growth"][0] == value
+
+
+def test_a_csv_with_a_decimal_comma_is_refused_per_row(spec, tmp_path):
+    rows = pd.DataFrame([_good_row(application_id="A1"), _good_row(application_id="A2")])
+    rows["requested_amount_cny"] = ["500000", "12,5"]
+    rows.to_csv(tmp_path / "apps.csv", index=False)              # written quoted: "12,5"
+    errors = validate_applications(read_applications(tmp_path / "apps.csv"), spec).errors
+    assert errors[0] == "" and "requested_amount_cny: '12,5' has a thousands separator" in errors[1]
+
+
 def test_a_negative_base_of_another_product_does_not_matter(spec):
     # invoiced sales are not the limit base of a tax loan
     assert _errors(spec, _good_row(invoiced_sales_12m=-3.0)) == [""]

@@ -4,13 +4,17 @@ A row is *valid* when it names its application, a product the model covers, a po
 amount, a whole positive term, the enterprise's specialized-innovative flag, numbers (or blanks)
 for every model feature and a non-negative (or blank) limit base. Anything else gives the row an
 error message naming the field and the value that arrived; the decision model refers such rows
-with that message instead of scoring them, so nothing is silently defaulted. An enterprise with
+with that message instead of scoring them, so nothing is silently defaulted or reinterpreted: a
+number given as text must be plain ("1234.5", "-3", "1e3"); thousands separators and decimal
+commas ("1,234", "1 234", "12,5", "1.234,56") are refused, as their meaning depends on a locale
+the row does not state. An enterprise with
 no data at all (no data source with a record: each source's `<source>_missing` indicator set, or
 all its features blank) is referred too: a PD from nothing is no PD.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,6 +29,9 @@ APPLICATION_FIELDS = ("application_id", "product", "requested_amount_cny", "term
 _SMALL_BATCH_ROWS = 64
 _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f"}
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", re.ASCII)
+_FLOAT_WORDS = {"nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}
+_SEPARATED = re.compile(r"\d[,\s'_]\d|\..*\.")     # 1,234  1 234  12,5  1_000  1.234.567
 
 
 @dataclass(frozen=True)
@@ -298,8 +305,7 @@ def _number(
         for row, value in enumerate(raw):
             parsed = _parse_number(value)
             if parsed is None:
-                shown = repr(value) if not isinstance(value, str) else f"'{value[:40]}'"
-                _add(problems, row, f"{name}: expected a number, got {shown}")
+                _add(problems, row, _not_a_number(name, value))
             else:
                 values[row] = parsed
     infinite = np.isinf(values)
@@ -322,14 +328,21 @@ def _parse_number(value) -> float | None:
     if isinstance(value, (int, float, np.integer, np.floating)):
         return float(value)
     if isinstance(value, str):
-        text = value.strip().replace(",", "")
+        text = value.strip()
         if text == "":
             return np.nan
-        try:
+        if _PLAIN_NUMBER.fullmatch(text) or text.lower() in _FLOAT_WORDS:   # inf: refused as not finite
             return float(text)
-        except ValueError:
-            return None
     return None
+
+
+def _not_a_number(name: str, value) -> str:
+    """Why `value` is no number; separators get their own message, never a guess at their meaning."""
+    shown = repr(value) if not isinstance(value, str) else f"'{value[:40]}'"
+    if isinstance(value, str) and _SEPARATED.search(value.strip()):
+        return (f"{name}: {shown} has a thousands separator or a decimal comma; "
+                "expected a plain number such as 1234.5")
+    return f"{name}: expected a number, got {shown}"
 
 
 def _already_reported(problems, row: int, name: str) -> bool:
