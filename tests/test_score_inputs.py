@@ -92,6 +92,30 @@ def test_a_csv_with_a_decimal_comma_is_refused_per_row(spec, tmp_path):
     assert errors[0] == "" and "requested_amount_cny: '12,5' has a thousands separator" in errors[1]
 
 
+def test_negative_counts_and_money_of_the_enterprise_are_refused(spec):
+    from dataclasses import replace
+
+    # employees and registered capital were decided when negative
+    with_size = replace(spec, feature_names=(*spec.feature_names, "employees", "registered_capital_cny"))
+    errors = _errors(with_size, _good_row(employees=12, registered_capital_cny=1e6),
+                     _good_row(employees=-3, registered_capital_cny=1e6),
+                     _good_row(employees=12, registered_capital_cny="-500000"),
+                     _good_row(employees=0, registered_capital_cny=0.0))
+    assert errors[0] == "" and errors[3] == ""
+    assert errors[1] == "employees must not be negative; got -3"
+    assert errors[2] == "registered_capital_cny must not be negative; got -500000"
+    # a column the model does not read is not checked
+    assert _errors(spec, _good_row(employees=-3)) == [""]
+
+
+def test_lower_bounds_are_one_replaceable_table(spec, monkeypatch):
+    from creditmine.decision import inputs
+
+    assert inputs.LOWER_BOUNDS == {"employees": 0.0, "registered_capital_cny": 0.0}
+    monkeypatch.setattr(inputs, "LOWER_BOUNDS", {"enterprise_age_years": 1.0})
+    assert _errors(spec, _good_row(enterprise_age_years=0.5)) == ["enterprise_age_years must not be below 1; got 0.5"]
+
+
 def test_a_negative_base_of_another_product_does_not_matter(spec):
     # invoiced sales are not the limit base of a tax loan
     assert _errors(spec, _good_row(invoiced_sales_12m=-3.0)) == [""]

@@ -2,14 +2,14 @@
 
 A row is *valid* when it names its application, a product the model covers, a positive requested
 amount, a whole positive term, the enterprise's specialized-innovative flag, numbers (or blanks)
-for every model feature and a non-negative (or blank) limit base. Anything else gives the row an
-error message naming the field and the value that arrived; the decision model refers such rows
-with that message instead of scoring them, so nothing is silently defaulted or reinterpreted: a
-number given as text must be plain ("1234.5", "-3", "1e3"); thousands separators and decimal
-commas ("1,234", "1 234", "12,5", "1.234,56") are refused, as their meaning depends on a locale
-the row does not state. An enterprise with
-no data at all (no data source with a record: each source's `<source>_missing` indicator set, or
-all its features blank) is referred too: a PD from nothing is no PD.
+for every model feature, a non-negative (or blank) limit base, and no value below its bound in
+`LOWER_BOUNDS`. Anything else gives the row an error message naming the field and the value that
+arrived; the decision model refers such rows with that message instead of scoring them, so nothing
+is silently defaulted or reinterpreted: a number given as text must be plain ("1234.5", "-3",
+"1e3"); thousands separators and decimal commas ("1,234", "1 234", "12,5", "1.234,56") are
+refused, as their meaning depends on a locale the row does not state. An enterprise with no data
+at all (no data source with a record: each source's `<source>_missing` indicator set, or all its
+features blank) is referred too: a PD from nothing is no PD.
 """
 
 from __future__ import annotations
@@ -25,6 +25,11 @@ from creditmine.decision.policy import BASE_COLUMNS, limit_base_columns
 
 #: Application fields the decision needs besides the model's features and the limit bases.
 APPLICATION_FIELDS = ("application_id", "product", "requested_amount_cny", "term_months", "specialized_innovative")
+#: Smallest allowed value (inclusive) of columns that cannot be negative by nature in the data model
+#: (counts and money of the enterprise), checked wherever a row's column is read: among the model's
+#: features or the application fields. requested_amount_cny has its own, strict check (> 0). The
+#: feature catalog is to carry such bounds; until then this one dict holds them.
+LOWER_BOUNDS: dict[str, float] = {"employees": 0.0, "registered_capital_cny": 0.0}
 #: Up to this many rows are read in one go (see _Source).
 _SMALL_BATCH_ROWS = 64
 _TRUE = {"true", "1", "yes", "y", "t"}
@@ -143,6 +148,12 @@ def validate_applications(rows: pd.DataFrame, spec: InputSpec) -> ValidatedBatch
             values = _number(source, name, problems, required=False)
             blank[name] = np.isnan(values)
             typed[name] = values
+    for column, bound in LOWER_BOUNDS.items():
+        values = typed.get(column)
+        if values is not None and values.dtype != object:
+            below = "negative" if bound == 0 else f"below {bound:g}"
+            for row in np.flatnonzero(values < bound):
+                _add(problems, row, f"{column} must not be {below}; got {values[row]:g}")
     for row in np.flatnonzero(_no_data(typed, blank, spec, n)):
         _add(problems, row, "no data on the enterprise: no government data source has a record")
 
