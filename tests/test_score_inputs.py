@@ -35,7 +35,9 @@ def _good_row(**overrides) -> dict:
 
 
 def _errors(spec, *rows) -> list[str]:
-    return list(validate_applications(pd.DataFrame(list(rows)), spec).errors)
+    """Errors of a batch; rows with the default id get their own (A1, A2, ...), as ids must not repeat."""
+    rows = [{**row, "application_id": f"A{i + 1}"} if row["application_id"] == "A1" else row for i, row in enumerate(rows)]
+    return list(validate_applications(pd.DataFrame(rows), spec).errors)
 
 
 def test_good_rows_pass_with_typed_columns(spec):
@@ -116,6 +118,17 @@ def test_lower_bounds_are_one_replaceable_table(spec, monkeypatch):
     assert _errors(spec, _good_row(enterprise_age_years=0.5)) == ["enterprise_age_years must not be below 1; got 0.5"]
 
 
+def test_a_duplicated_application_id_refers_every_row_that_has_it(spec):
+    # a repeated id used to get two different decisions
+    rows = [_good_row(application_id="A1"), _good_row(application_id="B2"), _good_row(application_id="A1", term_months=24),
+            _good_row(application_id=17), _good_row(application_id="17"), _good_row(application_id=None)]
+    errors = validate_applications(pd.DataFrame(rows), spec).errors
+    assert errors[0] == errors[2] == "application_id A1 appears 2 times in the input (rows 1, 3)"
+    assert errors[1] == ""
+    assert errors[3] == errors[4] == "application_id 17 appears 2 times in the input (rows 4, 5)"  # 17 and "17": one id
+    assert errors[5] == "application_id is blank"                                                  # blanks never repeat
+
+
 def test_a_negative_base_of_another_product_does_not_matter(spec):
     # invoiced sales are not the limit base of a tax loan
     assert _errors(spec, _good_row(invoiced_sales_12m=-3.0)) == [""]
@@ -130,7 +143,7 @@ def test_missing_columns_are_named_for_every_row(spec):
 
 
 def test_missing_base_column_is_an_error_only_where_the_rule_needs_it(spec):
-    rows = pd.DataFrame([_good_row(), _good_row(product="electricity")]).drop(columns=["electricity_bill_12m"])
+    rows = pd.DataFrame([_good_row(), _good_row(application_id="A2", product="electricity")]).drop(columns=["electricity_bill_12m"])
     errors = validate_applications(rows, spec).errors
     assert errors[0] == "" and "missing field electricity_bill_12m" in errors[1]
 

@@ -28,7 +28,7 @@ def score(model_uri, input_path, output_path, features_path, params_file, tracki
     The deployment gate is checked first: a version that is not approved, whose audit trail does
     not verify or whose artifacts do not match their manifest is refused. Every input row gets a
     decision row; rows that cannot be decided automatically are referred, with the reason in the
-    `error` column.
+    `error` column (every row of an application_id given more than once among them).
     """
     import time
 
