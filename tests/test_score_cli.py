@@ -1,4 +1,4 @@
-"""`creditmine score` on strict input: separators, repeated ids, negative counts.
+"""`creditmine score` on strict input: separators, repeated ids, negative counts, no rows.
 
 The CLI cases run `creditmine score` (click's CliRunner) with an approved champion registered in a
 throw-away store; the bound case runs the decision engine of a model that reads the enterprise's
@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from creditmine.cli import main
+from creditmine.decision.model import OUTPUT_COLUMNS
 from test_decision_model import MODEL_FEATURES, build_registered_model, synthetic_applications
 
 pytestmark = pytest.mark.slow
@@ -76,6 +77,27 @@ def test_every_row_of_a_repeated_application_id_is_referred_across_chunks(champi
     assert (out.loc[[0, 3, 6], "decision"] == "refer").all()
     assert not out.drop(index=[0, 3, 6])["error"].str.contains("appears").any()
     assert result.output.startswith(f"8 applications -> {tmp_path / 'out.csv'}")
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".jsonl"])
+def test_an_input_without_rows_gives_an_empty_output_with_the_columns(champion, tmp_path, suffix):
+    _, _, apps = champion
+    empty = apps.iloc[:0].drop(columns=["default_12m", "split"])
+    path = tmp_path / f"apps{suffix}"
+    if suffix == ".csv":
+        empty.to_csv(path, index=False)                    # the header only
+    elif suffix == ".parquet":
+        empty.to_parquet(path, index=False)
+    else:
+        path.write_text("")                                # JSON lines: no line, no record
+    for output in ("out.csv", "out.parquet"):
+        result = _score(champion, path, tmp_path / output)
+        assert result.exit_code == 0, result.output
+        assert result.output.strip() == f"0 applications in {path}: wrote {tmp_path / output} with the decision columns and no rows"
+    assert (tmp_path / "out.csv").read_text(encoding="utf-8-sig").splitlines() == [",".join(OUTPUT_COLUMNS)]
+    written = pd.read_parquet(tmp_path / "out.parquet")
+    assert list(written.columns) == list(OUTPUT_COLUMNS) and written.empty
+    assert written["pd"].dtype == np.float64 and written["grade"].dtype == np.int64
 
 
 def test_negative_employees_or_registered_capital_refer_the_row():

@@ -6,7 +6,7 @@ version whose review state is not approved, whose audit trail does not verify or
 not match their manifest never scores anything. Rows that cannot be decided automatically come
 back as decision "refer" with the reason in `error`; one bad row never stops the batch. Every row
 of an application_id that appears more than once in the input is referred, however far apart the
-rows are.
+rows are; an input without rows gives an output with the columns and no rows.
 """
 
 from __future__ import annotations
@@ -185,7 +185,7 @@ def not_found_rows(application_ids: pd.Series, features_path: str | os.PathLike)
 
 
 def referred_rows(application_ids, errors) -> pd.DataFrame:
-    """Decision rows (refer, the reason in `error`) for rows that are not scored.
+    """Decision rows (refer, the reason in `error`) for rows that are not scored; none for no ids.
 
     Parameters
     ----------
@@ -226,12 +226,17 @@ def score_file(
 
     Returns
     -------
-    The decisions written (DataFrame, one row per input row, in input order).
+    The decisions written (DataFrame, one row per input row, in input order; no rows, but the
+    output columns, for an input without rows).
     """
     from creditmine.decision.inputs import duplicate_ids
 
     model = load_decision_model(model_uri, tracking_uri)
     rows = read_applications(input_path)
+    if rows.empty:
+        decisions = referred_rows([], "")
+        write_decisions(decisions, output_path)
+        return decisions
     # the model sees one chunk at a time: a repeated id is found here, over the whole input
     ids = rows["application_id"] if "application_id" in rows else None
     errors = duplicate_ids(ids) if ids is not None else np.full(len(rows), "", dtype=object)
