@@ -9,12 +9,26 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+import test_ingest
 from creditmine.cli.data import ingest as ingest_command
 from creditmine.data import io
-from creditmine.data.ingest import MAX_QUARANTINE_SHARE, IngestError, QuarantineLimitExceeded, ingest
-from test_ingest import (  # noqa: F401  (fixtures)
-    WINDOW_END, _counts, _deduplicated, _edit_csv, _edit_parquet, _quarantine, _run_cli, source, world,
+from creditmine.data.ingest import (
+    MAX_QUARANTINE_SHARE,
+    IngestError,
+    QuarantineLimitExceeded,
+    ingest,
 )
+from test_ingest import (
+    WINDOW_END,
+    _counts,
+    _deduplicated,
+    _edit_csv,
+    _edit_parquet,
+    _quarantine,
+    _run_cli,
+)
+
+world, source = test_ingest.world, test_ingest.source   # the fixtures of test_ingest.py
 
 # -- a table with too many rows quarantined fails, and loses nothing ----------------------------------
 

@@ -101,7 +101,7 @@ def test_an_input_without_rows_gives_an_empty_output_with_the_columns(champion, 
 
 
 def test_negative_employees_or_registered_capital_refer_the_row():
-    import creditmine.config as config
+    from creditmine import config
     from creditmine.decision.model import DecisionEngine
     from creditmine.explain.reasons import ReasonCoder
     from creditmine.features.catalog import synthetic_catalog

@@ -39,7 +39,7 @@ from creditmine.data.duplicates import check_keys
 from creditmine.data.sources import FAILURE_COLUMNS, IngestError, SourceTable, read_sources
 from creditmine.data.window import WindowEnd, WindowError, window_end
 
-__all__ = ["IngestError", "IngestReport", "MAX_QUARANTINE_SHARE", "QuarantineLimitExceeded", "TableReport", "ingest"]
+__all__ = ["MAX_QUARANTINE_SHARE", "IngestError", "IngestReport", "QuarantineLimitExceeded", "TableReport", "ingest"]
 
 MAX_QUARANTINE_SHARE = 0.05
 """A table with more than this share of its rows quarantined fails the ingestion (`--max-quarantine-share`)."""

@@ -164,7 +164,7 @@ def validate_applications(rows: pd.DataFrame, spec: InputSpec) -> ValidatedBatch
 def duplicate_ids(ids) -> np.ndarray:
     """Per row, "" or why it is refused: its application_id appears more than once in `ids` (one
     whole input, in row order; rows are numbered from 1, as in the input file; blanks never repeat)."""
-    text = ["" if v is None or v is pd.NA or v != v else _as_text(v) for v in ids]
+    text = ["" if v is None or v is pd.NA or isinstance(v, float) and np.isnan(v) else _as_text(v) for v in ids]
     errors = np.full(len(text), "", dtype=object)
     if len(set(text)) == len(text):          # the usual case, and one row: no pandas (latency)
         return errors

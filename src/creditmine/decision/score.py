@@ -238,7 +238,7 @@ def score_file(
         write_decisions(decisions, output_path)
         return decisions
     # the model sees one chunk at a time: a repeated id is found here, over the whole input
-    ids = rows["application_id"] if "application_id" in rows else None
+    ids = rows.get("application_id")
     errors = duplicate_ids(ids) if ids is not None else np.full(len(rows), "", dtype=object)
     if features_path is not None:
         rows, found = attach_features(rows, features_path)
