@@ -49,12 +49,28 @@ def _edit_csv(folder: Path, name: str, edit) -> pd.DataFrame:
     return frame
 
 
+def _edit_parquet(folder: Path, name: str, edit) -> pd.DataFrame:
+    frame = edit(io.read_table(folder, name))
+    io.write_table(folder, name, pa.Table.from_pandas(frame, preserve_index=False))
+    return frame
+
+
 def _quarantine(out: Path, name: str) -> pd.DataFrame:
     return pd.read_csv(out / f"{name}.quarantine.csv", dtype=str, keep_default_na=False)
 
 
-def _run_cli(source: Path, out: Path):
-    result = CliRunner().invoke(ingest_command, ["--source", str(source), "--out", str(out), "--as-of", "2024-12-31"])
+def _deduplicated(out: Path, name: str) -> pd.DataFrame:
+    return pd.read_csv(out / f"{name}.deduplicated.csv", dtype=str, keep_default_na=False)
+
+
+def _counts(report, name: str) -> tuple[int, int, int, int, int]:
+    row = report.to_frame().set_index("table").loc[name]
+    return tuple(int(row[c]) for c in ("read", "accepted", "deduplicated", "quarantined", "key_conflicts"))
+
+
+def _run_cli(source: Path, out: Path, *extra: str, as_of: str | None = "2024-12-31"):
+    args = ["--source", str(source), "--out", str(out), *(["--as-of", as_of] if as_of else []), *extra]
+    result = CliRunner().invoke(ingest_command, args)
     assert "Traceback" not in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
     return result
@@ -71,9 +87,12 @@ def test_clean_files_are_accepted_unchanged(world, source, tmp_path):
         pd.testing.assert_frame_equal(io.read_table(out, name), io.read_table(world, name), check_exact=True)
         assert _quarantine(out, name).empty
     assert (out / io.SUCCESS_MARKER).is_file()
+    assert all(_deduplicated(out, name).empty for name in io.TABLES)
     result = _run_cli(source, tmp_path / "cli")
     assert result.exit_code == 0
-    assert "read = accepted + quarantined" in result.output and "MISMATCH" not in result.output
+    assert "as-of 2024-12-31, as given" in result.output
+    assert "every table reconciles: read = accepted + deduplicated + quarantined" in result.output
+    assert "MISMATCH" not in result.output
 
 
 # -- rows are quarantined with their rule and row number ----------------------------------------
@@ -106,15 +125,6 @@ def test_value_that_does_not_parse_is_rejected_not_coerced(source, tmp_path):
     assert "amount_cny: '1.234,50' is not a valid number" in q.loc["1", "rule"]
     assert "issued_at: '03/02/2022' is not a valid date (YYYY-MM-DD)" in q.loc["2", "rule"]
     assert q.loc["2", "issued_at"] == "03/02/2022"
-
-
-def test_duplicate_key_quarantines_every_copy(source, tmp_path):
-    frame = _edit_csv(source, "invoices", lambda f: pd.concat([f, f.iloc[[5]]], ignore_index=True))
-    report = ingest(source, tmp_path / "out", as_of=WINDOW_END)
-    q = _quarantine(tmp_path / "out", "invoices")
-    assert sorted(q["source_row"].astype(int)) == [6, len(frame)]
-    assert all("duplicate key (invoice_id)" in r for r in q["rule"])
-    assert report.reconciled
 
 
 def test_dangling_foreign_key_and_its_cascade(source, tmp_path):

@@ -35,7 +35,9 @@ def _good_row(**overrides) -> dict:
 
 
 def _errors(spec, *rows) -> list[str]:
-    return list(validate_applications(pd.DataFrame(list(rows)), spec).errors)
+    """Errors of a batch; rows with the default id get their own (A1, A2, ...), as ids must not repeat."""
+    rows = [{**row, "application_id": f"A{i + 1}"} if row["application_id"] == "A1" else row for i, row in enumerate(rows)]
+    return list(validate_applications(pd.DataFrame(rows), spec).errors)
 
 
 def test_good_rows_pass_with_typed_columns(spec):
@@ -68,6 +70,65 @@ def test_each_bad_field_gets_its_own_message(spec, overrides, message):
     assert message in errors[1]
 
 
+@pytest.mark.parametrize("text", ["12,5", "1.234,56", "1,234", "1 234", "1\u00a0234", "1_000", "1.234.567"])
+def test_numbers_with_separators_are_refused_never_reinterpreted(spec, text):
+    # "12,5" used to read as 125 and "1.234,56" as 1.23456: the commas were stripped
+    for column in ("requested_amount_cny", "tax_sales_12m_growth"):
+        errors = _errors(spec, _good_row(), _good_row(**{column: text}))
+        assert errors[0] == ""
+        assert errors[1] == (f"{column}: '{text}' has a thousands separator or a decimal comma; "
+                             "expected a plain number such as 1234.5")
+
+
+@pytest.mark.parametrize("text, value", [("1234.5", 1234.5), ("-3", -3.0), ("1e3", 1000.0), (" 7 ", 7.0), ("+.5", 0.5)])
+def test_plain_numbers_as_text_are_numbers(spec, text, value):
+    batch = validate_applications(pd.DataFrame([_good_row(tax_sales_12m_growth=text)]), spec)
+    assert batch.errors[0] == "" and batch.columns["tax_sales_12m_growth"][0] == value
+
+
+def test_a_csv_with_a_decimal_comma_is_refused_per_row(spec, tmp_path):
+    rows = pd.DataFrame([_good_row(application_id="A1"), _good_row(application_id="A2")])
+    rows["requested_amount_cny"] = ["500000", "12,5"]
+    rows.to_csv(tmp_path / "apps.csv", index=False)              # written quoted: "12,5"
+    errors = validate_applications(read_applications(tmp_path / "apps.csv"), spec).errors
+    assert errors[0] == "" and "requested_amount_cny: '12,5' has a thousands separator" in errors[1]
+
+
+def test_negative_counts_and_money_of_the_enterprise_are_refused(spec):
+    from dataclasses import replace
+
+    # employees and registered capital were decided when negative
+    with_size = replace(spec, feature_names=(*spec.feature_names, "employees", "registered_capital_cny"))
+    errors = _errors(with_size, _good_row(employees=12, registered_capital_cny=1e6),
+                     _good_row(employees=-3, registered_capital_cny=1e6),
+                     _good_row(employees=12, registered_capital_cny="-500000"),
+                     _good_row(employees=0, registered_capital_cny=0.0))
+    assert errors[0] == "" and errors[3] == ""
+    assert errors[1] == "employees must not be negative; got -3"
+    assert errors[2] == "registered_capital_cny must not be negative; got -500000"
+    # a column the model does not read is not checked
+    assert _errors(spec, _good_row(employees=-3)) == [""]
+
+
+def test_lower_bounds_are_one_replaceable_table(spec, monkeypatch):
+    from creditmine.decision import inputs
+
+    assert inputs.LOWER_BOUNDS == {"employees": 0.0, "registered_capital_cny": 0.0}
+    monkeypatch.setattr(inputs, "LOWER_BOUNDS", {"enterprise_age_years": 1.0})
+    assert _errors(spec, _good_row(enterprise_age_years=0.5)) == ["enterprise_age_years must not be below 1; got 0.5"]
+
+
+def test_a_duplicated_application_id_refers_every_row_that_has_it(spec):
+    # a repeated id used to get two different decisions
+    rows = [_good_row(application_id="A1"), _good_row(application_id="B2"), _good_row(application_id="A1", term_months=24),
+            _good_row(application_id=17), _good_row(application_id="17"), _good_row(application_id=None)]
+    errors = validate_applications(pd.DataFrame(rows), spec).errors
+    assert errors[0] == errors[2] == "application_id A1 appears 2 times in the input (rows 1, 3)"
+    assert errors[1] == ""
+    assert errors[3] == errors[4] == "application_id 17 appears 2 times in the input (rows 4, 5)"  # 17 and "17": one id
+    assert errors[5] == "application_id is blank"                                                  # blanks never repeat
+
+
 def test_a_negative_base_of_another_product_does_not_matter(spec):
     # invoiced sales are not the limit base of a tax loan
     assert _errors(spec, _good_row(invoiced_sales_12m=-3.0)) == [""]
@@ -82,7 +143,7 @@ def test_missing_columns_are_named_for_every_row(spec):
 
 
 def test_missing_base_column_is_an_error_only_where_the_rule_needs_it(spec):
-    rows = pd.DataFrame([_good_row(), _good_row(product="electricity")]).drop(columns=["electricity_bill_12m"])
+    rows = pd.DataFrame([_good_row(), _good_row(application_id="A2", product="electricity")]).drop(columns=["electricity_bill_12m"])
     errors = validate_applications(rows, spec).errors
     assert errors[0] == "" and "missing field electricity_bill_12m" in errors[1]
 

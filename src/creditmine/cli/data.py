@@ -46,14 +46,23 @@ def generate(enterprises: int, seed: int, start: str, end: str, chunk_enterprise
 @click.option("--source", "source_dir", required=True, type=click.Path(file_okay=False),
               help="Folder with one CSV or Parquet file per table (<table>.csv or <table>.parquet).")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
-              help="Folder for the accepted tables and the quarantine files.")
+              help="Folder for the accepted tables, the quarantine and the deduplication files.")
 @click.option("--as-of", "as_of", default=None, metavar="YYYY-MM-DD",
-              help="End of the data window: records dated after it are rejected; today by default.")
-def ingest(source_dir: str, out_dir: str, as_of: str | None) -> None:
+              help="End of the data window: records dated after it are quarantined. By default the "
+                   "latest knowledge date in the data (filed_at, issued_at, applied_at, ...), leaving "
+                   "out stray dates more than a quarter past the rest.")
+@click.option("--max-quarantine-share", "max_share", type=click.FloatRange(0, 1), default=None, metavar="SHARE",
+              help="Fail when a table has more than this share of its rows quarantined (0..1; "
+                   "default 0.05, creditmine.data.ingest.MAX_QUARANTINE_SHARE).")
+def ingest(source_dir: str, out_dir: str, as_of: str | None, max_share: float | None) -> None:
     """Validate your own tables against the data model; write accepted rows and quarantine the rest.
 
-    Prints a reconciliation per table (read = accepted + quarantined). Exits non-zero, naming the
-    file and column, when a file is missing, unreadable, or lacks or mistypes a column.
+    Prints the end of the data window and a reconciliation per table (read = accepted +
+    deduplicated + quarantined). Identical duplicate rows are kept once; rows sharing a key but
+    differing elsewhere are all quarantined as key conflicts. Exits non-zero, naming the file and
+    column, when a file is missing, unreadable, or lacks or mistypes a column; and, naming the
+    table, the share and the most common reason, when a table has more than the maximum share of
+    its rows quarantined (its files are written then, but not _SUCCESS).
     """
     from datetime import date
 
@@ -63,10 +72,24 @@ def ingest(source_dir: str, out_dir: str, as_of: str | None) -> None:
         window_end = date.fromisoformat(as_of) if as_of else None
     except ValueError:
         raise click.ClickException(f"--as-of: expected a date YYYY-MM-DD, got {as_of!r}") from None
+    share = ingestion.MAX_QUARANTINE_SHARE if max_share is None else max_share
     try:
-        report = ingestion.ingest(source_dir, out_dir, as_of=window_end)
+        report = ingestion.ingest(source_dir, out_dir, as_of=window_end, max_quarantine_share=share)
+    except ingestion.QuarantineLimitExceeded as exc:
+        _echo_report(exc.report, out_dir)
+        raise click.ClickException(str(exc)) from None
     except ingestion.IngestError as exc:
         raise click.ClickException(str(exc)) from None
+    _echo_report(report, out_dir)
+
+
+def _echo_report(report, out_dir: str) -> None:
+    click.echo(report.window.describe())
     click.echo(report.to_text())
+    if report.deduplicated_total:
+        click.echo(f"{report.deduplicated_total:,} identical duplicate rows removed (one copy kept): "
+                   f"see {out_dir}/<table>.deduplicated.csv")
     if report.quarantined_total:
-        click.echo(f"{report.quarantined_total:,} rows quarantined: see {out_dir}/<table>.quarantine.csv")
+        conflicts = (f", {report.key_conflicts_total:,} of them sharing a key with a different row"
+                     if report.key_conflicts_total else "")
+        click.echo(f"{report.quarantined_total:,} rows quarantined{conflicts}: see {out_dir}/<table>.quarantine.csv")

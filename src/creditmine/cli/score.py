@@ -28,7 +28,8 @@ def score(model_uri, input_path, output_path, features_path, params_file, tracki
     The deployment gate is checked first: a version that is not approved, whose audit trail does
     not verify or whose artifacts do not match their manifest is refused. Every input row gets a
     decision row; rows that cannot be decided automatically are referred, with the reason in the
-    `error` column.
+    `error` column (every row of an application_id given more than once among them). An input
+    without rows gives an output with the columns only.
     """
     import time
 
@@ -45,6 +46,9 @@ def score(model_uri, input_path, output_path, features_path, params_file, tracki
     except (ValueError, OSError) as exc:
         raise click.ClickException(str(exc).strip().splitlines()[0]) from None
     elapsed = time.perf_counter() - started
+    if decisions.empty:
+        click.echo(f"0 applications in {input_path}: wrote {output_path} with the decision columns and no rows")
+        return
     counts = decisions["decision"].value_counts()
     summary = ", ".join(f"{counts.get(d, 0)} {d}" for d in ("approve", "refer", "decline"))
     errors = int((decisions["error"] != "").sum())

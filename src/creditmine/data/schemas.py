@@ -2,8 +2,9 @@
 
 `table_schema(name, as_of)` checks one table: types, ranges, allowed values, keys, the sign of
 red-letter invoices and that no record is dated after the end of the data window `as_of`.
-`cross_table_failures(tables)` checks that every foreign key resolves. `validate_tables` runs both
-and returns every failure as a row: (table, row, column, rule).
+`cross_table_failures(tables)` checks that every foreign key resolves and that no application
+predates its enterprise's registration. `validate_tables` runs both and returns every failure as a
+row: (table, row, column, rule).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ NULLABLE: dict[str, tuple[str, ...]] = {"applications": ("award_id", "default_12
 FAILURE_COLUMNS = ["table", "row", "column", "rule"]
 
 
-def table_schema(name: str, as_of: date | None = None):
+def table_schema(name: str, as_of: date | None = None, keys: bool = True):
     """The pandera DataFrameSchema of one raw table.
 
     Parameters
@@ -57,6 +58,8 @@ def table_schema(name: str, as_of: date | None = None):
     name : a table of the data model.
     as_of : end of the data window; records whose knowledge date (`io.KNOWN_AT`) is later fail.
         No such rule when None.
+    keys : check that the key (`KEYS[name]`) is unique. Ingestion checks keys itself
+        (`creditmine.data.duplicates`: identical copies are removed, conflicts explained).
 
     Returns
     -------
@@ -72,12 +75,12 @@ def table_schema(name: str, as_of: date | None = None):
         checks = list(_column_checks(name, field.name, as_of))
         columns[field.name] = pa.Column(
             _pandas_dtype(field.type), checks=checks, nullable=field.name in nullable,
-            coerce=False, required=True, unique=len(key) == 1 and field.name == key[0],
+            coerce=False, required=True, unique=keys and len(key) == 1 and field.name == key[0],
         )
     return pa.DataFrameSchema(
         columns,
         checks=list(_table_checks(name)),
-        unique=list(key) if len(key) > 1 else None,
+        unique=list(key) if keys and len(key) > 1 else None,
         report_duplicates="all",
         strict=True,
         ordered=False,
@@ -85,15 +88,17 @@ def table_schema(name: str, as_of: date | None = None):
     )
 
 
-def validate_table(df: pd.DataFrame, name: str, as_of: date | None = None) -> pd.DataFrame:
+def validate_table(df: pd.DataFrame, name: str, as_of: date | None = None, keys: bool = True) -> pd.DataFrame:
     """Every rule a table breaks, one row per (row, column, rule); empty when the table is valid.
+
+    `as_of` and `keys` are those of `table_schema`.
 
     Returns
     -------
     DataFrame with columns table, row (the DataFrame's index label; -1 for a whole-column
     problem), column, rule.
     """
-    schema = table_schema(name, as_of)
+    schema = table_schema(name, as_of, keys)
     import pandera.errors as pe
 
     try:
@@ -111,7 +116,8 @@ def validate_table(df: pd.DataFrame, name: str, as_of: date | None = None) -> pd
 
 
 def cross_table_failures(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Foreign keys that do not resolve: enterprise_id in every table, award_id in applications.
+    """Foreign keys that do not resolve (enterprise_id in every table, award_id in applications),
+    and applications dated before their enterprise's registration (`applied_at < registered_at`).
 
     Parameters
     ----------
@@ -141,6 +147,13 @@ def cross_table_failures(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
         other = has_award & award_owner.notna() & (award_owner != apps["enterprise_id"])
         failures.append(_failures("applications", apps.index[other], "award_id",
                                   "foreign key: award_id belongs to another enterprise"))
+        if enterprises is not None:
+            registered = pd.Series(enterprises["registered_at"].to_numpy(), index=enterprises["enterprise_id"].to_numpy())
+            registered = registered[~registered.index.duplicated()]
+            registered_at = registered.reindex(apps["enterprise_id"].to_numpy()).to_numpy()   # NaT: unknown
+            early = apps["applied_at"].to_numpy() < registered_at
+            failures.append(_failures("applications", apps.index[early], "applied_at",
+                                      "applied_at is before the enterprise's registration (enterprises.registered_at)"))
     gt = tables.get("ground_truth")
     if gt is not None and apps is not None:
         dangling = ~gt["application_id"].isin(set(apps["application_id"]))

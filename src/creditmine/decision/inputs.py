@@ -1,16 +1,18 @@
 """Validation of application rows before a decision: every bad row gets its own error, none crashes.
 
-A row is *valid* when it names its application, a product the model covers, a positive requested
-amount, a whole positive term, the enterprise's specialized-innovative flag, numbers (or blanks)
-for every model feature and a non-negative (or blank) limit base. Anything else gives the row an
-error message naming the field and the value that arrived; the decision model refers such rows
-with that message instead of scoring them, so nothing is silently defaulted. An enterprise with
-no data at all (no data source with a record: each source's `<source>_missing` indicator set, or
-all its features blank) is referred too: a PD from nothing is no PD.
+A row is *valid* when it names its application (once in the input), a product the model covers, a
+positive requested amount, a whole positive term, the enterprise's specialized-innovative flag,
+plain numbers (or blanks) for every model feature (never "1,234" or "12,5", whose meaning depends
+on a locale), a non-negative (or blank) limit base and no value below `LOWER_BOUNDS`. Anything else
+gives the row an error naming the field and the value that arrived; the decision model refers such
+rows with it instead of scoring them, so nothing is silently defaulted or reinterpreted. An
+enterprise with no data at all (no data source with a record: each source's `<source>_missing`
+indicator set, or all its features blank) is referred too: a PD from nothing is no PD.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,10 +23,15 @@ from creditmine.decision.policy import BASE_COLUMNS, limit_base_columns
 
 #: Application fields the decision needs besides the model's features and the limit bases.
 APPLICATION_FIELDS = ("application_id", "product", "requested_amount_cny", "term_months", "specialized_innovative")
+#: Smallest allowed value of columns that cannot be negative by nature (the enterprise's counts and
+#: money), wherever validation reads them (features, fields); one dict until the catalog has bounds.
+LOWER_BOUNDS: dict[str, float] = {"employees": 0.0, "registered_capital_cny": 0.0}
 #: Up to this many rows are read in one go (see _Source).
 _SMALL_BATCH_ROWS = 64
 _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f"}
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", re.ASCII)
+_SEPARATED = re.compile(r"\d[,\s'_]\d|\..*\.")     # 1,234  1 234  12,5  1_000  1.234.567
 
 
 @dataclass(frozen=True)
@@ -94,6 +101,9 @@ def validate_applications(rows: pd.DataFrame, spec: InputSpec) -> ValidatedBatch
     typed: dict[str, np.ndarray] = {}
 
     typed["application_id"] = _text(source, "application_id", problems, required=True)
+    repeated = duplicate_ids(typed["application_id"])
+    for row in np.flatnonzero(repeated != ""):
+        _add(problems, row, repeated[row])
     typed["product"] = _text(source, "product", problems, required=True)
     if spec.application_products:
         known = np.isin(typed["product"], spec.application_products) | (typed["product"] == "")
@@ -129,13 +139,19 @@ def validate_applications(rows: pd.DataFrame, spec: InputSpec) -> ValidatedBatch
             values = typed[name]
             blank[name] = values == "" if values.dtype == object else np.isnan(values)
         elif name in spec.categorical_features:
-            values = _category(source, name, problems)
+            values = _text(source, name, problems, required=False, must_exist=True)
             blank[name] = values == ""
             typed[name] = np.where(values == "", None, values)
         else:
             values = _number(source, name, problems, required=False)
             blank[name] = np.isnan(values)
             typed[name] = values
+    for column, bound in LOWER_BOUNDS.items():
+        values = typed.get(column)
+        if values is not None and values.dtype != object:
+            below = "negative" if bound == 0 else f"below {bound:g}"
+            for row in np.flatnonzero(values < bound):
+                _add(problems, row, f"{column} must not be {below}; got {values[row]:g}")
     for row in np.flatnonzero(_no_data(typed, blank, spec, n)):
         _add(problems, row, "no data on the enterprise: no government data source has a record")
 
@@ -143,6 +159,22 @@ def validate_applications(rows: pd.DataFrame, spec: InputSpec) -> ValidatedBatch
     for row, messages in problems.items():
         errors[row] = "; ".join(messages)
     return ValidatedBatch(columns=typed, errors=errors, index=rows.index)
+
+
+def duplicate_ids(ids) -> np.ndarray:
+    """Per row, "" or why it is refused: its application_id appears more than once in `ids` (one
+    whole input, in row order; rows are numbered from 1, as in the input file; blanks never repeat)."""
+    text = ["" if v is None or v is pd.NA or isinstance(v, float) and np.isnan(v) else _as_text(v) for v in ids]
+    errors = np.full(len(text), "", dtype=object)
+    if len(set(text)) == len(text):          # the usual case, and one row: no pandas (latency)
+        return errors
+    text = pd.Series(text, dtype=object)
+    repeated = (text.duplicated(keep=False) & (text != "")).to_numpy()
+    for value, at in text[repeated].groupby(text[repeated], sort=False).groups.items():
+        rows = np.asarray(at) + 1
+        listed = ", ".join(map(str, rows[:10])) + (f" and {len(rows) - 10:,} more" if len(rows) > 10 else "")
+        errors[rows - 1] = f"application_id {value} appears {len(rows)} times in the input (rows {listed})"
+    return errors
 
 
 def _no_data(typed: dict, blank: dict[str, np.ndarray], spec: InputSpec, n: int) -> np.ndarray:
@@ -235,15 +267,14 @@ def _floats(values: np.ndarray) -> np.ndarray:
 
 
 def _missing_column(source: _Source, name: str, problems, which: np.ndarray | None = None) -> None:
-    targets = np.arange(source.n) if which is None else np.flatnonzero(which)
-    for row in targets:
+    for row in np.arange(source.n) if which is None else np.flatnonzero(which):
         _add(problems, row, f"missing field {name}")
 
 
-def _text(source: _Source, name: str, problems, required: bool) -> np.ndarray:
-    """A text column as an object array, "" for blanks; blanks are errors when required."""
+def _text(source: _Source, name: str, problems, required: bool, must_exist: bool = False) -> np.ndarray:
+    """A text column as an object array, "" for blanks; blank: an error when required; absent: when required or must_exist."""
     if name not in source:
-        if required:
+        if required or must_exist:
             _missing_column(source, name, problems)
         return np.full(source.n, "", dtype=object)
     values, kind = source.get(name)
@@ -265,13 +296,6 @@ def _as_text(value) -> str:
     if isinstance(value, (float, np.floating)) and float(value).is_integer():
         return str(int(value))
     return str(value)
-
-
-def _category(source: _Source, name: str, problems) -> np.ndarray:
-    if name not in source:
-        _missing_column(source, name, problems)
-        return np.full(source.n, "", dtype=object)
-    return _text(source, name, problems, required=False)
 
 
 def _number(
@@ -298,8 +322,7 @@ def _number(
         for row, value in enumerate(raw):
             parsed = _parse_number(value)
             if parsed is None:
-                shown = repr(value) if not isinstance(value, str) else f"'{value[:40]}'"
-                _add(problems, row, f"{name}: expected a number, got {shown}")
+                _add(problems, row, _not_a_number(name, value))
             else:
                 values[row] = parsed
     infinite = np.isinf(values)
@@ -322,14 +345,21 @@ def _parse_number(value) -> float | None:
     if isinstance(value, (int, float, np.integer, np.floating)):
         return float(value)
     if isinstance(value, str):
-        text = value.strip().replace(",", "")
+        text = value.strip()
         if text == "":
             return np.nan
-        try:
+        if _PLAIN_NUMBER.fullmatch(text) or text.lower().lstrip("+-") in ("nan", "inf", "infinity"):
             return float(text)
-        except ValueError:
-            return None
     return None
+
+
+def _not_a_number(name: str, value) -> str:
+    """Why `value` is no number; separators get their own message, never a guess at their meaning."""
+    shown = repr(value) if not isinstance(value, str) else f"'{value[:40]}'"
+    if isinstance(value, str) and _SEPARATED.search(value.strip()):
+        return (f"{name}: {shown} has a thousands separator or a decimal comma; "
+                "expected a plain number such as 1234.5")
+    return f"{name}: expected a number, got {shown}"
 
 
 def _already_reported(problems, row: int, name: str) -> bool:

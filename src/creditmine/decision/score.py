@@ -4,7 +4,9 @@
 registered version *before* the model is loaded (and the model checks it again as it loads), so a
 version whose review state is not approved, whose audit trail does not verify or whose artifacts do
 not match their manifest never scores anything. Rows that cannot be decided automatically come
-back as decision "refer" with the reason in `error`; one bad row never stops the batch.
+back as decision "refer" with the reason in `error`; one bad row never stops the batch. Every row
+of an application_id that appears more than once in the input is referred, however far apart the
+rows are; an input without rows gives an output with the columns and no rows.
 """
 
 from __future__ import annotations
@@ -179,15 +181,26 @@ def score_applications(model, rows: pd.DataFrame, progress: bool = True) -> pd.D
 
 def not_found_rows(application_ids: pd.Series, features_path: str | os.PathLike) -> pd.DataFrame:
     """Decision rows (refer, with the reason) for applications absent from the feature table."""
+    return referred_rows(application_ids, f"application_id not found in the feature table {features_path}")
+
+
+def referred_rows(application_ids, errors) -> pd.DataFrame:
+    """Decision rows (refer, the reason in `error`) for rows that are not scored; none for no ids.
+
+    Parameters
+    ----------
+    application_ids : the rows' ids, as given.
+    errors : one reason for all rows, or one per row.
+    """
     from creditmine.decision.model import OUTPUT_COLUMNS, REASON_COLUMNS
 
     n = len(application_ids)
     frame = pd.DataFrame({
-        "application_id": application_ids.astype(object).to_numpy(),
+        "application_id": np.asarray(application_ids, dtype=object),
         "pd": np.nan, "score": np.nan, "grade": 0, "decision": "refer",
         "credit_limit_cny": np.nan, "term_months": 0,
         **{column: "" for column in REASON_COLUMNS},
-        "error": f"application_id not found in the feature table {features_path}",
+        "error": errors if isinstance(errors, str) else np.asarray(errors, dtype=object),
     }, index=range(n))
     return frame[list(OUTPUT_COLUMNS)]
 
@@ -213,23 +226,33 @@ def score_file(
 
     Returns
     -------
-    The decisions written (DataFrame, one row per input row, in input order).
+    The decisions written (DataFrame, one row per input row, in input order; no rows, but the
+    output columns, for an input without rows).
     """
+    from creditmine.decision.inputs import duplicate_ids
+
     model = load_decision_model(model_uri, tracking_uri)
     rows = read_applications(input_path)
+    if rows.empty:
+        decisions = referred_rows([], "")
+        write_decisions(decisions, output_path)
+        return decisions
+    # the model sees one chunk at a time: a repeated id is found here, over the whole input
+    ids = rows.get("application_id")
+    errors = duplicate_ids(ids) if ids is not None else np.full(len(rows), "", dtype=object)
     if features_path is not None:
         rows, found = attach_features(rows, features_path)
-    else:
-        found = np.ones(len(rows), dtype=bool)
-    decisions = score_applications(model, rows[found], progress=progress) if found.any() else None
-    if not found.all():
-        missing = not_found_rows(rows.loc[~found, "application_id"], features_path)
-        missing.index = np.flatnonzero(~found)
+        errors[(errors == "") & ~found] = f"application_id not found in the feature table {features_path}"
+    scored = errors == ""
+    decisions = score_applications(model, rows[scored], progress=progress) if scored.any() else None
+    if not scored.all():
+        referred = referred_rows(ids[~scored], errors[~scored])
+        referred.index = np.flatnonzero(~scored)
         if decisions is not None:
-            decisions.index = np.flatnonzero(found)
-            decisions = pd.concat([decisions, missing]).sort_index()
+            decisions.index = np.flatnonzero(scored)
+            decisions = pd.concat([decisions, referred]).sort_index()
         else:
-            decisions = missing
+            decisions = referred
         decisions = decisions.reset_index(drop=True)
     write_decisions(decisions, output_path)
     return decisions
