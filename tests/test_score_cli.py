@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from creditmine.cli import main
 from creditmine.decision.model import OUTPUT_COLUMNS
-from test_decision_model import MODEL_FEATURES, build_registered_model, synthetic_applications
+from factories import MODEL_FEATURES, approved_champion, synthetic_applications
 
 pytestmark = pytest.mark.slow
 
@@ -26,7 +26,7 @@ def champion(tmp_path_factory):
     root = tmp_path_factory.mktemp("score_cli") / "project"
     root.mkdir()
     with tracking_store(f"sqlite:///{root / 'mlruns' / 'mlflow.db'}"):
-        cfg, name, _, _, apps = build_registered_model(root)
+        cfg, name, _, _, apps = approved_champion(root)
     return cfg, name, apps
 
 
@@ -47,7 +47,7 @@ def _decisions(path) -> pd.DataFrame:
 
 def test_separators_in_numbers_refer_the_row_naming_column_and_value(champion, tmp_path):
     _, _, apps = champion
-    rows = apps.iloc[:5].drop(columns=["default_12m", "split"]).astype({"requested_amount_cny": object})
+    rows = apps.iloc[:5].drop(columns=["default_12m"]).astype({"requested_amount_cny": object})
     rows["requested_amount_cny"] = ["12,5", "1.234,56", "1,234", "1 234", "1234.5"]
     rows.to_csv(tmp_path / "apps.csv", index=False)
     result = _score(champion, tmp_path / "apps.csv", tmp_path / "out.csv")
@@ -82,7 +82,7 @@ def test_every_row_of_a_repeated_application_id_is_referred_across_chunks(champi
 @pytest.mark.parametrize("suffix", [".csv", ".parquet", ".jsonl"])
 def test_an_input_without_rows_gives_an_empty_output_with_the_columns(champion, tmp_path, suffix):
     _, _, apps = champion
-    empty = apps.iloc[:0].drop(columns=["default_12m", "split"])
+    empty = apps.iloc[:0].drop(columns=["default_12m"])
     path = tmp_path / f"apps{suffix}"
     if suffix == ".csv":
         empty.to_csv(path, index=False)                    # the header only
@@ -105,7 +105,7 @@ def test_negative_employees_or_registered_capital_refer_the_row():
     from creditmine.decision.model import DecisionEngine
     from creditmine.explain.reasons import ReasonCoder
     from creditmine.features.catalog import synthetic_catalog
-    from creditmine.models.gbm import GbmModel
+    from creditmine.models import GbmModel, MasterScale
 
     apps = synthetic_applications(2000, seed=3)
     rng = np.random.default_rng(3)
@@ -113,7 +113,7 @@ def test_negative_employees_or_registered_capital_refer_the_row():
     apps["registered_capital_cny"] = np.round(rng.uniform(1e5, 5e7, len(apps)), -3)
     features = [*MODEL_FEATURES, "employees", "registered_capital_cny"]
     model = GbmModel(categorical_features=("product", "industry_section"), max_iter=20, search_trials=0,
-                     min_samples_leaf=40, grades=7, random_state=0).fit(apps[features], apps["default_12m"])
+                     min_samples_leaf=40, grading=MasterScale(grades=7), random_state=0).fit(apps[features], apps["default_12m"])
     catalog = synthetic_catalog()
     product = config.load(config.project_root() / "params" / "ci.yaml").product("quick_loan")
     engine = DecisionEngine(model, ReasonCoder(catalog, top_k=4).fit(model), product, catalog)
