@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from creditmine import artifacts
 from creditmine.cli import main
 from creditmine.decision.model import OUTPUT_COLUMNS
 from factories import MODEL_FEATURES, approved_champion, synthetic_applications
@@ -67,7 +68,7 @@ def test_every_row_of_a_repeated_application_id_is_referred_across_chunks(champi
     ids = list(apps["application_id"].iloc[:6])
     given = [ids[0], ids[1], ids[2], ids[0], ids[3], ids[4], ids[0], ids[5]]
     pd.DataFrame({"application_id": given}).to_csv(tmp_path / "ids.csv", index=False)
-    features = cfg.stage_dir("01_build_features") / "features.parquet"
+    features = artifacts.layout(cfg).features_table
     result = _score(champion, tmp_path / "ids.csv", tmp_path / "out.csv", "--features", str(features))
     assert result.exit_code == 0, result.output
     out = _decisions(tmp_path / "out.csv")
