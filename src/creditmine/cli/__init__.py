@@ -19,6 +19,7 @@ LAZY_COMMANDS = {
     "review": ("creditmine.cli.review", "review", "Review, approve, promote and audit model versions."),
     "score": ("creditmine.cli.score", "score", "Score a batch of applications with a registered model."),
     "serve": ("creditmine.cli.serve", "serve", "Serve an approved model over REST, gated before it loads."),
+    "team": ("creditmine.cli.team", "team", "Start, inspect and stop the team server (PostgreSQL, MLflow with accounts)."),
 }
 
 

@@ -18,9 +18,10 @@ def serve(model_uri: str, port: int, host: str, params_file: str | None, trackin
     """Serve a registered decision model over MLflow's REST protocol (POST /invocations).
 
     The version the URI names is checked by the deployment gate before any of its artifacts is
-    loaded (approved, audit trail intact, artifacts matching their manifest), so a tampered
-    artifact never runs; the served model checks the gate again when it loads. The alias is
-    resolved once: the server keeps serving that version even if the alias moves.
+    loaded (approved, audit trail intact, the champion alias where the review put it, every model
+    file matching the manifest), and the server loads that verified local copy, whose loader checks
+    the files again; a tampered artifact never runs. The alias is resolved once: the server keeps
+    serving that version even if the alias moves.
     """
     import os
     import shutil
@@ -28,13 +29,13 @@ def serve(model_uri: str, port: int, host: str, params_file: str | None, trackin
     from pathlib import Path
 
     from creditmine.cli.store import store_uri
-    from creditmine.decision.score import resolve_model
-    from creditmine.registry.gate import DeploymentRefused, check_deployable
+    from creditmine.decision.score import resolve_model, verified_copy
+    from creditmine.registry.gate import DeploymentRefused
 
     store = store_uri(tracking_uri, params_file)
     try:
         ref = resolve_model(model_uri, tracking_uri=store)
-        check_deployable(ref.name, ref.version, tracking_uri=store)
+        local = verified_copy(ref, tracking_uri=store)
     except DeploymentRefused as exc:
         raise click.ClickException(f"refused to serve {model_uri}: {exc}") from None
     except ValueError as exc:
@@ -46,5 +47,7 @@ def serve(model_uri: str, port: int, host: str, params_file: str | None, trackin
     # the server execs uvicorn by name: this environment's, as an activated venv would
     env = {**os.environ, "MLFLOW_TRACKING_URI": store, "MLFLOW_REGISTRY_URI": store,
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    os.execve(mlflow_cli, [mlflow_cli, "models", "serve", "-m", ref.uri, "-h", host, "-p", str(port),
+    # the verified local copy, not the store: what was checked is what is served (and the model's
+    # loader checks those files again as the server loads them)
+    os.execve(mlflow_cli, [mlflow_cli, "models", "serve", "-m", str(local), "-h", host, "-p", str(port),
                            "--env-manager", "local"], env)

@@ -33,6 +33,7 @@ class ModelRef:
     name: str
     version: str
     uri: str
+    alias: str | None = None
 
 
 def resolve_model(model_uri: str, tracking_uri: str | None = None) -> ModelRef:
@@ -58,8 +59,13 @@ def resolve_model(model_uri: str, tracking_uri: str | None = None) -> ModelRef:
         else:
             version = client.get_model_version(name, match["version"]).version
     except MlflowException as exc:
-        raise ValueError(f"{model_uri}: not found in {tracking_uri} ({_first_line(exc)})") from None
-    return ModelRef(name=name, version=str(version), uri=f"models:/{name}/{version}")
+        hint = ""
+        if match["alias"] == "champion":
+            hint = (f"; a version becomes champion once a validator approves and promotes it: "
+                    f"`creditmine review list {name}`, then `creditmine review approve {name} VERSION --comment ...` "
+                    f"and `creditmine review promote {name} VERSION`")
+        raise ValueError(f"{model_uri}: not found in {tracking_uri} ({_first_line(exc)}){hint}") from None
+    return ModelRef(name=name, version=str(version), uri=f"models:/{name}/{version}", alias=match["alias"])
 
 
 def load_decision_model(model_uri: str, tracking_uri: str | None = None):
@@ -72,13 +78,25 @@ def load_decision_model(model_uri: str, tracking_uri: str | None = None):
     """
     import mlflow
 
+    ref = resolve_model(model_uri, tracking_uri)
+    local = verified_copy(ref, tracking_uri)
+    # the model's loader checks the gate again on the files it reads, in the store it belongs to
+    with tracking_store(tracking_uri):
+        return mlflow.pyfunc.load_model(str(local))
+
+
+def verified_copy(ref: "ModelRef", tracking_uri: str | None = None):
+    """The deployment gate on the version `ref` names, then the verified local copy of its model.
+
+    Raises
+    ------
+    creditmine.registry.gate.DeploymentRefused : the gate refuses the version (message says why).
+    """
     from creditmine.registry.gate import check_deployable
 
-    ref = resolve_model(model_uri, tracking_uri)
-    check_deployable(ref.name, ref.version, tracking_uri=tracking_uri)
-    # the model checks the gate again as it loads, in the store it is loaded from
-    with tracking_store(tracking_uri):
-        return mlflow.pyfunc.load_model(ref.uri)
+    deployable = check_deployable(ref.name, ref.version, tracking_uri=tracking_uri,
+                                  as_champion=ref.alias == "champion")
+    return deployable.local_copy()
 
 
 @contextlib.contextmanager

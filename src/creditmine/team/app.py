@@ -1,0 +1,182 @@
+"""The team server: MLflow's tracking server with its basic-auth app, and the review rules inside it.
+
+`mlflow server --app-name creditmine` (entry point group ``mlflow.app``) runs `create_app`: MLflow's
+basic-auth app (accounts and permissions in PostgreSQL), plus
+
+- a guard that refuses, for every account, the HTTP writes that would change review state
+  (`creditmine.team.guard`), recording each refused attempt in the audit trail;
+- creditmine's endpoints under ``/api/2.0/creditmine/``: ``register``, ``approve``, ``reject``,
+  ``promote``, ``rollback`` (POST), ``trail``, ``public-key``, ``whoami`` (GET). They run the
+  review rules (`creditmine.governance.service`) as the authenticated account, on the server's own
+  stores (no HTTP, so no client can skip them), with the trail in PostgreSQL (`trail_db`).
+
+The server reads its settings from the environment `creditmine team up` gives it:
+CREDITMINE_TEAM_FILE (accounts and roles), CREDITMINE_TEAM_DIR (its key), CREDITMINE_TRAIL_DSN
+(the trail's database role).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+__all__ = ["ENDPOINTS", "create_app"]
+
+ENV_TEAM_FILE, ENV_TEAM_DIR, ENV_TRAIL_DSN = "CREDITMINE_TEAM_FILE", "CREDITMINE_TEAM_DIR", "CREDITMINE_TRAIL_DSN"
+PREFIX = "/api/2.0/creditmine"
+ENDPOINTS = {
+    "register": "POST", "approve": "POST", "reject": "POST", "promote": "POST", "rollback": "POST",
+    "trail": "GET", "public-key": "GET", "whoami": "GET",
+}
+
+
+def create_app():
+    """The Flask (or, under uvicorn, FastAPI) app of the team server."""
+    from flask import Blueprint
+    from mlflow.server import app as flask_app
+    from mlflow.server import auth as mlflow_auth
+
+    blueprint = Blueprint("creditmine", __name__)
+    for name, method in ENDPOINTS.items():
+        blueprint.add_url_rule(f"{PREFIX}/{name}", f"creditmine_{name.replace('-', '_')}",
+                               functools.partial(_endpoint, name), methods=[method])
+        # basic-auth is fail-closed: a route needs a validator; ours check the rules themselves
+        mlflow_auth.BEFORE_REQUEST_VALIDATORS[(f"{PREFIX}/{name}", method)] = mlflow_auth._allow_authenticated
+    flask_app.register_blueprint(blueprint)
+    app = mlflow_auth.create_app(flask_app)      # authentication first ...
+    flask_app.before_request(_flask_guard)        # ... then the guard, which knows the account
+    if app is not flask_app:                      # under uvicorn: artifact uploads bypass Flask
+        from starlette.middleware import Middleware
+        from starlette.middleware.base import BaseHTTPMiddleware
+
+        # appended last, so innermost: it runs after basic-auth's middleware has named the user
+        app.user_middleware.append(Middleware(BaseHTTPMiddleware, dispatch=_asgi_guard))
+    return app
+
+
+# -- the endpoints --------------------------------------------------------------------------------
+
+def _endpoint(name: str):
+    from flask import g, jsonify, request
+
+    from creditmine.governance.service import ReviewRefused
+    from creditmine.registry.keys import public_pem
+
+    actor = getattr(g, "mlflow_authenticated_user", None)
+    try:
+        if name == "whoami":
+            roles = _roles()
+            return jsonify(user=actor, developer=roles.is_developer(actor), validator=roles.is_validator(actor))
+        if name == "trail":
+            return jsonify(entries=_trail().entries())
+        if name == "public-key":
+            return jsonify(pem=public_pem(_trail().public_keys()[0]).decode("ascii"))
+        body = request.get_json(silent=True, force=True) or {}
+        service = _service(actor)
+        if name == "register":
+            entry = service.register(str(body.get("model", "")), str(body.get("run_id", "")),
+                                     str(body.get("model_id", "")), str(body.get("product", "")),
+                                     str(body.get("run_name", "")))
+        elif name in ("approve", "reject"):
+            entry = getattr(service, name)(str(body.get("model", "")), body.get("version"), str(body.get("comment", "")))
+        elif name == "promote":
+            entry = service.promote(str(body.get("model", "")), body.get("version"), str(body.get("comment", "")))
+        else:
+            entry = service.rollback(str(body.get("model", "")), str(body.get("comment", "")), body.get("version"))
+        return jsonify(entry=entry)
+    except ReviewRefused as exc:
+        return _forbidden(str(exc))
+    except Exception as exc:  # noqa: BLE001 - the client gets one line, the log the traceback
+        import logging
+
+        logging.getLogger("creditmine.team").exception("creditmine %s failed", name)
+        response = jsonify(error_code="INTERNAL_ERROR", message=f"creditmine {name} failed: {type(exc).__name__}: {exc}"[:500])
+        response.status_code = 500
+        return response
+
+
+def _service(actor: str):
+    from creditmine.governance.service import ReviewService
+    from creditmine.registry.ports import ServerRegistry
+
+    return ReviewService(ServerRegistry(), _trail(), actor, _roles())
+
+
+@functools.cache
+def _roles():
+    from creditmine.config.team import load_team
+    from creditmine.governance.service import Roles
+
+    team = load_team(os.environ[ENV_TEAM_FILE])
+    return Roles(frozenset(team.developers), frozenset(team.validators))
+
+
+def _trail():
+    from creditmine.team.trail_db import PostgresTrail
+
+    return PostgresTrail(os.environ[ENV_TRAIL_DSN], Path(os.environ[ENV_TEAM_DIR]) / "keys")
+
+
+# -- the guard ------------------------------------------------------------------------------------
+
+def _flask_guard():
+    from flask import g, request
+
+    from creditmine.team.guard import registry_refusal
+
+    if request.path.startswith(PREFIX):
+        return None
+    body = request.get_json(silent=True, force=True) if request.method in ("POST", "PATCH", "DELETE") else None
+    refusal = registry_refusal(request.method, request.path, body if isinstance(body, dict) else None, _backs_version)
+    if refusal is None:
+        return None
+    _record_refusal(getattr(g, "mlflow_authenticated_user", None), request.method, request.path,
+                    (body or {}).get("name") if isinstance(body, dict) else None, refusal.reason)
+    return _forbidden(refusal.reason)
+
+
+async def _asgi_guard(request, call_next):
+    from starlette.concurrency import run_in_threadpool
+    from starlette.responses import JSONResponse
+
+    from creditmine.team.guard import artifact_write_refusal
+
+    refusal = await run_in_threadpool(artifact_write_refusal, request.method, request.url.path, _backs_version)
+    if refusal is None:
+        return await call_next(request)
+    user = getattr(request.state, "username", None)
+    await run_in_threadpool(_record_refusal, user, request.method, request.url.path, None, refusal.reason)
+    return JSONResponse({"error_code": "PERMISSION_DENIED", "message": refusal.reason}, status_code=403)
+
+
+def _backs_version(run_id: str | None = None, model_id: str | None = None) -> bool:
+    """Whether the trail records a version registered from this run or logged model."""
+    for entry in _trail().entries():
+        if entry.get("action") != "register":
+            continue
+        details = entry.get("details") or {}
+        if run_id and details.get("run_id") == run_id:
+            return True
+        if model_id and details.get("model_uri") == f"models:/{model_id}":
+            return True
+    return False
+
+
+def _record_refusal(user, method: str, path: str, model, reason: str) -> None:
+    from creditmine.registry.trail import REFUSED
+
+    try:
+        with _trail().transaction() as tx:
+            tx.append(REFUSED, model or "-", None, user or "unknown", reason,
+                      {"attempted": f"{method} {path}"})
+    except Exception:  # noqa: BLE001 - the refusal stands even if recording it fails
+        pass
+
+
+def _forbidden(message: str):
+    from flask import jsonify
+
+    response = jsonify(error_code="PERMISSION_DENIED", message=message)
+    response.status_code = 403
+    return response
