@@ -43,6 +43,8 @@ __all__ = [
 ]
 
 DEFAULT_MEMORY_BUDGET_MB = ExplainParams.model_fields["treeshap_memory_mb"].default
+# rows per thread batch of the table kernel: 256 explained 100,000 rows about 20 % faster than 64
+TABLE_BATCH_ROWS = 256
 # the table kernels' arrays, in their argument order (see creditmine.explain._treeshap_plan)
 LOOKUP_ARRAYS = ("tree_ranges", "split_int", "split_threshold", "category_left", "pattern_int",
                  "group_int", "member_int", "add_int", "table")
@@ -150,9 +152,10 @@ class HistGradientBoostingExplainer(BaseEstimator):
 
     Parameters
     ----------
-    batch_rows : rows processed together per tree by one thread; up to this many rows run on the
-        calling thread alone (no thread start-up). The path kernel's memory per thread is about
-        nodes x quadrature points x batch_rows x 24 bytes.
+    batch_rows : up to this many rows run on the calling thread alone (no thread start-up); more
+        are split in batches per thread, of this many rows for the path kernel (memory per
+        thread about nodes x quadrature points x batch_rows x 24 bytes), of up to
+        TABLE_BATCH_ROWS for the tables (which measured fastest there).
     memory_budget_mb : MiB the precomputed tables may take (None: params
         explain.treeshap_memory_mb, 256); their size is estimated before they are built, and
         beyond the budget the explainer uses the path kernel (same values, about 10x slower).
@@ -307,11 +310,17 @@ class HistGradientBoostingExplainer(BaseEstimator):
         )
 
     def _run_tables(self, matrix: np.ndarray) -> np.ndarray:
+        import numba
+
         from creditmine.explain._treeshap_tables import explain_parallel, explain_serial
 
         n_rows = matrix.shape[0]
         if n_rows > self.batch_rows:
-            return explain_parallel(matrix, int(self.batch_rows), self.lookup_scratch_, *self.lookup_)
+            # up to TABLE_BATCH_ROWS rows per batch (a tree's tables stay in cache while they are
+            # read), but at least one batch per thread
+            per_thread = -(-n_rows // numba.get_num_threads())
+            batch = max(int(self.batch_rows), min(TABLE_BATCH_ROWS, per_thread))
+            return explain_parallel(matrix, batch, self.lookup_scratch_, *self.lookup_)
         out = np.zeros(matrix.shape)
         if self._work_lock.acquire(blocking=False):
             try:
