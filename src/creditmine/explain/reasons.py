@@ -22,11 +22,13 @@ ranking, so one signal takes one place; the statement names the group's stronges
 its value. Only groups that push the PD up (sum > 0) become reasons.
 
 Measured on this machine (2 shared cores; the default gradient boosting: 300 trees of 31 leaves,
-105 features; `benchmarks/explain.py`, figures in benchmarks/results/explain.json): one application,
-SHAP + reasons + statements in both languages (`explain`), p50 about 7 ms when the machine is quiet
-(of which the model's own `transform_features` about 4 ms, the SHAP kernel about 1.2 ms, the reason
-table about 1.7 ms); with `matrix_contributions` the caller can reuse the matrix it scored the PD
-with. 100,000 applications: SHAP about 31 s, reasons from SHAP about 4 s.
+109 features; `benchmarks/explain.py`, figures in benchmarks/results/explain.json): one
+application from its booster row, SHAP + the top 4 reasons ranked and stated in both languages
+(`rank` and `statements`, as the decision model serves it) p50 0.5 ms, p99 0.9 ms, of which SHAP
+0.3 ms. `explain` on a one-row DataFrame takes about 8 ms, nearly all of it the model's pandas
+`transform_features` (and about 1 ms the reason DataFrame); with `matrix_contributions` the
+caller can reuse the matrix it scored the PD with. 100,000 applications: SHAP about 9 s, reasons
+from SHAP about 2 s.
 """
 
 from __future__ import annotations
