@@ -14,7 +14,7 @@ STAMP := $(VENV)/.setup-stamp
 help: ## Show this list of targets.
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
 
-setup: $(STAMP) ## Create .venv, install creditmine with its extras, register the `creditmine` Jupyter kernel.
+setup: $(STAMP) ## Create .venv, install creditmine with its extras (the CJK plot font included), register the `creditmine` Jupyter kernel.
 
 # Re-runs only when pyproject.toml changes: a second `make` skips the install.
 $(STAMP): pyproject.toml
@@ -25,10 +25,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name creditmine --display-name "creditmine (Python 3.11)" >/dev/null
 	touch $(STAMP)
 
-system-deps: ## Install the system packages the tests use (Chromium, a CJK font, Java 17) when missing; needs root.
+system-deps: ## Install the system packages the tests use (Chromium, Java 17) when missing; needs root.
 	@missing=""; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
-	fc-list 2>/dev/null | grep -qiE 'wqy|noto.*cjk' || missing="$$missing fonts-wqy-microhei"; \
 	command -v java >/dev/null || missing="$$missing openjdk-17-jre-headless"; \
 	if [ -z "$$missing" ]; then echo "system packages present"; \
 	elif [ "$$(id -u)" = 0 ]; then \
