@@ -45,8 +45,13 @@ class LazyGroup(click.Group):
 @click.version_option(package_name="creditmine")
 def main() -> None:
     """Develop, explain, validate and govern SME credit models from government data."""
+    from creditmine.config import project_root, resolve_tracking_env
+
     # MLflow draws a progress bar for every artifact download; our commands report their own progress
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    # a relative MLFLOW_TRACKING_URI (sqlite:///mlruns/mlflow.db) means the project's store, wherever
+    # the command or the notebooks it starts run
+    resolve_tracking_env(project_root())
 
 
 @main.command()
