@@ -44,8 +44,13 @@ test: setup system-deps ## Run the test suite (includes the whole pipeline on pa
 reports: setup ## Regenerate every report from scratch on params/ci.yaml (what CI checks).
 	$(BIN)/creditmine run --params params/ci.yaml --fresh
 
-lab: setup ## Open JupyterLab on the notebooks.
-	$(BIN)/jupyter lab notebooks/
+LAB_PORT ?= 8888
+LAB_ARGS ?=
+# root (a container, CI) must say so to Jupyter; the server listens on loopback only either way
+LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+lab: setup ## Open JupyterLab on the notebooks at http://127.0.0.1:$(LAB_PORT) (their defaults: the latest run).
+	$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(LAB_PORT) $(LAB_ROOT) --notebook-dir=notebooks $(LAB_ARGS)
 
 mlflow-ui: setup ## Browse the embedded MLflow store at http://127.0.0.1:$(MLFLOW_PORT) (loopback only).
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db --default-artifact-root ./mlruns/artifacts --host 127.0.0.1 --port $(MLFLOW_PORT)
