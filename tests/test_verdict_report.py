@@ -74,3 +74,13 @@ def test_stage_05_of_a_red_version_says_it_cannot_be_approved(red):
     assert "cannot be approved (red verdict)" in html and 'data-verdict="red"' in html
     assert "review approve" not in html and "review reject" in html
     assert "review approve" not in result.tags().data
+
+    # the end of `creditmine run` and the run's index say the same
+    from creditmine.reports.index import summary_lines, write_index
+
+    lines = "\n".join(summary_lines(cfg, ["quick_loan"], {"quick_loan": "pending"}))
+    assert "verdict RED, set by Out-of-time AUC: red" in lines
+    assert f"registered creditmine-quick_loan version {result.version.version}, pending" in lines
+    assert "It cannot be approved" in lines and "review approve" not in lines
+    index = write_index(cfg, ["quick_loan"], {"quick_loan": "pending"}).read_text(encoding="utf-8")
+    assert '<span data-verdict="red">' in index and "review approve" not in index
