@@ -116,7 +116,8 @@ def sign_check(frame: pd.DataFrame):
     classes.loc[bad, "status"] = "light-red gating"
     formats = {"correlation": "signed", "expected_direction": lambda v: {1: "↑ riskier", -1: "↓ safer"}.get(v, "·")}
     flagged = frame[bad]
-    shown = table_html(flagged, f"Against the expected direction: {len(flagged)} rows", formats=formats,
+    what = f"{len(flagged)} feature" + ("" if len(flagged) == 1 else "s")
+    shown = table_html(flagged, f"Against the expected direction: {what}", formats=formats,
                        classes=classes[bad], empty="No feature pushes the PD against its expected direction.")
     unclear = frame[frame["status"].astype(str).str.contains("no clear", case=False)]
     parts = [shown]

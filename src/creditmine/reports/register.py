@@ -41,7 +41,7 @@ def next_steps(model: str, version, verdict: str, state: str, params_args: str =
     """
     extra = f" {params_args}" if params_args else ""
     ref = f"{shlex.quote(model)} {version}"
-    show = (f"Review it: verdict, lights, comparison with the champion, review pack",
+    show = ("Review it: verdict, lights, comparison with the champion, review pack",
             f"creditmine review show {ref}{extra}")
     if state == "pending" and verdict == "red":
         return [

@@ -4,14 +4,15 @@ train_metrics.json and its tables); `creditmine.models.stage.TrainResult` calls 
 from __future__ import annotations
 
 import html
+import re
 
 import pandas as pd
 
 from creditmine.reports.glance import panel
 from creditmine.reports.tables import HTML, count, number, percent, table, table_html
 
-__all__ = ["at_a_glance", "auc_table", "coefficients", "master_scale", "scorecard_table", "selection",
-           "summary", "trials"]
+__all__ = ["at_a_glance", "auc_table", "bin_label", "coefficients", "master_scale", "scorecard_table",
+           "selection", "summary", "trials"]
 
 _SPLITS = ("train", "holdout", "oot")
 _SPLIT_NAMES = {"train": "train", "holdout": "in-time holdout", "oot": "out of time", "unlabelled": "unlabelled"}
@@ -76,9 +77,35 @@ def auc_table(meta: dict, metrics: dict):
     return table(frame, formats={c: "number" for c in frame.columns if c.startswith("AUC")}, note=note)
 
 
+_INTERVAL = re.compile(r"^\s*([\[(])\s*(-inf|[-+0-9.eE]+)\s*,\s*(inf|[-+0-9.eE]+)\s*([\])])\s*$")
+
+
+def bin_label(label) -> str:
+    """An interval bin as words with readable numbers: "(-inf, 3.92495e+06)" -> "below 3,924,950",
+    "[a, b)" -> "a to b", "[a, inf)" -> "a and above"; other labels as they are."""
+    text = str(label)
+    match = _INTERVAL.match(text)
+    if not match:
+        return text
+    low, high = match.group(2), match.group(3)
+    if low == "-inf" and high == "inf":
+        return "any value"
+    if low == "-inf":
+        return f"below {_edge(high)}"
+    if high == "inf":
+        return f"{_edge(low)} and above"
+    return f"{_edge(low)} to {_edge(high)}"
+
+
+def _edge(text: str) -> str:
+    shown = number(float(text), 6)
+    return shown.rstrip("0").rstrip(".") if "." in shown and "×" not in shown else shown
+
+
 def scorecard_table(frame: pd.DataFrame):
     """Every bin of every selected feature; features' IV first, bins collapsed per feature."""
     shown = frame[[c for c in ("feature", "bin", "woe", "points", "count", "share", "bad_rate") if c in frame]].copy()
+    shown["bin"] = shown["bin"].map(bin_label)
     features = list(dict.fromkeys(shown["feature"]))
     iv = frame.groupby("feature", sort=False)["iv"].first() if "iv" in frame else pd.Series(dtype=float)
     parts = []
