@@ -147,7 +147,11 @@ def explain(verdict: str, lights: list[dict], metrics: dict | None = None, prima
     reasons, remedies = [], []
     for light in setting:
         reasons.append(_reason(light, metrics, primary))
-        remedy = TESTS[light["test"]].remedy if light["test"] in TESTS else "look at the test in the lights table"
+        if light["light"] == "n/a":
+            remedy = (f"make {test_title(light['test'])} computable: add data (more labelled applications or "
+                      "defaults in the sample it needs), or change its params only with a documented reason")
+        else:
+            remedy = TESTS[light["test"]].remedy if light["test"] in TESTS else "look at the test in the lights table"
         if remedy not in remedies:
             remedies.append(remedy)
     if verdict == "red":
