@@ -54,8 +54,9 @@ class RegisterResult:
         name the store."""
         from creditmine.reports import register
 
+        gating = cfg.params.validation.gating if cfg is not None else ()
         return register.at_a_glance(self.version.name, self.version.version, dict(self.version.tags), self.review,
-                                    len(self.manifest), register.store_args(cfg))
+                                    len(self.manifest), register.store_args(cfg), gating)
 
     def next_steps(self, cfg: RunConfig | None = None) -> list[tuple[str, str]]:
         """What to do with the version: (sentence, command) pairs."""

@@ -70,8 +70,10 @@ def next_steps_html(steps: list[tuple[str, str]]) -> str:
     return f"<div class=\"cm-why\"><b>Next</b><ul>{''.join(items)}</ul></div>"
 
 
-def at_a_glance(name: str, version, version_tags: dict, review: dict, manifest_rows: int, params_args: str = ""):
-    """The registered version, its review state and verdict, and what comes next."""
+def at_a_glance(name: str, version, version_tags: dict, review: dict, manifest_rows: int, params_args: str = "",
+                gating=()):
+    """The registered version, its review state and verdict, and what comes next; `gating` (the
+    params' gating tests) tells the red tests that set the verdict from the others."""
     verdict = (version_tags.get("validation_verdict") or review.get("verdict") or "unknown").lower()
     state = version_tags.get("review_state") or review.get("state") or "unknown"
     level = _LEVEL.get(verdict, "info")
@@ -90,10 +92,14 @@ def at_a_glance(name: str, version, version_tags: dict, review: dict, manifest_r
     ]
     lights = review.get("lights", {})
     reds = [t for t, light in lights.items() if light == "red"]
+    gates = [t for t in reds if t in set(gating)]
     look = ["The <b>lit tests</b> below: what the validator sees first (gating tests set the verdict)."]
-    if reds:
-        look.append("Red tests: " + html.escape(", ".join(verdicts.test_title(t) for t in reds)) +
-                    " (the verdict says whether any of them gates).")
+    if gates:
+        look.append("Red and gating, so the verdict is red: " +
+                    html.escape(", ".join(verdicts.test_title(t) for t in gates)) + ".")
+    if [t for t in reds if t not in gates]:
+        look.append(("Red but not gating: " if gating else "Red tests: ") +
+                    html.escape(", ".join(verdicts.test_title(t) for t in reds if t not in gates)) + ".")
     explanation = next_steps_html(next_steps(name, version, verdict, state, params_args))
     return panel(f"Registration of {version_tags.get('product', name)}", headline, level, figures, look, explanation)
 

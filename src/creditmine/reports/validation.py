@@ -64,16 +64,20 @@ def lights(light_dicts: list[dict]):
         t = light.get("threshold") or {}
         sign = ">=" if t.get("higher_is_better") else "<"
         rule = f"green {sign} {t['green']:g}, amber {sign} {t['amber']:g}" if t else ""
+        flagged = not light.get("gating") and light["light"] in ("red", "amber")
+        value = light.get("value")
         rows.append({"test": verdicts.test_title(light["test"]), "name": light["test"],
-                     "light": light["light"] + ("" if light.get("gating") else " (not gating)"),
-                     "gates the verdict": "yes" if light.get("gating") else "no", "value": light.get("value"),
+                     "light": light["light"] + (" (not gating)" if flagged else ""),
+                     "gates the verdict": "yes" if light.get("gating") else "no",
+                     "value": fmt(value, "pvalue" if light["test"].endswith("pvalue") else "number"),
                      "rule": rule, "note": light.get("note", "")})
     frame = pd.DataFrame(rows)
     classes = pd.DataFrame("", index=frame.index, columns=frame.columns)
+    classes["value"] = "num"
     for i, light in enumerate(sorted(light_dicts, key=lambda x: not x.get("gating"))):
         css = f"light-{light['light'].replace('/', '')}" + (" gating" if light.get("gating") else "")
         classes.loc[i, ["test", "light"]] = css
-    return table(frame, classes=classes, max_rows=60, formats={"value": "number"})
+    return table(frame, classes=classes, max_rows=60, formats={"value": "text"})
 
 
 @dataclass(frozen=True)
