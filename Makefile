@@ -49,7 +49,7 @@ LAB_ARGS ?=
 # root (a container, CI) must say so to Jupyter; the server listens on loopback only either way
 LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-lab: setup ## Open JupyterLab on the notebooks at http://127.0.0.1:$(LAB_PORT) (their defaults: the latest run).
+lab: setup ## Open JupyterLab on the notebooks on 127.0.0.1 (port LAB_PORT, 8888); their defaults are the latest run.
 	$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(LAB_PORT) $(LAB_ROOT) --notebook-dir=notebooks $(LAB_ARGS)
 
 mlflow-ui: setup ## Browse the embedded MLflow store at http://127.0.0.1:$(MLFLOW_PORT) (loopback only).
