@@ -78,6 +78,11 @@ def _endpoint(name: str):
         body = request.get_json(silent=True, force=True) or {}
         service = _service(actor)
         if name == "register":
+            # (a non-developer is refused by the rules themselves, for that reason)
+            outside = _roles().is_developer(actor) and _outside_store(str(body.get("run_id", "")),
+                                                                       str(body.get("model_id", "")))
+            if outside:
+                return _refuse(actor, "register", str(body.get("model", "")), outside)
             entry = service.register(str(body.get("model", "")), str(body.get("run_id", "")),
                                      str(body.get("model_id", "")), str(body.get("product", "")),
                                      str(body.get("run_name", "")))
@@ -97,6 +102,43 @@ def _endpoint(name: str):
         response = jsonify(error_code="INTERNAL_ERROR", message=f"creditmine {name} failed: {type(exc).__name__}: {exc}"[:500])
         response.status_code = 500
         return response
+
+
+def _outside_store(run_id: str, model_id: str) -> str | None:
+    """Why a run or logged model cannot be registered here: its files are not in this server's
+    artifact store (``mlflow-artifacts:/``), so clients could change them without the server
+    seeing the write (an experiment created with a local or shared-folder artifact location).
+    None when both are in the store, or when either cannot be read (the review rules say so)."""
+    from urllib.parse import urlparse
+
+    from creditmine.registry.ports import ServerRegistry
+
+    registry = ServerRegistry()
+    try:
+        where = {f"run {run_id}": registry.run_artifact_uri(run_id),
+                 f"logged model {model_id}": registry.model_location(model_id)}
+    except Exception:  # noqa: BLE001 - unknown run or model: ReviewService.register refuses it, naming it
+        return None
+    for what, uri in where.items():
+        parsed = urlparse(uri)
+        if parsed.scheme != "mlflow-artifacts" or parsed.netloc:
+            return (f"{what} keeps its artifacts at {uri}, outside the team server's artifact store; only "
+                    "runs and models stored through the server (mlflow-artifacts:/) can be registered, since "
+                    "files elsewhere change without the server seeing it (create the experiment without an "
+                    "artifact location)")
+    return None
+
+
+def _refuse(actor: str | None, action: str, model: str, reason: str):
+    """Record a refused review action (who, what, why) and answer 403 with the reason."""
+    from creditmine.registry.trail import REFUSED
+
+    try:
+        with _trail().transaction() as tx:
+            tx.append(REFUSED, model or "-", None, actor or "unknown", reason, {"attempted": action})
+    except Exception:  # noqa: BLE001 - the refusal stands even if recording it fails
+        pass
+    return _forbidden(reason)
 
 
 def _service(actor: str):
