@@ -228,6 +228,15 @@ def review_entries(team, version) -> list[dict]:
             and e["action"] != "refused"]
 
 
+def run_folder(team, registered: Registered) -> str:
+    """The run's artifact folder as the artifact store names it (``<experiment>/<run>/artifacts``)."""
+    from mlflow import MlflowClient
+
+    with team.acting_as(LI):
+        uri = MlflowClient().get_run(registered.run_id).info.artifact_uri
+    return uri.removeprefix("mlflow-artifacts:").lstrip("/")
+
+
 def store_path(team, uri: str) -> Path:
     """Where an ``mlflow-artifacts:/`` URI's files are on the server's disk."""
     assert uri.startswith("mlflow-artifacts:/"), uri
@@ -270,7 +279,7 @@ def test_the_server_names_each_account_and_its_roles(team):
 def test_without_valid_credentials_every_request_gets_401_and_nothing_is_recorded(team, pipeline):
     import requests
 
-    run_path = f"{team.url}/api/2.0/mlflow-artifacts/artifacts/1/{pipeline.run_id}/artifacts/inputs.json"
+    run_path = f"{team.url}/api/2.0/mlflow-artifacts/artifacts/{run_folder(team, pipeline)}/inputs.json"
     attempts = {
         "whoami": lambda s: s.get(f"{team.url}/api/2.0/creditmine/whoami"),
         "approve": lambda s: s.post(f"{team.url}/api/2.0/creditmine/approve",
@@ -573,7 +582,8 @@ def test_a_path_that_climbs_into_a_registered_run_is_refused(team, champion):
     token = base64.b64encode(f"{DEVELOPER}:{team.password(DEVELOPER)}".encode()).decode()
     before = len(team.trail())
     connection = http.client.HTTPConnection(host, int(port), timeout=30)
-    connection.request("PUT", f"/api/2.0/mlflow-artifacts/artifacts/1/scratch/../{registered.run_id}/artifacts/x.txt",
+    experiment, run, _ = run_folder(team, registered).split("/", 2)
+    connection.request("PUT", f"/api/2.0/mlflow-artifacts/artifacts/{experiment}/scratch/../{run}/artifacts/x.txt",
                        body=b"x", headers={"Authorization": f"Basic {token}"})
     reply = connection.getresponse()
     assert reply.status == 403 and "artifact paths may not climb ('..')" in reply.read().decode()
@@ -833,8 +843,8 @@ def _swap_while_registering(team, client, session, experiment: str, run_files: P
     landed = False
     deadline = time.monotonic() + 120
     while thread.is_alive() and time.monotonic() < deadline:
-        copying_run = list(team.server_tmp.glob("creditmine-manifest-*/run/**/padding.bin"))
-        if copying_run:  # the vetting download is done; the manifest's copy of the model is still to come
+        copying_run = list(team.server_tmp.glob("creditmine-*/**/padding.bin"))
+        if copying_run:  # the server copies the run: it vetted the model, the manifest's copy is to come
             put = session.put(f"{team.url}/api/2.0/mlflow-artifacts/artifacts/{mlmodel}/MLmodel", data=evil_mlmodel)
             model_copied = list(team.server_tmp.glob("creditmine-manifest-*/model/**/MLmodel"))
             landed = put.status_code == 200 and not model_copied
