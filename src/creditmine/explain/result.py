@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,16 +105,31 @@ class ExplainResult:
 
 def benchmark_figures(root):
     """The committed explain benchmark (benchmarks/results/explain.json) as a table, for the closing note."""
-    from creditmine.reports.tables import HTML, table
+    from creditmine.reports.tables import HTML
 
     path = Path(root) / "benchmarks" / "results" / "explain.json"
     if not path.is_file():
         return HTML(f"<p>No benchmark figures yet: run <code>benchmarks/explain.py</code> ({path.name} not found).</p>")
     import pandas as pd
 
+    from creditmine.reports.tables import table_html
+
     figures = json.loads(path.read_text(encoding="utf-8"))
-    frame = pd.DataFrame({"figure": [k.replace("_", " ") for k in figures], "value": list(figures.values())})
-    return table(frame, formats={"value": _figure})
+    scalars = {k: v for k, v in figures.items() if not isinstance(v, dict | list)}
+    frame = pd.DataFrame({"figure": [k.replace("_", " ") for k in scalars], "value": list(scalars.values())})
+    parts = [table_html(frame, "Figures", formats={"value": _figure}, max_rows=60)]
+    explainers = pd.DataFrame(figures.get("explainers") or [])
+    if not explainers.empty:
+        columns = [c for c in ("explainer", "seconds", "rows_per_second", "ratio_to_creditmine",
+                               "max_abs_difference", "rows_measured", "extrapolated", "threads", "note")
+                   if c in explainers]
+        parts.append(table_html(explainers[columns], "Explainers on the same model and rows",
+                                formats={"seconds": "number", "rows_per_second": "count",
+                                         "ratio_to_creditmine": "number", "max_abs_difference": "number",
+                                         "rows_measured": "count", "extrapolated": _yes_no, "threads": "count"}))
+    for name, why in (figures.get("skipped") or {}).items():
+        parts.append(f"<p class=\"cm-note\">Skipped {html.escape(str(name))}: {html.escape(str(why))}</p>")
+    return HTML("".join(parts))
 
 
 def _figure(value) -> str:
@@ -128,3 +144,7 @@ def mask_id(application_id) -> str:
     """An application id with all but its last 4 characters hidden."""
     text = str(application_id)
     return "****" + text[-4:] if len(text) > 4 else "****"
+
+
+def _yes_no(value) -> str:
+    return "yes" if bool(value) else "no"
