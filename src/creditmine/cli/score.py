@@ -41,7 +41,7 @@ def score(model_uri, input_path, output_path, features_path, params_file, tracki
     import time
 
     tracking_uri = store_uri(tracking_uri, params_file)
-    from creditmine.decision.score import score_file
+    from creditmine.decision.score import referral_summary, score_file
     from creditmine.registry.gate import DeploymentRefused
 
     if engine == "spark":
@@ -69,4 +69,7 @@ def score(model_uri, input_path, output_path, features_path, params_file, tracki
     errors = int((decisions["error"] != "").sum())
     click.echo(f"{len(decisions)} applications -> {output_path}: {summary}; "
                f"{errors} referred with a reason in 'error'; {elapsed:.1f} s")
+    note = referral_summary(decisions, features_given=features_path is not None)
+    if note:
+        click.echo(f"note: {note}")
 

@@ -220,7 +220,66 @@ def referred_rows(application_ids, errors) -> pd.DataFrame:
         **{column: "" for column in REASON_COLUMNS},
         "error": errors if isinstance(errors, str) else np.asarray(errors, dtype=object),
     }, index=range(n))
-    return frame[list(OUTPUT_COLUMNS)]
+    return without_placeholders(frame[list(OUTPUT_COLUMNS)])
+
+
+#: columns where 0 stands for "none" in the decision model's output
+NO_VALUE_ZERO = ("grade", "term_months")
+
+
+def without_placeholders(decisions: pd.DataFrame) -> pd.DataFrame:
+    """Grade and term of rows that have none (0 in the model's output) as missing (nullable integers);
+    columns without such a row keep their dtype."""
+    out = decisions.copy()
+    for column in NO_VALUE_ZERO:
+        if column in out and len(out):
+            values = pd.to_numeric(out[column], errors="coerce")
+            none = values.isna() | (values == 0)
+            if none.any():
+                out[column] = values.round().astype("Int64").mask(none)
+    return out
+
+
+def referral_summary(decisions: pd.DataFrame, features_given: bool) -> str | None:
+    """One line when most rows are referred for one reason: how many, the reason in short, and a hint.
+
+    None when fewer than half of the rows share one reason.
+    """
+    if decisions.empty or "error" not in decisions:
+        return None
+    errors = decisions["error"].fillna("").astype(str)
+    counts = errors[errors != ""].value_counts()
+    if counts.empty or counts.iloc[0] * 2 <= len(decisions):
+        return None
+    top, n = counts.index[0], int(counts.iloc[0])
+    messages = top.split("; ")
+    missing = [m.removeprefix("missing field ") for m in messages if m.startswith("missing field ")]
+    if missing:
+        shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+        reason = f"the input lacks {len(missing)} column(s) the model needs ({shown})"
+        hint = ("to score application ids, add --features runs/<run>/01_build_features/features.parquet"
+                if not features_given else
+                "the feature table lacks them too: is it from the run the model was trained on?")
+    elif top.startswith("application_id not found in the feature table"):
+        reason, hint = "application_id not found in the feature table", "is --features the table of these applications?"
+    else:
+        reason = top if len(top) <= 160 else top[:157] + "..."
+        hint = "the full reason of each row is in the 'error' column"
+    return f"{n:,} of {len(decisions):,} rows referred for one reason: {reason}; {hint}"
+
+
+_CSV_DECIMALS = {"pd": 6, "score": 1, "credit_limit_cny": 0}
+
+
+def rounded_for_csv(decisions: pd.DataFrame) -> pd.DataFrame:
+    """PD to 1e-6 (6 significant digits from 10 %), score to 0.1, limits in whole yuan (as integers)."""
+    out = decisions.copy()
+    for column, decimals in _CSV_DECIMALS.items():
+        if column not in out:
+            continue
+        values = pd.to_numeric(out[column], errors="coerce").round(decimals)
+        out[column] = values.astype("Int64") if decimals == 0 else values
+    return out
 
 
 ENGINES = ("local", "spark")
@@ -283,6 +342,7 @@ def score_file(
         else:
             decisions = referred
         decisions = decisions.reset_index(drop=True)
+    decisions = without_placeholders(decisions)
     write_decisions(decisions, output_path)
     return decisions
 
@@ -306,13 +366,14 @@ def decider(model_uri: str, tracking_uri: str | None = None, engine: str = "loca
 
 
 def write_decisions(decisions: pd.DataFrame, path: str | os.PathLike) -> Path:
-    """Write decisions by suffix: .csv (UTF-8 with BOM, so Excel shows the Chinese reasons),
-    .parquet, or .jsonl."""
+    """Write decisions by suffix: .csv (UTF-8 with BOM, so Excel shows the Chinese reasons; figures
+    rounded by `rounded_for_csv`, no grade or term written as empty), .parquet or .jsonl (full
+    precision)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        decisions.to_csv(path, index=False, encoding="utf-8-sig")
+        rounded_for_csv(without_placeholders(decisions)).to_csv(path, index=False, encoding="utf-8-sig")
     elif suffix in (".parquet", ".pq"):
         decisions.to_parquet(path, index=False)
     elif suffix in (".jsonl", ".ndjson"):

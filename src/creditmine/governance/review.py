@@ -56,7 +56,7 @@ def list_versions(tracking_uri: str, model: str | None = None) -> list[dict]:
             aliases_of.setdefault(str(number), []).append(alias)
         for number in sorted(registry.version_numbers(name), key=lambda v: -int(v)):
             rows.append({"model": name, "version": int(number), **_recorded(entries, name, number),
-                         "aliases": ",".join(sorted(aliases_of.get(number, [])))})
+                         "aliases": ",".join(sorted(aliases_of.get(str(number), [])))})
     return rows
 
 

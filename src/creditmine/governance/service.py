@@ -27,11 +27,10 @@ from creditmine.governance.identity import same_person
 from creditmine.governance.vetting import RED, vet_model, verdict_of
 from creditmine.registry import integrity, manifest as mf
 from creditmine.registry.gate import anchor_problems
-from creditmine.registry.gated_repo import gated_uri
 from creditmine.registry.ports import NotFound
 from creditmine.registry.states import (
     APPROVED, CHAMPION, PENDING, PREVIOUS_CHAMPION, REJECTED, TAG_COMMENT, TAG_DEVELOPER, TAG_MANIFEST,
-    TAG_PRIMARY, TAG_REVIEWED_AT, TAG_REVIEWER, TAG_STATE, TAG_VERDICT,
+    TAG_PRIMARY, TAG_REVIEWED_AT, TAG_REVIEWER, TAG_STATE, TAG_VERDICT, gated_uri,
 )
 from creditmine.registry.trail import (
     HEAD_TAG, REFUSED, SEQ_TAG, chain_problems, champion, recorded_state, registration,

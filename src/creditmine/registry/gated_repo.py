@@ -27,15 +27,13 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message='Failure attempting to register artifact repository for scheme "creditmine"')
     from mlflow.store.artifact.artifact_repo import ArtifactRepository
 
-__all__ = ["SCHEME", "GatedArtifactRepository", "gated_uri"]
+from creditmine.registry.states import VERSION_SCHEME, gated_uri
 
-SCHEME = "creditmine"
-_PREFIX = f"{SCHEME}:/runs/"
+__all__ = ["GatedArtifactRepository", "gated_uri"]
 
-
-def gated_uri(run_id: str) -> str:
-    """The source of a version registered from run `run_id`."""
-    return f"{_PREFIX}{run_id}"
+# Import this module only through MLflow's entry point (mlflow.artifact_repository): imported first
+# by other code, its MLflow import registers the entry points while it is half-initialised.
+_PREFIX = f"{VERSION_SCHEME}:/runs/"
 
 
 class GatedArtifactRepository(ArtifactRepository):

@@ -51,7 +51,7 @@ class ClientRegistry:
             raise NotFound(f"registered model {name} does not exist") from None
 
     def version_numbers(self, name: str) -> list[str]:
-        return sorted((v.version for v in self.client.search_model_versions(f"name='{name}'")), key=int)
+        return sorted((str(v.version) for v in self.client.search_model_versions(f"name='{name}'")), key=int)
 
     def ensure_registered_model(self, name: str, description: str) -> None:
         from mlflow.exceptions import MlflowException
