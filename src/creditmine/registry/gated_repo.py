@@ -31,8 +31,8 @@ from creditmine.registry.states import VERSION_SCHEME, gated_uri
 
 __all__ = ["GatedArtifactRepository", "gated_uri"]
 
-# Import this module only through MLflow's entry point (mlflow.artifact_repository): imported first
-# by other code, its MLflow import registers the entry points while it is half-initialised.
+# MLflow loads this module through its entry point (mlflow.artifact_repository); imported first by
+# other code, it registers itself once its class exists (`_register`, at the end).
 _PREFIX = f"{VERSION_SCHEME}:/runs/"
 
 
@@ -141,7 +141,7 @@ def _register() -> None:
     """
     from mlflow.store.artifact.artifact_repository_registry import _artifact_repository_registry
 
-    _artifact_repository_registry.register(SCHEME, GatedArtifactRepository)
+    _artifact_repository_registry.register(VERSION_SCHEME, GatedArtifactRepository)
 
 
 _register()
