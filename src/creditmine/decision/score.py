@@ -282,6 +282,9 @@ def rounded_for_csv(decisions: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+ENGINES = ("local", "spark")
+
+
 def score_file(
     model_uri: str,
     input_path: str | os.PathLike,
@@ -289,6 +292,8 @@ def score_file(
     tracking_uri: str | None = None,
     features_path: str | os.PathLike | None = None,
     progress: bool = True,
+    engine: str = "local",
+    spark_master: str | None = None,
 ) -> pd.DataFrame:
     """Gate, load, read, decide and write: what `creditmine score` does.
 
@@ -300,15 +305,21 @@ def score_file(
     output_path : decisions, by suffix (.csv, .parquet or .jsonl).
     tracking_uri : the MLflow store.
     features_path : a feature table (stage 01's features.parquet) to complete the rows from.
+    engine : "local" (this process) or "spark" (`mlflow.pyfunc.spark_udf` on `spark_master`,
+        local mode by default; see `creditmine.decision.spark`): the same decisions.
 
     Returns
     -------
     The decisions written (DataFrame, one row per input row, in input order; no rows, but the
     output columns, for an input without rows).
+
+    Raises
+    ------
+    ValueError : among others, an unknown engine, or Spark unavailable here (the message says why).
     """
     from creditmine.decision.inputs import duplicate_ids
 
-    model = load_decision_model(model_uri, tracking_uri)
+    decide = decider(model_uri, tracking_uri, engine, spark_master, progress)
     rows = read_applications(input_path)
     if rows.empty:
         decisions = referred_rows([], "")
@@ -321,7 +332,7 @@ def score_file(
         rows, found = attach_features(rows, features_path)
         errors[(errors == "") & ~found] = f"application_id not found in the feature table {features_path}"
     scored = errors == ""
-    decisions = score_applications(model, rows[scored], progress=progress) if scored.any() else None
+    decisions = decide(rows[scored]) if scored.any() else None
     if not scored.all():
         referred = referred_rows(ids[~scored], errors[~scored])
         referred.index = np.flatnonzero(~scored)
@@ -334,6 +345,24 @@ def score_file(
     decisions = without_placeholders(decisions)
     write_decisions(decisions, output_path)
     return decisions
+
+
+def decider(model_uri: str, tracking_uri: str | None = None, engine: str = "local",
+            spark_master: str | None = None, progress: bool = True):
+    """A function deciding application rows with the version `model_uri` names, once the gate
+    let it through: in this process, or on Spark from the gate's verified local copy."""
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}; got {engine!r}")
+    if engine == "spark":
+        from creditmine.decision.spark import decide_on_spark, spark_unavailable
+
+        why = spark_unavailable()
+        if why:
+            raise ValueError(why)
+        local = verified_copy(resolve_model(model_uri, tracking_uri), tracking_uri)
+        return lambda rows: decide_on_spark(local, rows, tracking_uri, spark_master)
+    model = load_decision_model(model_uri, tracking_uri)
+    return lambda rows: score_applications(model, rows, progress=progress)
 
 
 def write_decisions(decisions: pd.DataFrame, path: str | os.PathLike) -> Path:
