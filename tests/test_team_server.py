@@ -126,23 +126,12 @@ def _registered(team, cfg, version) -> Registered:
 def pipeline(team, project):
     """The CI pipeline (`creditmine run --params params/ci.yaml`, the quick-loan product) as the
     developer: stages 01-04 (started with the server), then stage 05 against the team server as
-    dana, which registers a pending version.
-
-    The product's experiment is created on the server first, without an artifact location, so that
-    its artifacts live in the server's store, and the other developer may write to it (stage 05
-    would otherwise create it with the project's local mlruns/artifacts folder: see
-    test_a_new_products_experiment_keeps_its_artifacts_on_the_server).
+    dana, which registers a pending version. Stage 05 creates the product's experiment on the
+    server, which keeps its files (mlflow-artifacts:/) and shares it with the other developer.
     """
-    from mlflow import MlflowClient
-    from mlflow.server.auth.client import AuthServiceClient
-
     from creditmine import artifacts, config
 
     root, stages, log = project
-    with team.acting_as(DEVELOPER):
-        experiment = MlflowClient().create_experiment(f"creditmine-{PRODUCT}")
-    with team.acting_as(ADMIN):
-        AuthServiceClient(team.url).grant_user_permission(VIC, "experiment", experiment, "EDIT")
     assert stages.wait(timeout=1500) == 0, (log.seek(0), log.read()[-5000:])[1]
     result = run_cli(team, DEVELOPER, ["run", "--params", str(root / "params" / "ci.yaml"), "--products", PRODUCT,
                                        "--run-name", "ci", "--stages", "05"], cwd=root, timeout=900)
@@ -794,10 +783,6 @@ def test_a_run_whose_files_are_outside_the_server_store_is_not_registered(team, 
     assert entry["details"] == {"attempted": "register"}
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "registry/store.py ensure_experiment creates a product's experiment with cfg.artifact_location (the "
-    "project's local mlruns/artifacts) on a team server too: stage 05 of a new product then keeps every file "
-    "of the version in the developer's folder, where the server sees no write (and now refuses to register it)"))
 def test_a_new_products_experiment_keeps_its_artifacts_on_the_server(team, pipeline, monkeypatch):
     from creditmine.registry.store import connect, ensure_experiment
 
@@ -807,9 +792,6 @@ def test_a_new_products_experiment_keeps_its_artifacts_on_the_server(team, pipel
     assert client.get_experiment(experiment).artifact_location.startswith("mlflow-artifacts:/")
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "governance/service.py ReviewService.register registers a run that already backs a version, with any "
-    "logged model, and rewrites that run's manifest.json: the earlier version (a champion too) stops verifying"))
 def test_a_run_that_backs_a_version_cannot_be_registered_again(team, red, pipeline):
     from creditmine.governance.review import verify
 
@@ -828,9 +810,10 @@ EVIL_PICKLE = "python_model.bin"  # a pickle under a name the vetting does not k
 
 def _swap_while_registering(team, client, session, experiment: str, run_files: Path, model_files: Path,
                             evil_mlmodel: bytes):
-    """Register a new run of the developer's while swapping its MLmodel in the server's store
-    between the server's vetting download and its manifest download (seen in the server's
-    temporary folder). Returns (register reply, whether the swap landed in that window)."""
+    """Register a new run of the developer's while swapping its MLmodel in the server's store once
+    the server has its copy of the model and is copying the run (seen in the server's temporary
+    folder): the moment a second download of the model would read the foreign bytes. Returns
+    (register reply, whether the swap landed in that window)."""
     run = client.create_run(experiment, run_name="swap").info.run_id
     client.log_artifacts(run, str(run_files))
     model = client.create_logged_model(experiment, source_run_id=run).model_id
@@ -843,23 +826,16 @@ def _swap_while_registering(team, client, session, experiment: str, run_files: P
     landed = False
     deadline = time.monotonic() + 120
     while thread.is_alive() and time.monotonic() < deadline:
-        copying_run = list(team.server_tmp.glob("creditmine-*/**/padding.bin"))
-        if copying_run:  # the server copies the run: it vetted the model, the manifest's copy is to come
+        copied = list(team.server_tmp.glob("creditmine-register-*/model/**/MLmodel"))
+        if copied:  # the server has its copy of the model; the run (and its padding) is still to come
             put = session.put(f"{team.url}/api/2.0/mlflow-artifacts/artifacts/{mlmodel}/MLmodel", data=evil_mlmodel)
-            model_copied = list(team.server_tmp.glob("creditmine-manifest-*/model/**/MLmodel"))
-            landed = put.status_code == 200 and not model_copied
+            landed = put.status_code == 200 and thread.is_alive()
             break
         time.sleep(0.002)
     thread.join(timeout=300)
     return reply.get("register"), landed
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "governance/service.py ReviewService.register vets one download of the model (vet_model) and hashes "
-    "another (integrity.build_version_manifest): a file the developer swaps in between is recorded, signed, "
-    "in the manifest without being vetted; registry/gated_repo.py and registry/gate.py check files against "
-    "that manifest but never vet the MLmodel again, so the approved version loads a foreign pyfunc loader "
-    "(here a pickled python model) and its code runs"))
 def test_a_model_swapped_while_the_server_registers_it_never_runs(team, pipeline, monkeypatch, tmp_path):
     import hashlib
 
@@ -896,7 +872,7 @@ def test_a_model_swapped_while_the_server_registers_it_never_runs(team, pipeline
         if landed:
             break
     else:
-        pytest.skip("the swap never landed between the server's two downloads")
+        pytest.fail("the swap never landed while the server registered the run: the test proved nothing")
     # what the server does with a model swapped under it: refuse it, or record what it vetted
     if reply.status_code == 200:
         version = reply.json()["entry"]["version"]

@@ -44,6 +44,7 @@ def create_app():
         # basic-auth is fail-closed: a route needs a validator; ours check the rules themselves
         mlflow_auth.BEFORE_REQUEST_VALIDATORS[(f"{PREFIX}/{name}", method)] = mlflow_auth._allow_authenticated
     flask_app.register_blueprint(blueprint)
+    _share_new_experiments_with_developers(mlflow_auth)
     app = mlflow_auth.create_app(flask_app)
     # The guards run before MLflow's permission checks, so that every refused write is refused
     # with the guard's reason and recorded, whatever the account's MLflow permissions; each
@@ -56,6 +57,32 @@ def create_app():
         # first, so outermost: before basic-auth's middleware and before Flask-delegated routes
         app.user_middleware.insert(0, Middleware(BaseHTTPMiddleware, dispatch=_asgi_guard))
     return app
+
+
+def _share_new_experiments_with_developers(mlflow_auth) -> None:
+    """An experiment a developer creates is editable by every developer of the team (MLflow gives
+    its creator MANAGE and everyone else the default READ): the team's pipelines share one
+    experiment per product. What backs a registered version stays closed to all (the guard)."""
+    creator_grant = mlflow_auth.set_can_manage_experiment_permission
+
+    def grant(resp):
+        creator_grant(resp)
+        import logging
+
+        experiment_id = (resp.get_json(silent=True) or {}).get("experiment_id")
+        creator = mlflow_auth.authenticate_request().username
+        for developer in _roles().developers:
+            if developer == creator or not experiment_id:
+                continue
+            try:
+                mlflow_auth.store.grant_user_permission(developer, "experiment", str(experiment_id), "EDIT")
+            except Exception:  # noqa: BLE001 - an account not made yet: `team up` makes it, then it reads
+                logging.getLogger("creditmine.team").warning("could not share experiment %s with %s",
+                                                             experiment_id, developer, exc_info=True)
+
+    for key, handler in list(mlflow_auth.AFTER_REQUEST_HANDLERS.items()):
+        if handler is creator_grant:
+            mlflow_auth.AFTER_REQUEST_HANDLERS[key] = grant
 
 
 # -- the endpoints --------------------------------------------------------------------------------
