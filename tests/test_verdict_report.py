@@ -64,6 +64,22 @@ def test_the_next_step_of_a_red_version_is_never_an_approval():
     assert "creditmine review approve creditmine-quick_loan 3 --comment TEXT" in amber
 
 
+
+def test_stage_05_next_steps_follow_the_trail_not_an_edited_tag():
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from creditmine.governance.stage import RegisterResult
+
+    version = SimpleNamespace(name="creditmine-quick_loan", version="3",
+                              tags={"validation_verdict": "green", "review_state": "approved"})
+    result = RegisterResult("run", "models:/m-1", version, pd.DataFrame(),
+                            review={"verdict": "red", "state": "pending"})
+    commands = " ".join(command for _, command in result.next_steps())
+    assert "review reject creditmine-quick_loan 3" in commands and "approve" not in commands
+
+
 @pytest.mark.slow
 def test_stage_05_of_a_red_version_says_it_cannot_be_approved(red):
     from creditmine.governance.stage import run as register_stage

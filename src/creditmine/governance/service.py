@@ -19,21 +19,41 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from creditmine.governance.description import version_description
 from creditmine.governance.identity import same_person
-from creditmine.governance.vetting import RED, vet_model, verdict_of
-from creditmine.registry import integrity, manifest as mf
+from creditmine.governance.vetting import RED, verdict_of, vet_model
+from creditmine.registry import integrity
+from creditmine.registry import manifest as mf
 from creditmine.registry.gate import anchor_problems
 from creditmine.registry.ports import NotFound
 from creditmine.registry.states import (
-    APPROVED, CHAMPION, PENDING, PREVIOUS_CHAMPION, REJECTED, TAG_COMMENT, TAG_DEVELOPER, TAG_MANIFEST,
-    TAG_PRIMARY, TAG_REVIEWED_AT, TAG_REVIEWER, TAG_STATE, TAG_VERDICT, gated_uri,
+    APPROVED,
+    CHAMPION,
+    PENDING,
+    PREVIOUS_CHAMPION,
+    REJECTED,
+    TAG_COMMENT,
+    TAG_DEVELOPER,
+    TAG_MANIFEST,
+    TAG_PRIMARY,
+    TAG_REVIEWED_AT,
+    TAG_REVIEWER,
+    TAG_STATE,
+    TAG_VERDICT,
+    gated_uri,
 )
 from creditmine.registry.trail import (
-    HEAD_TAG, REFUSED, SEQ_TAG, chain_problems, champion, recorded_state, registration, registrations_of_run,
+    HEAD_TAG,
+    REFUSED,
+    SEQ_TAG,
+    chain_problems,
+    champion,
+    recorded_state,
+    registration,
+    registrations_of_run,
 )
 
 __all__ = ["ReviewRefused", "ReviewService", "Roles"]
@@ -233,7 +253,7 @@ class ReviewService:
         state = APPROVED if action == "approve" else REJECTED
         self.registry.set_version_tags(model, version, {
             TAG_STATE: state, TAG_REVIEWER: self.actor, TAG_COMMENT: comment[:4000],
-            TAG_REVIEWED_AT: datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            TAG_REVIEWED_AT: datetime.now(UTC).isoformat(timespec="seconds"),
         })
         self.registry.set_model_tags(model, {"latest_state": state} if self._is_latest(model, version) else {})
         return entry

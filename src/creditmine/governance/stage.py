@@ -59,9 +59,8 @@ class RegisterResult:
         """What to do with the version: (sentence, command) pairs."""
         from creditmine.reports import register
 
-        tags = self.version.tags
-        return register.next_steps(self.version.name, self.version.version, tags.get(TAG_VERDICT, ""),
-                                   tags.get(TAG_STATE, ""), register.store_args(cfg))
+        verdict, state = register.review_state(dict(self.version.tags), self.review)
+        return register.next_steps(self.version.name, self.version.version, verdict, state, register.store_args(cfg))
 
     def run_facts(self):
         """The MLflow run and the logged decision model, as a table (HTML)."""

@@ -21,7 +21,15 @@ from pathlib import Path
 from creditmine.registry import integrity
 from creditmine.registry.ports import ClientRegistry, NotFound
 from creditmine.registry.trail import (
-    HEAD_TAG, REFUSED, SEQ_TAG, TrailError, chain_problems, champion, entries_for, recorded_state, registration,
+    HEAD_TAG,
+    REFUSED,
+    SEQ_TAG,
+    TrailError,
+    chain_problems,
+    champion,
+    entries_for,
+    recorded_state,
+    registration,
     registrations_of_run,
 )
 from creditmine.registry.trail_store import open_trail

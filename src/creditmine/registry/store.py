@@ -86,7 +86,7 @@ def with_retries(action, settings: TrackingParams | None = None):
     for attempt in range(settings.write_retries + 1):
         try:
             return action()
-        except Exception as exc:  # noqa: BLE001 - MLflow wraps the sqlite3 error in several types
+        except Exception as exc:
             if "database is locked" not in str(exc) or attempt == settings.write_retries:
                 raise
             time.sleep(wait)

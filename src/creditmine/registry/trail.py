@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -25,8 +25,20 @@ from creditmine.registry.keys import key_id
 from creditmine.registry.manifest import canonical_json
 
 __all__ = [
-    "GENESIS_HASH", "HEAD_TAG", "REFUSED", "SEQ_TAG", "STATE_OF_ACTION", "TrailError", "champion", "chain_problems",
-    "entries_for", "entry_hash", "new_entry", "recorded_state", "registration", "registrations_of_run",
+    "GENESIS_HASH",
+    "HEAD_TAG",
+    "REFUSED",
+    "SEQ_TAG",
+    "STATE_OF_ACTION",
+    "TrailError",
+    "chain_problems",
+    "champion",
+    "entries_for",
+    "entry_hash",
+    "new_entry",
+    "recorded_state",
+    "registration",
+    "registrations_of_run",
 ]
 
 GENESIS_HASH = "0" * 64
@@ -52,7 +64,7 @@ def new_entry(previous: dict | None, action: str, model: str, version, actor: st
     """The entry following `previous` (None: the first), hashed and signed."""
     entry = {
         "seq": (int(previous["seq"]) + 1) if previous else 1,
-        "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "time": datetime.now(UTC).isoformat(timespec="seconds"),
         "action": action,
         "model": model,
         "version": None if version is None else str(version),

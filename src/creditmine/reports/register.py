@@ -17,7 +17,8 @@ from creditmine.reports import verdicts
 from creditmine.reports.glance import panel
 from creditmine.reports.tables import HTML, count, number, percent, pvalue, table, table_html
 
-__all__ = ["at_a_glance", "comparison", "comparison_facts", "lit_tests", "manifest", "next_steps", "store_args", "tags"]
+__all__ = ["at_a_glance", "comparison", "comparison_facts", "lit_tests", "manifest", "next_steps", "review_state",
+           "store_args", "tags"]
 
 _LEVEL = {"green": "green", "amber": "amber", "red": "red"}
 
@@ -71,13 +72,19 @@ def next_steps_html(steps: list[tuple[str, str]]) -> str:
     return f"<div class=\"cm-why\"><b>Next</b><ul>{''.join(items)}</ul></div>"
 
 
+def review_state(version_tags: dict, review: dict) -> tuple[str, str]:
+    """(verdict, state) from what the signed audit trail records (the review summary), the
+    editable tags only as a fallback."""
+    verdict = (review.get("verdict") or version_tags.get("validation_verdict") or "unknown").lower()
+    state = review.get("state") or version_tags.get("review_state") or "unknown"
+    return verdict, state
+
+
 def at_a_glance(name: str, version, version_tags: dict, review: dict, manifest_rows: int, params_args: str = "",
                 gating=()):
     """The registered version, its review state and verdict, and what comes next; `gating` (the
     params' gating tests) tells the red tests that set the verdict from the others."""
-    # what the signed audit trail records (the review summary), the editable tags only as a fallback
-    verdict = (review.get("verdict") or version_tags.get("validation_verdict") or "unknown").lower()
-    state = review.get("state") or version_tags.get("review_state") or "unknown"
+    verdict, state = review_state(version_tags, review)
     level = _LEVEL.get(verdict, "info")
     if verdict == "red":
         headline = f"registered, {state}: cannot be approved (red verdict)"

@@ -76,7 +76,7 @@ def _share_new_experiments_with_developers(mlflow_auth) -> None:
                 continue
             try:
                 mlflow_auth.store.grant_user_permission(developer, "experiment", str(experiment_id), "EDIT")
-            except Exception:  # noqa: BLE001 - an account not made yet: `team up` makes it, then it reads
+            except Exception:
                 logging.getLogger("creditmine.team").warning("could not share experiment %s with %s",
                                                              experiment_id, developer, exc_info=True)
 
@@ -122,7 +122,7 @@ def _endpoint(name: str):
         return jsonify(entry=entry)
     except ReviewRefused as exc:
         return _forbidden(str(exc))
-    except Exception as exc:  # noqa: BLE001 - the client gets one line, the log the traceback
+    except Exception as exc:
         import logging
 
         logging.getLogger("creditmine.team").exception("creditmine %s failed", name)
