@@ -76,17 +76,25 @@ def bin_index(spec: dict, column: pd.Series, feature: str) -> np.ndarray:
 
 
 def woe_iv(count: np.ndarray, bads: np.ndarray, smoothing: float) -> tuple[list[float], float]:
+    """WoE per bin and the information value, from (weighted) counts and bads per bin.
+
+    WoE = ln(good share / bad share) with the shares taken after the pseudo-counts, and IV = sum of
+    (good share - bad share) x WoE over the same shares: every term is (a - b) ln(a / b) >= 0, so the
+    IV is non-negative by construction. Pseudo-counts go only where a non-empty bin lacks goods or
+    bads: elsewhere they could reorder close bins and break the monotone trend the binning
+    guaranteed. An empty bin has WoE 0 and adds nothing.
+    """
+    count, bads = np.asarray(count, dtype=float), np.asarray(bads, dtype=float)
     goods = count - bads
-    total_goods, total_bads = max(goods.sum(), 1), max(bads.sum(), 1)
-    # pseudo-counts only where a bin lacks goods or bads: elsewhere they could reorder close bins
-    # and break the monotone trend the binning guaranteed
-    pseudo = np.where((goods == 0) | (bads == 0), smoothing, 0.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        woe = np.log((goods + pseudo) / (bads + pseudo)) - np.log(total_goods / total_bads)
+    pseudo = np.where((count > 0) & ((goods <= 0) | (bads <= 0)), smoothing, 0.0)
+    g, b = goods + pseudo, bads + pseudo
+    g_share, b_share = g / max(g.sum(), 1e-12), b / max(b.sum(), 1e-12)
+    both = (g_share > 0) & (b_share > 0)
+    woe = np.zeros(len(count))
+    woe[both] = np.log(g_share[both] / b_share[both])
     woe = np.where(count > 0, woe, 0.0)
-    woe = np.where(np.isfinite(woe), woe, 0.0)
-    iv = float(np.sum((goods / total_goods - bads / total_bads) * woe))
-    return [float(w) for w in woe], iv
+    iv = float(np.sum(np.where(both & (count > 0), (g_share - b_share) * woe, 0.0)))
+    return [float(w) for w in woe], max(iv, 0.0)
 
 
 def vif(W: np.ndarray) -> list[float]:

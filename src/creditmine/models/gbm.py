@@ -123,20 +123,21 @@ class GbmModel(CreditModel):
             random_state=seed, progress=progress,
         )
 
-    def fit(self, X, y, X_val=None, y_val=None) -> "GbmModel":
+    def fit(self, X, y, X_val=None, y_val=None, **fit_params) -> GbmModel:
         with threadpool_limits(limits=self.n_threads, user_api="openmp"):
-            return super().fit(X, y, X_val, y_val)
+            return super().fit(X, y, X_val, y_val, **fit_params)
 
     fit.__doc__ = CreditModel.fit.__doc__
 
     # -- fitting --------------------------------------------------------------------------------
-    def _fit_raw(self, X: pd.DataFrame, y: np.ndarray, X_val: pd.DataFrame, y_val: np.ndarray) -> None:
+    def _fit_raw(self, X: pd.DataFrame, y: np.ndarray, X_val: pd.DataFrame, y_val: np.ndarray,
+                 w: np.ndarray | None = None, w_val: np.ndarray | None = None) -> None:
         directions = dict(self.risk_directions or {})
         categorical = set(self.categorical_features)
         self.categories_ = {}
         for column in X.columns:
             if column in categorical or not _is_numeric(X[column]):
-                self.categories_[str(column)] = _categories_by_default_rate(_labels(X[column]), y)
+                self.categories_[str(column)] = _categories_by_default_rate(_labels(X[column]), y, w)
         self.model_features_ = [str(c) for c in X.columns]
         # a column with no value in training teaches nothing (and the booster's binning rejects it)
         self.empty_features_ = [str(c) for c in X.columns if X[c].isna().all()]
@@ -156,19 +157,22 @@ class GbmModel(CreditModel):
             )
             rows = np.sort(rows)
         sample, y_sample = matrix[rows], y[rows]
+        w_sample = None if w is None else w[rows]
         for trial, settings in enumerate(tqdm(settings_list, desc="gbm search", disable=not self.progress, leave=False)):
             started = time.perf_counter()
             if self.search_folds:
                 splitter = StratifiedKFold(self.search_folds, shuffle=True, random_state=self.random_state)
                 aucs, iters = [], []
                 for fit_rows, test_rows in splitter.split(sample, y_sample):
-                    booster = self._booster(settings, monotone).fit(sample[fit_rows], y_sample[fit_rows])
-                    aucs.append(roc_auc_score(y_sample[test_rows], booster.decision_function(sample[test_rows])))
+                    booster = self._booster(settings, monotone).fit(
+                        sample[fit_rows], y_sample[fit_rows], sample_weight=_take(w_sample, fit_rows))
+                    aucs.append(roc_auc_score(y_sample[test_rows], booster.decision_function(sample[test_rows]),
+                                              sample_weight=_take(w_sample, test_rows)))
                     iters.append(booster.n_iter_)
                 auc, n_iter, booster = float(np.mean(aucs)), int(np.mean(iters)), None
             else:
-                booster = self._booster(settings, monotone).fit(sample, y_sample)
-                auc = float(roc_auc_score(y_val, booster.decision_function(matrix_val)))
+                booster = self._booster(settings, monotone).fit(sample, y_sample, sample_weight=w_sample)
+                auc = float(roc_auc_score(y_val, booster.decision_function(matrix_val), sample_weight=w_val))
                 n_iter = int(booster.n_iter_)
             self.trials_.append({
                 "trial": trial, **settings, "n_iter": n_iter, "rows": len(rows),
@@ -179,7 +183,7 @@ class GbmModel(CreditModel):
                 best = (auc, trial, booster)
         self.trials_[best[1]]["chosen"] = True
         if best[2] is None or len(rows) < len(y):
-            best = (*best[:2], self._booster(settings_list[best[1]], monotone).fit(matrix, y))
+            best = (*best[:2], self._booster(settings_list[best[1]], monotone).fit(matrix, y, sample_weight=w))
         self.estimator_ = best[2]
         self.monotonic_cst_ = monotone
 
@@ -244,11 +248,16 @@ def _is_numeric(column: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
 
 
-def _categories_by_default_rate(labels: pd.Series, y: np.ndarray) -> list[str]:
-    """Category labels ordered by smoothed training default rate (ties by label)."""
-    frame = pd.DataFrame({"label": labels.to_numpy(), "bad": y}).dropna(subset=["label"])
-    stats = frame.groupby("label", sort=True)["bad"].agg(["sum", "count"])
-    rate = (stats["sum"] + 0.5) / (stats["count"] + 1.0)
+def _take(values: np.ndarray | None, rows: np.ndarray) -> np.ndarray | None:
+    return None if values is None else values[rows]
+
+
+def _categories_by_default_rate(labels: pd.Series, y: np.ndarray, w: np.ndarray | None = None) -> list[str]:
+    """Category labels ordered by smoothed (weighted) training default rate (ties by label)."""
+    weight = np.ones(len(y)) if w is None else w
+    frame = pd.DataFrame({"label": labels.to_numpy(), "bad": y * weight, "weight": weight}).dropna(subset=["label"])
+    stats = frame.groupby("label", sort=True)[["bad", "weight"]].sum()
+    rate = (stats["bad"] + 0.5) / (stats["weight"] + 1.0)
     return [str(k) for k, _ in sorted(rate.items(), key=lambda kv: (kv[1], kv[0]))]
 
 

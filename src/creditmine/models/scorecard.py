@@ -27,10 +27,10 @@ from tqdm import tqdm
 
 from creditmine.config.models import ScorecardParams
 from creditmine.models.base import CreditModel, shared_components
-from creditmine.models.calibration import LogOddsCalibrator
 from creditmine.models.binning import (
     bin_index, categories, is_numeric, labels, numeric, quote, sql_float, sql_string, vif, woe_iv,
 )
+from creditmine.models.calibration import LogOddsCalibrator
 from creditmine.models.components import MasterScale, PointsScale, records
 from creditmine.models.selection import select_features
 
@@ -64,6 +64,8 @@ class ScorecardModel(CreditModel):
     ----------
     bins_ : feature -> binning (kind, splits or groups, labels, count, bads, woe, iv).
     iv_ : feature -> information value (nats) on the training data, every candidate.
+    holdout_iv_ : feature -> the training bins' WoE and IV formula on the holdout (the selection
+        asks for `min_iv` there too, so that noise fitted by the binning is dropped).
     selection_reasons_ : feature -> why it was kept or dropped.
     features_ : selected features, in the order of `coef_`.
     coef_, intercept_ : logistic regression of default on the WoE of `features_`.
@@ -120,23 +122,26 @@ class ScorecardModel(CreditModel):
         )
 
     # -- fitting --------------------------------------------------------------------------------
-    def _fit_raw(self, X: pd.DataFrame, y: np.ndarray, X_val: pd.DataFrame, y_val: np.ndarray) -> None:
+    def _fit_raw(self, X: pd.DataFrame, y: np.ndarray, X_val: pd.DataFrame, y_val: np.ndarray,
+                 w: np.ndarray | None = None, w_val: np.ndarray | None = None) -> None:
         directions = dict(self.risk_directions or {})
         categorical = set(self.categorical_features) | {c for c in X.columns if not is_numeric(X[c])}
         self.bins_ = {}
         for feature in tqdm(list(X.columns), desc="scorecard binning", disable=not self.progress, leave=False):
             kind = "categorical" if feature in categorical else "numeric"
-            self.bins_[feature] = self._bin_feature(feature, kind, X[feature], y, directions.get(feature, 0))
+            self.bins_[feature] = self._bin_feature(feature, kind, X[feature], y, directions.get(feature, 0), w)
         self.iv_ = {f: b["iv"] for f, b in self.bins_.items()}
+        self.holdout_iv_ = {f: self._holdout_iv(f, X_val[f], y_val, w_val) for f in X.columns}
         woe = pd.DataFrame({f: self._woe(f, X[f]) for f in X.columns}, index=X.index)
-        selected, reasons = select_features(woe, self.iv_, self.min_iv, self.max_correlation, self.max_features)
+        selected, reasons = select_features(woe, self.iv_, self.min_iv, self.max_correlation, self.max_features,
+                                            self.holdout_iv_)
         if not selected:
             raise ValueError(
                 f"no feature passes the scorecard selection (min_iv {self.min_iv}); best IV "
                 f"{max(self.iv_.values(), default=0):.4f} among {len(self.iv_)} candidates"
             )
         while True:
-            lr = LogisticRegression(C=self.regularization_c, max_iter=2000).fit(woe[selected].to_numpy(), y)
+            lr = LogisticRegression(C=self.regularization_c, max_iter=2000).fit(woe[selected].to_numpy(), y, sample_weight=w)
             coef = lr.coef_[0]
             wrong = [f for f, c in zip(selected, coef) if c >= 0]
             if not (wrong and self.drop_wrong_sign and len(wrong) < len(selected)):
@@ -149,10 +154,11 @@ class ScorecardModel(CreditModel):
         self.coef_ = np.asarray(coef, dtype=float)
         self.intercept_ = float(lr.intercept_[0])
         self.selection_reasons_ = reasons
-        self.coefficients_records_ = records(self._coefficient_table(woe[selected].to_numpy(), y, directions))
+        self.coefficients_records_ = records(self._coefficient_table(woe[selected].to_numpy(), y, directions, w))
         self.points_ = self._points()
 
-    def _bin_feature(self, feature: str, kind: str, column: pd.Series, y: np.ndarray, direction: int) -> dict:
+    def _bin_feature(self, feature: str, kind: str, column: pd.Series, y: np.ndarray, direction: int,
+                     w: np.ndarray | None = None) -> dict:
         from optbinning import OptimalBinning  # heavy import, needed only while fitting
 
         options = dict(
@@ -173,7 +179,7 @@ class ScorecardModel(CreditModel):
         binning = OptimalBinning(**options)
         usable = values if kind == "numeric" else np.where(pd.isna(values), np.nan, values.astype(object))
         try:
-            binning.fit(usable, y)
+            binning.fit(usable, y, sample_weight=w)
             fitted = binning.status in ("OPTIMAL", "FEASIBLE")
         except (ValueError, RuntimeError):  # e.g. a constant column: one bin, no split
             fitted = False
@@ -187,17 +193,34 @@ class ScorecardModel(CreditModel):
         spec["labels"] = labels(spec)
         index = bin_index(spec, column, feature)
         n_bins = len(spec["labels"])
-        count = np.bincount(index, minlength=n_bins)
-        bads = np.bincount(index, weights=y, minlength=n_bins)
-        spec["count"] = count.astype(int).tolist()
-        spec["bads"] = bads.astype(int).tolist()
+        weight = np.ones(len(y)) if w is None else w
+        count = np.bincount(index, weights=weight, minlength=n_bins)
+        bads = np.bincount(index, weights=weight * y, minlength=n_bins)
+        # weighted counts (reject inference) stay fractional; plain counts are whole numbers
+        spec["count"] = [int(c) if w is None else float(c) for c in np.round(count, 9)]
+        spec["bads"] = [int(b) if w is None else float(b) for c, b in zip(count, np.round(bads, 9))]
         spec["woe"], spec["iv"] = woe_iv(count, bads, self.woe_smoothing)
         return spec
 
-    def _coefficient_table(self, W: np.ndarray, y: np.ndarray, directions: dict) -> pd.DataFrame:
+    def _holdout_iv(self, feature: str, column: pd.Series, y: np.ndarray, w: np.ndarray | None) -> float:
+        """The training bins and WoE on the holdout: sum of (good share - bad share) x training WoE.
+
+        Noise binned to fit the training data earns an IV there but little here; a real signal keeps it.
+        """
+        spec = self.bins_[feature]
+        index = bin_index(spec, column, feature)
+        weight = np.ones(len(y)) if w is None else w
+        goods = np.bincount(index, weights=weight * (1 - y), minlength=len(spec["woe"]))
+        bads = np.bincount(index, weights=weight * y, minlength=len(spec["woe"]))
+        shares = goods / max(goods.sum(), 1e-12) - bads / max(bads.sum(), 1e-12)
+        return float(np.sum(shares * np.asarray(spec["woe"])))
+
+    def _coefficient_table(self, W: np.ndarray, y: np.ndarray, directions: dict,
+                           w: np.ndarray | None = None) -> pd.DataFrame:
         design = np.column_stack([np.ones(len(W)), W])
         p = 1.0 / (1.0 + np.exp(-(design @ np.concatenate([[self.intercept_], self.coef_]))))
-        information = design.T @ (design * (p * (1 - p))[:, None])
+        weight = np.ones(len(W)) if w is None else w
+        information = design.T @ (design * (weight * p * (1 - p))[:, None])
         covariance = np.linalg.pinv(information)
         se = np.sqrt(np.clip(np.diag(covariance), 0, None))
         estimates = np.concatenate([[self.intercept_], self.coef_])

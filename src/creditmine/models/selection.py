@@ -12,17 +12,19 @@ def select_features(
     min_iv: float,
     max_correlation: float,
     max_features: int,
+    holdout_iv: dict[str, float] | None = None,
 ) -> tuple[list[str], dict[str, str]]:
     """Keep strong, non-redundant features, strongest first.
 
     Features are taken in decreasing information value; a feature is dropped when its IV is below
-    `min_iv`, when the absolute Pearson correlation of its WoE with an already kept feature
+    `min_iv` (on the training data, or on the holdout when `holdout_iv` is given), when the absolute Pearson correlation of its WoE with an already kept feature
     exceeds `max_correlation`, or when `max_features` are already kept.
 
     Parameters
     ----------
     woe : WoE-transformed training data, one column per candidate feature.
     iv : information value (nats) of each candidate's binning on the training data.
+    holdout_iv : the same bins and WoE on the holdout, per candidate (None: not checked).
 
     Returns
     -------
@@ -43,6 +45,10 @@ def select_features(
             continue
         if value < min_iv:
             reasons[feature] = f"dropped: IV {value:.4f} below min_iv {min_iv}"
+            continue
+        if holdout_iv is not None and holdout_iv.get(feature, 0.0) < min_iv:
+            reasons[feature] = (f"dropped: IV {value:.4f} on the training data but {holdout_iv.get(feature, 0.0):.4f} "
+                                f"on the holdout, below min_iv {min_iv} (the bins fit noise)")
             continue
         if kept_columns:
             corr = centred[:, kept_columns].T @ centred[:, j] / len(centred)

@@ -28,6 +28,7 @@ from creditmine import artifacts
 from creditmine.artifacts import (
     ALL_SPLITS, LABELLED_SPLITS, MODEL_NAMES, SCORE_KEY_COLUMNS, SPLIT_HOLDOUT, SPLIT_OOT, SPLIT_TRAIN,
 )
+from creditmine.models import reject_inference, training
 from creditmine.models.gbm import GbmModel
 from creditmine.models.master_scale import grade_table
 from creditmine.models.scorecard import ScorecardModel
@@ -142,9 +143,14 @@ def run(cfg, product: str, progress: bool = True) -> TrainResult:
     if lacking:
         raise ValueError(f"{where.features_table}: catalogued features missing: {lacking[:10]}")
     split = scope["split"].astype(str).to_numpy()
-    train, holdout = split == SPLIT_TRAIN, split == SPLIT_HOLDOUT
-    if len(np.unique(scope.loc[train, "default_12m"])) < 2:
-        raise ValueError(f"product {product}: the training applications need defaults and non-defaults")
+    train = split == SPLIT_TRAIN
+    train_defaults = int(scope.loc[train, "default_12m"].sum())
+    minimum = cfg.params.models.guards.min_train_defaults
+    if len(np.unique(scope.loc[train, "default_12m"])) < 2 or train_defaults < minimum:
+        raise ValueError(
+            f"product {product}: the training applications have {train_defaults} defaults among {int(train.sum())}, "
+            f"fewer than models.guards.min_train_defaults = {minimum}; a model fitted on so few defaults would "
+            "rank by chance: add data (a longer history, a wider product scope) rather than train")
     candidates, dropped = [], {}
     for s in specs:
         if scope.loc[train, s.name].nunique(dropna=False) <= 1:
@@ -154,18 +160,21 @@ def run(cfg, product: str, progress: bool = True) -> TrainResult:
     directions = {s.name: int(s.risk_direction) for s in specs}
     categorical = [s.name for s in specs if s.kind == "categorical" and s.name in candidates]
     X = scope[candidates]
-    y = scope["default_12m"].to_numpy()
-    X_val, y_val = (X[holdout], y[holdout]) if holdout.any() and len(np.unique(y[holdout])) == 2 else (None, None)
+    rows = training.plan(cfg, scope, X, reject_inference.booked_flags(cfg, scope["application_id"]))
 
     models_params, seed = cfg.params.models, cfg.params.seed
     builders = {
         "scorecard": ScorecardModel.from_params(models_params, categorical, directions, seed, progress),
         "gbm": GbmModel.from_params(models_params, categorical, directions, seed, progress),
     }
-    fitted, fit_seconds = {}, {}
+    fitted, fit_seconds, inference = {}, {}, {}
     for name in tqdm(MODEL_NAMES, desc=f"stage 02 {product}", disable=not progress):
         t0 = time.perf_counter()
-        fitted[name] = builders[name].fit(X[train], y[train], X_val, y_val)
+        dev = training.samples(rows, builders[name])
+        fitted[name] = builders[name].fit(
+            dev.X, dev.y, dev.X_val, dev.y_val, sample_weight=dev.w, sample_weight_val=dev.w_val,
+            X_anchor=X[rows.anchor], y_history=rows.y_history, history_years=rows.history_years)
+        inference[name] = dev.summary
         fit_seconds[name] = round(time.perf_counter() - t0, 2)
 
     scores = scope[[c for c in SCORE_KEY_COLUMNS if c in scope.columns]].reset_index(drop=True)
@@ -176,7 +185,12 @@ def run(cfg, product: str, progress: bool = True) -> TrainResult:
         scores[f"grade_{name}"] = model.grade(X)
 
     meta = _models_meta(cfg, product, fitted, candidates, categorical, directions, dropped, fit_seconds)
+    meta["reject_inference"] = inference
+    meta["central_tendency"] = {name: {**m.calibrator_.central_tendency_, **rows.describe()} for name, m in fitted.items()}
+    meta["calibration_notes"] = {name: m.calibrator_.note_ for name, m in fitted.items() if m.calibrator_.note_}
     metrics = _train_metrics(fitted, scores)
+    metrics["central_tendency"] = meta["central_tendency"]
+    metrics["reject_inference"] = inference
     master = _write(where, fitted, meta, metrics, scores)
     return TrainResult(product, where.stage_dir(artifacts.TRAIN), fitted, meta, metrics, scores, master,
                        time.perf_counter() - started)
