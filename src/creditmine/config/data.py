@@ -23,6 +23,11 @@ class SyntheticParams(Section):
     thin_file_share: float = Field(
         0.10, ge=0, le=1, description="share of enterprises whose tax and electricity records start late in the window"
     )
+    past_policy: Literal["standard", "strict"] = Field(
+        "standard",
+        description="the bank's past booking policy: standard books about 70 % of applications, fewer of the visibly "
+        "weak; strict books about half and turns the weak away more sharply (reject-inference studies)",
+    )
 
     @model_validator(mode="after")
     def _window_is_ordered(self) -> "SyntheticParams":
