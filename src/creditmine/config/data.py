@@ -3,7 +3,7 @@
 from datetime import date
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, model_serializer, model_validator
 
 from creditmine.config.base import Section
 
@@ -28,6 +28,15 @@ class SyntheticParams(Section):
         description="the bank's past booking policy: standard books about 70 % of applications, fewer of the visibly "
         "weak; strict books about half and turns the weak away more sharply (reject-inference studies)",
     )
+
+    @model_serializer(mode="wrap")
+    def _standard_policy_unsaid(self, handler):
+        # the default world's params (and so its data folder's hash) stay what they were before the
+        # past-policy switch existed: the standard policy is left out of the dump
+        out = handler(self)
+        if isinstance(out, dict) and out.get("past_policy") == "standard":
+            out.pop("past_policy")
+        return out
 
     @model_validator(mode="after")
     def _window_is_ordered(self) -> "SyntheticParams":
