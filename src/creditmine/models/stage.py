@@ -109,6 +109,27 @@ class TrainResult:
         """Observed default rate against mean PD in PD deciles of the OOT (else holdout) data."""
         return plot_calibration(self.scores, self.stage_dir / "plots" / "calibration.png", bins)
 
+    def central_tendency(self) -> pd.DataFrame:
+        """Per model: reject inference, the calibration's note, the long-run rate, each margin of
+        conservatism category, the final add-on and the log-odds shift that set the mean PD."""
+        rows = []
+        for name in MODEL_NAMES:
+            found = self.meta.get("central_tendency", {}).get(name, {})
+            moc = found.get("margin_of_conservatism", {})
+            inference = self.meta.get("reject_inference", {}).get(name, {})
+            rows.append({
+                "model": name, "reject_inference": inference.get("method", "none"),
+                "rejects": inference.get("rejects", 0), "calibration": self.meta["calibration"][name],
+                "calibration_note": self.meta.get("calibration_notes", {}).get(name, ""),
+                "target": found.get("target"), "long_run_default_rate": found.get("long_run_default_rate"),
+                "moc_a": moc.get("category_a"), "moc_b": moc.get("category_b"), "moc_c": moc.get("category_c"),
+                "add_on": moc.get("add_on"), "target_mean_pd": found.get("target_mean_pd"),
+                "portfolio": found.get("anchor_applications"),
+                "mean_pd_before": found.get("population_mean_pd_before"),
+                "mean_pd_after": found.get("population_mean_pd_after"), "log_odds_shift": found.get("log_odds_shift"),
+            })
+        return pd.DataFrame(rows)
+
 
 def primary_model(cfg, product: str) -> str:
     """The primary model of a product: its product file's `primary_model`, else params `models.primary`.

@@ -123,7 +123,8 @@ def _grade_share_pivot(table: pd.DataFrame, result: ValidationResult) -> pd.Data
 
 
 # tables whose reason for being absent is recorded under the name of their part
-_SKIP_KEYS = {"source_missing_by_month": "source_missing", "migration_matrix": "migration"}
+_SKIP_KEYS = {"source_missing_by_month": "source_missing", "migration_matrix": "migration",
+              "ttd_booking_by_grade": "through_the_door", "ttd_swap_set": "through_the_door"}
 
 #: section -> ([(table, caption, pick)], [plot names; a trailing "_" takes every plot with that prefix])
 REPORT_SECTIONS = {
@@ -148,4 +149,9 @@ REPORT_SECTIONS = {
         ["grade_shares"]),
     "segments": ([("segments", "Segments", None)], ["segments_"]),
     "inclusion": ([("inclusion", "Financial inclusion", None)], []),
+    "through_the_door": (
+        [("ttd_truth", "Against the true PD, every application booked or not (synthetic world)", None),
+         ("ttd_booking_by_grade", "Booking rate and grade distribution of booked and declined applications", None),
+         ("ttd_swap_set", "Swap set: the past policy against the model's", None)],
+        ["ttd_grades"]),
 }

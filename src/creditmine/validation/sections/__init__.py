@@ -49,7 +49,9 @@ class SectionResult:
 
 def sections() -> dict[str, Callable]:
     """Section name -> section function, in the order of the report."""
-    from creditmine.validation.sections import calibration, discrimination, ecb, population, portfolio
+    from creditmine.validation.sections import (
+        calibration, discrimination, ecb, population, portfolio, through_the_door,
+    )
 
     return {
         "discrimination": discrimination.discrimination,
@@ -59,5 +61,6 @@ def sections() -> dict[str, Callable]:
         "concentration": portfolio.concentration,
         "segments": portfolio.segments,
         "inclusion": portfolio.inclusion,
+        "through_the_door": through_the_door.through_the_door,
         "explanations": portfolio.explanations,
     }
