@@ -163,3 +163,18 @@ def test_a_given_long_run_rate_is_used_and_an_impossible_target_is_refused():
     assert cal.central_tendency_["long_run_source"].startswith("given")
     with pytest.raises(ValueError, match="target mean PD"):
         LogOddsCalibrator(long_run_default_rate=0.9, margin_of_conservatism={"category_a": 0.5}).fit(z, y).anchor(z, y)
+
+
+def test_master_scale_merges_tied_and_empty_grades_and_says_so():
+    from creditmine.models import MasterScale
+
+    rng = np.random.default_rng(6)
+    pd_ = rng.choice([0.02, 0.09], 2000, p=[0.85, 0.15])          # a scorecard with two distinct PDs
+    y = (rng.random(2000) < pd_).astype(int)
+    scale = MasterScale(grades=10).fit(pd_, y)
+    table = scale.table_
+    assert list(table["grade"]) == [1, 2] and (table["count"] > 0).all()
+    assert "10 grades asked, 2 kept" in scale.note_
+    assert set(scale.grade(pd_)) == {1, 2} and scale.grade(np.array([0.02]))[0] == 1
+    plain = MasterScale(grades=5).fit(rng.beta(1, 20, 5000))
+    assert len(plain.table_) == 5 and plain.note_ == ""

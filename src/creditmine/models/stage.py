@@ -209,6 +209,7 @@ def run(cfg, product: str, progress: bool = True) -> TrainResult:
     meta["reject_inference"] = inference
     meta["central_tendency"] = {name: {**m.calibrator_.central_tendency_, **rows.describe()} for name, m in fitted.items()}
     meta["calibration_notes"] = {name: m.calibrator_.note_ for name, m in fitted.items() if m.calibrator_.note_}
+    meta["master_scale_notes"] = {name: m.grading_.note_ for name, m in fitted.items() if getattr(m.grading_, "note_", "")}
     metrics = _train_metrics(fitted, scores)
     metrics["central_tendency"] = meta["central_tendency"]
     metrics["reject_inference"] = inference

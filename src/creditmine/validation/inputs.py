@@ -150,7 +150,8 @@ def load_inputs(cfg, product: str, initial_auc: float | None = None) -> Validati
         approve_grades=tuple(int(g) for g in cfg.product(product).policy.approve_grades), n_grades=n_grades,
         initial_auc=initial_auc, train_end=split.train_end, oot_start=split.oot_start, seed=cfg.params.seed,
         product=product, refer_grades=tuple(int(g) for g in cfg.product(product).policy.refer_grades),
-        training={k: meta[k] for k in ("central_tendency", "reject_inference", "calibration_notes", "guards")
+        training={k: meta[k] for k in ("central_tendency", "reject_inference", "calibration_notes", "master_scale_notes",
+                                      "guards")
                   if k in meta},
         data_source=cfg.params.data.source, population=_population(cfg),
     )

@@ -172,6 +172,9 @@ def _limitations(text: dict, inputs) -> list[str]:
         out = [said["reject_inference_applied"].format(method=inference["method"].replace("_", " "),
                                                         rejects=inference.get("rejects", "the"))]
     out += list(said["common"])
+    merged = (inputs.training.get("master_scale_notes") or {}).get(inputs.primary)
+    if merged:
+        out.append(merged[0].upper() + merged[1:] + ".")
     if inputs.data_source == "synthetic":
         out += list(said["synthetic"])
     return out
