@@ -125,6 +125,12 @@ class CreditModel(ClassifierMixin, BaseEstimator):
         return tags
 
 
+def grouping(models) -> int | None:
+    """`max_categories` of both models: the cardinality guard's, when it groups (else None)."""
+    guard = models.guards.cardinality
+    return guard.max_categories if guard.action == "group" else None
+
+
 def shared_components(models) -> dict:
     """The shared parts of both models from the `models` params section (`ModelParams`)."""
     return {

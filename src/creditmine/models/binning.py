@@ -16,8 +16,11 @@ import pandas as pd
 
 from creditmine.models.base import category_label
 
+OTHER = "(other)"
+"""The label of the categories a high-cardinality feature groups together (and of unseen ones)."""
+
 __all__ = [
-    "MISSING", "SPECIAL", "bin_index", "categories", "is_numeric", "labels", "numeric", "quote", "score_json",
+    "MISSING", "OTHER", "SPECIAL", "bin_index", "categories", "is_numeric", "labels", "numeric", "quote", "score_json",
     "sql_float", "sql_string", "vif", "woe_iv",
 ]
 
@@ -54,13 +57,30 @@ def score_json(spec: dict | str, frame: pd.DataFrame) -> np.ndarray:
             points = np.where(special, feature["special_points"], points)
         else:
             lookup = {c: p for group, p in zip(feature["groups"], feature["points"]) for c in group}
-            points = np.array([lookup.get(category_label(v), feature["missing_points"]) for v in column], dtype=float)
+            unseen = feature.get("other_points", feature["missing_points"])
+            points = np.array([lookup.get(category_label(v), unseen) for v in column], dtype=float)
         total += np.where(missing, feature["missing_points"], points)
     return total
 
 
+def group_rare(values: np.ndarray, max_categories: int | None) -> tuple[np.ndarray, list[str] | None]:
+    """Labels with all but the `max_categories - 1` most frequent (ties by label) replaced by OTHER.
+
+    Returns the labels and the kept categories (None when there are not more than `max_categories`).
+    """
+    present = pd.Series([v for v in values if v is not None], dtype=object)
+    if max_categories is None or present.nunique() <= max_categories:
+        return values, None
+    counts = present.value_counts()
+    order = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    kept = sorted(label for label, _ in order[: max_categories - 1])
+    keep = set(kept)
+    return np.array([v if v is None or v in keep else OTHER for v in values], dtype=object), kept
+
+
 def bin_index(spec: dict, column: pd.Series, feature: str) -> np.ndarray:
-    """Bin of each value: regular bins 0..k-1, then Special (k), then Missing (k+1)."""
+    """Bin of each value: regular bins 0..k-1, then Special (k), then Missing (k+1); an unseen
+    category goes to the group holding OTHER when the feature was grouped, else to Missing."""
     n_regular = len(spec["labels"]) - 2
     special_bin, missing_bin = n_regular, n_regular + 1
     missing = pd.isna(column).to_numpy()
@@ -71,7 +91,9 @@ def bin_index(spec: dict, column: pd.Series, feature: str) -> np.ndarray:
             index = np.where(np.isin(values, np.asarray(spec["special_values"], dtype=float)), special_bin, index)
     else:
         lookup = {c: i for i, group in enumerate(spec["groups"]) for c in group}
-        index = np.array([lookup.get(v, missing_bin) for v in categories(column)], dtype=int)
+        unseen = spec.get("other_group")
+        unseen = missing_bin if unseen is None else unseen
+        index = np.array([lookup.get(v, unseen) for v in categories(column)], dtype=int)
     return np.where(missing, missing_bin, index).astype(int)
 
 

@@ -13,14 +13,16 @@ from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
-from creditmine.config.models import GbmParams, ModelParams
-from creditmine.models.base import CreditModel, category_label, shared_components
+from creditmine.config.models import CardinalityGuard, GbmParams, ModelParams
+from creditmine.models.base import CreditModel, category_label, grouping, shared_components
+from creditmine.models.binning import OTHER, group_rare
 from creditmine.models.calibration import LogOddsCalibrator
 from creditmine.models.components import MasterScale, PointsScale
 
 SEARCHED = ("learning_rate", "max_leaf_nodes", "min_samples_leaf", "l2_regularization")
 _P = GbmParams()
 _THREADS = ModelParams().threads
+_MAX_CATEGORIES = CardinalityGuard().max_categories
 
 
 class GbmModel(CreditModel):
@@ -55,12 +57,16 @@ class GbmModel(CreditModel):
         all of them (the search costs a few full fits less); None = every trial on all rows.
     scale, calibration, grading, random_state, progress : as in `ScorecardModel`.
     n_threads : OpenMP threads while fitting and predicting; None = all cores.
+    max_categories : a categorical feature with more training categories keeps its
+        `max_categories - 1` most frequent ones and codes the rest (and unseen ones) as one group;
+        None keeps every category (stage 02 sets it from `models.guards.cardinality`).
 
     Attributes
     ----------
     estimator_ : the fitted HistGradientBoostingClassifier of the best trial.
     model_features_ : column names of `transform_features`.
     categories_ : categorical feature -> category labels in code order.
+    grouped_ : grouped categorical feature -> the categories kept by name (the rest are "(other)").
     empty_features_ : features with no value in the training data; transformed to a constant 0.
     trials_ : list of dicts: trial, the searched settings, n_iter (after early stopping), score
         ("validation_auc" or "cv_auc"), auc, seconds, chosen.
@@ -84,6 +90,7 @@ class GbmModel(CreditModel):
         search_folds: int = _P.search_folds,
         search_rows: int | None = _P.search_rows,
         monotone: bool = _P.monotone,
+        max_categories: int | None = _MAX_CATEGORIES,
         scale: PointsScale | None = None,
         calibration: LogOddsCalibrator | None = None,
         grading: MasterScale | None = None,
@@ -107,6 +114,7 @@ class GbmModel(CreditModel):
         self.search_folds = search_folds
         self.search_rows = search_rows
         self.monotone = monotone
+        self.max_categories = max_categories
         self.scale = scale
         self.calibration = calibration
         self.grading = grading
@@ -120,6 +128,7 @@ class GbmModel(CreditModel):
         return cls(
             categorical_features=tuple(categorical_features), risk_directions=dict(risk_directions or {}),
             **models.gbm.model_dump(), **shared_components(models), n_threads=models.threads,
+            max_categories=grouping(models),
             random_state=seed, progress=progress,
         )
 
@@ -135,9 +144,14 @@ class GbmModel(CreditModel):
         directions = dict(self.risk_directions or {})
         categorical = set(self.categorical_features)
         self.categories_ = {}
+        self.grouped_ = {}
         for column in X.columns:
             if column in categorical or not _is_numeric(X[column]):
-                self.categories_[str(column)] = _categories_by_default_rate(_labels(X[column]), y, w)
+                labels, kept = group_rare(_labels(X[column]).to_numpy(dtype=object), self.max_categories)
+                labels = pd.Series([np.nan if v is None or v != v else v for v in labels], index=X.index, dtype=object)
+                self.categories_[str(column)] = _categories_by_default_rate(labels, y, w)
+                if kept is not None:
+                    self.grouped_[str(column)] = kept
         self.model_features_ = [str(c) for c in X.columns]
         # a column with no value in training teaches nothing (and the booster's binning rejects it)
         self.empty_features_ = [str(c) for c in X.columns if X[c].isna().all()]
@@ -232,7 +246,11 @@ class GbmModel(CreditModel):
                 out[:, j] = 0.0
             elif column in self.categories_:
                 codes = {c: float(i) for i, c in enumerate(self.categories_[column])}
-                out[:, j] = _labels(X[column]).map(codes).to_numpy(dtype=float, na_value=np.nan)
+                labels = _labels(X[column])
+                if column in getattr(self, "grouped_", {}) and OTHER in codes:
+                    # a grouped feature: rare and unseen categories take the code of the group
+                    labels = labels.where(labels.isna() | labels.isin(codes.keys()), OTHER)
+                out[:, j] = labels.map(codes).to_numpy(dtype=float, na_value=np.nan)
             else:
                 out[:, j] = _numeric(X[column], column)
         return out

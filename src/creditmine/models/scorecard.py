@@ -25,16 +25,17 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 from tqdm import tqdm
 
-from creditmine.config.models import ScorecardParams
-from creditmine.models.base import CreditModel, shared_components
+from creditmine.config.models import CardinalityGuard, ScorecardParams
+from creditmine.models.base import CreditModel, grouping, shared_components
 from creditmine.models.binning import (
-    bin_index, categories, is_numeric, labels, numeric, quote, sql_float, sql_string, vif, woe_iv,
+    OTHER, bin_index, categories, group_rare, is_numeric, labels, numeric, quote, sql_float, sql_string, vif, woe_iv,
 )
 from creditmine.models.calibration import LogOddsCalibrator
 from creditmine.models.components import MasterScale, PointsScale, records
 from creditmine.models.selection import select_features
 
 _P = ScorecardParams()
+_MAX_CATEGORIES = CardinalityGuard().max_categories
 _TRENDS = {1: "ascending", -1: "descending"}
 
 
@@ -53,6 +54,9 @@ class ScorecardModel(CreditModel):
     min_iv, max_correlation, max_features : selection (see `selection.select_features`).
     regularization_c : inverse L2 strength of the logistic regression.
     drop_wrong_sign : drop features whose coefficient is not negative, and refit.
+    max_categories : a categorical feature with more training categories keeps its
+        `max_categories - 1` most frequent ones and groups the rest (and unseen ones) as "(other)";
+        None keeps every category (stage 02 sets it from `models.guards.cardinality`).
     scale : the points scale (`PointsScale`); points per bin are whole numbers, so sums are exact
         everywhere.
     calibration : the PD calibration (an unfitted `LogOddsCalibrator`), fitted on the validation data.
@@ -88,6 +92,7 @@ class ScorecardModel(CreditModel):
         max_features: int = _P.max_features,
         regularization_c: float = _P.regularization_c,
         drop_wrong_sign: bool = _P.drop_wrong_sign,
+        max_categories: int | None = _MAX_CATEGORIES,
         scale: PointsScale | None = None,
         calibration: LogOddsCalibrator | None = None,
         grading: MasterScale | None = None,
@@ -107,6 +112,7 @@ class ScorecardModel(CreditModel):
         self.max_features = max_features
         self.regularization_c = regularization_c
         self.drop_wrong_sign = drop_wrong_sign
+        self.max_categories = max_categories
         self.scale = scale
         self.calibration = calibration
         self.grading = grading
@@ -118,7 +124,8 @@ class ScorecardModel(CreditModel):
         """A scorecard configured from the `models` params section (`ModelParams`)."""
         return cls(
             categorical_features=tuple(categorical_features), risk_directions=dict(risk_directions or {}),
-            **models.scorecard.model_dump(), **shared_components(models), random_state=seed, progress=progress,
+            **models.scorecard.model_dump(), **shared_components(models), max_categories=grouping(models),
+            random_state=seed, progress=progress,
         )
 
     # -- fitting --------------------------------------------------------------------------------
@@ -174,8 +181,10 @@ class ScorecardModel(CreditModel):
             )
             spec = {"kind": "numeric", "splits": [], "groups": [], "special_values": [float(s) for s in specials]}
         else:
-            values = categories(column)
+            values, kept = group_rare(categories(column), self.max_categories)
             spec = {"kind": "categorical", "splits": [], "groups": [], "special_values": []}
+            if kept is not None:
+                spec["kept"] = kept
         binning = OptimalBinning(**options)
         usable = values if kind == "numeric" else np.where(pd.isna(values), np.nan, values.astype(object))
         try:
@@ -190,6 +199,8 @@ class ScorecardModel(CreditModel):
         if kind == "categorical" and not spec["groups"]:
             present = sorted({v for v in values if v is not None})
             spec["groups"] = [present] if present else []
+        if "kept" in spec:
+            spec["other_group"] = next((i for i, g in enumerate(spec["groups"]) if OTHER in g), None)
         spec["labels"] = labels(spec)
         index = bin_index(spec, column, feature)
         n_bins = len(spec["labels"])
@@ -334,11 +345,14 @@ class ScorecardModel(CreditModel):
                 "points": points[:n_regular], "special_points": points[-2], "missing_points": points[-1],
                 "unseen_category": "missing",
             })
+            if spec.get("other_group") is not None:
+                features[-1].update({"unseen_category": "other", "other_points": points[spec["other_group"]]})
         return {
             "format": "creditmine-scorecard/1",
             "scale": {k: self.points_scale.get_params()[k] for k in ("base_points", "base_odds", "pdo")},
             "rules": "numeric bins are [lower, upper) between splits; missing -> missing_points; "
-                     "special_values -> special_points; unseen categories -> missing_points; "
+                     "special_values -> special_points; unseen categories -> other_points when given, "
+                     "else missing_points; "
                      "score = sum of points",
             "features": features,
         }
@@ -372,7 +386,7 @@ class ScorecardModel(CreditModel):
                 for group, points in zip(feature["groups"], feature["points"]):
                     values = ", ".join(sql_string(v) for v in group)
                     parts.append(f"WHEN CAST({column} AS VARCHAR) IN ({values}) THEN {points}")
-                parts.append(f"ELSE {feature['missing_points']}")
+                parts.append(f"ELSE {feature.get('other_points', feature['missing_points'])}")
             cases.append("(CASE " + " ".join(parts) + " END)")
         return "(" + " + ".join(cases) + ")"
 

@@ -28,7 +28,7 @@ from creditmine import artifacts
 from creditmine.artifacts import (
     ALL_SPLITS, LABELLED_SPLITS, MODEL_NAMES, SCORE_KEY_COLUMNS, SPLIT_HOLDOUT, SPLIT_OOT, SPLIT_TRAIN,
 )
-from creditmine.models import reject_inference, training
+from creditmine.models import guards, reject_inference, training
 from creditmine.models.gbm import GbmModel
 from creditmine.models.master_scale import grade_table
 from creditmine.models.scorecard import ScorecardModel
@@ -180,6 +180,13 @@ def run(cfg, product: str, progress: bool = True) -> TrainResult:
             candidates.append(s.name)
     directions = {s.name: int(s.risk_direction) for s in specs}
     categorical = [s.name for s in specs if s.kind == "categorical" and s.name in candidates]
+    candidates, excluded, screened = guards.screen(scope.loc[train, candidates], scope.loc[train, "default_12m"],
+                                                   categorical, cfg.params.models.guards)
+    dropped.update(excluded)
+    if not candidates:
+        raise ValueError(f"product {product}: every candidate feature was excluded by the guards: "
+                         + "; ".join(f"{k} {v}" for k, v in list(excluded.items())[:5]))
+    categorical = [c for c in categorical if c in candidates]
     X = scope[candidates]
     rows = training.plan(cfg, scope, X, reject_inference.booked_flags(cfg, scope["application_id"]))
 
@@ -207,12 +214,15 @@ def run(cfg, product: str, progress: bool = True) -> TrainResult:
 
     meta = _models_meta(cfg, product, fitted, candidates, categorical, directions, dropped, fit_seconds)
     meta["reject_inference"] = inference
+    meta["guards"] = {**screened, "min_train_defaults": cfg.params.models.guards.min_train_defaults,
+                      "train_defaults": train_defaults}
     meta["central_tendency"] = {name: {**m.calibrator_.central_tendency_, **rows.describe()} for name, m in fitted.items()}
     meta["calibration_notes"] = {name: m.calibrator_.note_ for name, m in fitted.items() if m.calibrator_.note_}
     meta["master_scale_notes"] = {name: m.grading_.note_ for name, m in fitted.items() if getattr(m.grading_, "note_", "")}
     metrics = _train_metrics(fitted, scores)
     metrics["central_tendency"] = meta["central_tendency"]
     metrics["reject_inference"] = inference
+    metrics["guards"] = meta["guards"]
     master = _write(where, fitted, meta, metrics, scores)
     return TrainResult(product, where.stage_dir(artifacts.TRAIN), fitted, meta, metrics, scores, master,
                        time.perf_counter() - started)
