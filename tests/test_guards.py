@@ -37,7 +37,7 @@ def _project(root, guards: str = "{}", n: int = 3000, seed: int = 21):
     apps = synthetic_applications(n, seed)
     rng = np.random.default_rng(seed)
     # recorded after the outcome: a collections flag that is the default itself, now and then mistyped
-    apps["collections_flag"] = np.where(rng.random(n) < 0.03, 1 - apps["default_12m"], apps["default_12m"])
+    apps["collections_flag"] = np.where(rng.random(n) < 0.01, 1 - apps["default_12m"], apps["default_12m"])
     apps["customer_ref"] = [f"C{i:06d}" for i in rng.permutation(n)]                 # an identifier
     apps["branch"] = rng.choice([f"b{i:02d}" for i in range(80)], n)               # many values, not unique
     catalog = [s for s in synthetic_catalog() if s.name in apps.columns]
@@ -58,7 +58,7 @@ def test_leakage_is_excluded_and_flagged(screened):
     assert reasons["collections_flag"].startswith("dropped: leakage screen")
     assert "collections_flag" not in trained.meta["features"]
     flagged = trained.meta["guards"]["leakage"]
-    assert [r["feature"] for r in flagged] == ["collections_flag"] and flagged[0]["auc"] > 0.95
+    assert [r["feature"] for r in flagged] == ["collections_flag"] and flagged[0]["auc"] > 0.97
     light = {l.test: l for l in validated.lights}["leakage_screen"]
     assert light.value == 1 and light.light == "amber" and "collections_flag" in light.note
 
@@ -115,6 +115,6 @@ def test_single_feature_strength_reads_both_directions_and_categories():
     import pandas as pd
 
     auc, iv = single_feature_strength(pd.Series(-y + rng.normal(0, 0.01, 5000)), y)
-    assert auc > 0.99 and iv > 1.5
+    assert auc > 0.99 and iv > 6.0
     auc, iv = single_feature_strength(pd.Series(rng.choice(list("abc"), 5000)), y)
     assert auc < 0.6 and 0 <= iv < 0.05

@@ -41,8 +41,9 @@ class CreditModel(ClassifierMixin, BaseEstimator):
         X : DataFrame of features, one row per application.
         y : outcomes, 1 = default within 12 months, 0 = not.
         X_val, y_val : validation applications (the in-time holdout), used for early stopping and
-            the hyper-parameter choice (gbm) and for calibration. When absent, a stratified
-            `VALIDATION_SHARE` of X is set aside.
+            the hyper-parameter choice (gbm), the holdout check of the scorecard's selection and
+            for calibration. When absent, a stratified `VALIDATION_SHARE` of X is set aside for
+            them, and the raw model is then refitted on all of X with those choices fixed.
         sample_weight, sample_weight_val : weights of the rows of X and X_val (reject inference);
             None weighs every row 1.
         X_anchor : the population whose mean PD the central tendency sets (the current portfolio);
@@ -57,7 +58,9 @@ class CreditModel(ClassifierMixin, BaseEstimator):
         X = _check_frame(X, "X")
         y = _check_target(y, len(X), "y")
         w = _check_weight(sample_weight, len(X), "sample_weight")
-        if X_val is None:
+        set_aside = X_val is None
+        if set_aside:
+            all_X, all_y, all_w = X, y, w
             rows = np.arange(len(X))
             fit_rows, val_rows = train_test_split(
                 rows, test_size=VALIDATION_SHARE, stratify=y, random_state=self.random_state
@@ -76,6 +79,10 @@ class CreditModel(ClassifierMixin, BaseEstimator):
         self.calibrator_ = calibration.set_params(random_state=self.random_state).fit(
             self.decision_function(X_val), y_val, sample_weight=w_val
         )
+        if set_aside:
+            # the choices (features, trial) and the calibration map are made on the set-aside fifth;
+            # the raw model is then refitted on every row with those choices fixed
+            self._refit_raw(all_X, all_y, all_w)
         development = pd.concat([X, X_val])
         y_dev = np.concatenate([y, y_val])
         anchor = development if X_anchor is None or len(X_anchor) == 0 else X_anchor[list(X.columns)]
@@ -85,6 +92,10 @@ class CreditModel(ClassifierMixin, BaseEstimator):
         grading = clone(self.grading if self.grading is not None else MasterScale())
         self.grading_ = grading.fit(self.predict_pd(development), y_dev)
         return self
+
+    def _refit_raw(self, X: pd.DataFrame, y: np.ndarray, w: np.ndarray | None) -> None:
+        """Refit the raw model on more rows with the choices of `_fit_raw` kept (subclasses)."""
+        raise NotImplementedError
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """(n, 2): column 1 is the calibrated 12-month PD, column 0 its complement."""

@@ -20,7 +20,7 @@ OTHER = "(other)"
 """The label of the categories a high-cardinality feature groups together (and of unseen ones)."""
 
 __all__ = [
-    "MISSING", "OTHER", "SPECIAL", "bin_index", "categories", "is_numeric", "labels", "numeric", "quote", "score_json",
+    "MISSING", "OTHER", "SPECIAL", "bin_index", "categories", "g_test_pvalue", "is_numeric", "labels", "numeric", "quote", "score_json",
     "sql_float", "sql_string", "vif", "woe_iv",
 ]
 
@@ -117,6 +117,26 @@ def woe_iv(count: np.ndarray, bads: np.ndarray, smoothing: float) -> tuple[list[
     woe = np.where(count > 0, woe, 0.0)
     iv = float(np.sum(np.where(both & (count > 0), (g_share - b_share) * woe, 0.0)))
     return [float(w) for w in woe], max(iv, 0.0)
+
+
+def g_test_pvalue(count, bads) -> float:
+    """p-value of the likelihood-ratio (G) test that the bins' default rates are equal (df = bins - 1).
+
+    Weighted counts are scaled to their number of rows' worth before the test is read.
+    """
+    from scipy import stats
+
+    count, bads = np.asarray(count, dtype=float), np.asarray(bads, dtype=float)
+    keep = count > 0
+    count, bads = count[keep], bads[keep]
+    if len(count) < 2 or bads.sum() <= 0 or bads.sum() >= count.sum():
+        return 1.0
+    goods = count - bads
+    rate = bads.sum() / count.sum()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(bads > 0, bads * np.log(bads / (count * rate)), 0.0) + \
+            np.where(goods > 0, goods * np.log(goods / (count * (1 - rate))), 0.0)
+    return float(stats.chi2.sf(2.0 * terms.sum(), len(count) - 1))
 
 
 def vif(W: np.ndarray) -> list[float]:

@@ -19,6 +19,8 @@ from creditmine.models.binning import OTHER, group_rare
 from creditmine.models.calibration import LogOddsCalibrator
 from creditmine.models.components import MasterScale, PointsScale
 
+AUTO_FOLDS, AUTO_FOLDS_BELOW_ROWS = 5, 5000
+"""search_folds "auto": 5-fold scoring of the trials below 5,000 training rows, the holdout above."""
 SEARCHED = ("learning_rate", "max_leaf_nodes", "min_samples_leaf", "l2_regularization")
 _P = GbmParams()
 _THREADS = ModelParams().threads
@@ -49,7 +51,8 @@ class GbmModel(CreditModel):
     search_trials : number of extra random trials, drawn with `random_state` from `search_space`
         (name -> (low, high); None: the params' default space); each trial is scored by AUC on the validation applications given to
         `fit` (the in-time holdout), and the best one is kept.
-    search_folds : when > 0, trials are scored instead by the mean AUC of a stratified k-fold
+    search_folds : when > 0 ("auto": 5 below `AUTO_FOLDS_BELOW_ROWS` training rows, else 0), trials
+        are scored instead by the mean AUC of a stratified k-fold
         cross-validation on the training data, and the best settings are refitted on all of it
         (steadier than one small holdout on small data sets).
     search_rows : with more than one trial and more training rows than this, trials are fitted on a
@@ -87,7 +90,7 @@ class GbmModel(CreditModel):
         n_iter_no_change: int = _P.n_iter_no_change,
         search_trials: int = _P.search_trials,
         search_space=None,
-        search_folds: int = _P.search_folds,
+        search_folds: int | str = _P.search_folds,
         search_rows: int | None = _P.search_rows,
         monotone: bool = _P.monotone,
         max_categories: int | None = _MAX_CATEGORIES,
@@ -172,10 +175,14 @@ class GbmModel(CreditModel):
             rows = np.sort(rows)
         sample, y_sample = matrix[rows], y[rows]
         w_sample = None if w is None else w[rows]
+        folds = self.search_folds
+        if folds == "auto":
+            folds = AUTO_FOLDS if len(y) < AUTO_FOLDS_BELOW_ROWS else 0
+        self.search_folds_ = int(folds)
         for trial, settings in enumerate(tqdm(settings_list, desc="gbm search", disable=not self.progress, leave=False)):
             started = time.perf_counter()
-            if self.search_folds:
-                splitter = StratifiedKFold(self.search_folds, shuffle=True, random_state=self.random_state)
+            if self.search_folds_:
+                splitter = StratifiedKFold(self.search_folds_, shuffle=True, random_state=self.random_state)
                 aucs, iters = [], []
                 for fit_rows, test_rows in splitter.split(sample, y_sample):
                     booster = self._booster(settings, monotone).fit(
@@ -190,7 +197,7 @@ class GbmModel(CreditModel):
                 n_iter = int(booster.n_iter_)
             self.trials_.append({
                 "trial": trial, **settings, "n_iter": n_iter, "rows": len(rows),
-                "score": "cv_auc" if self.search_folds else "validation_auc", "auc": auc,
+                "score": "cv_auc" if self.search_folds_ else "validation_auc", "auc": auc,
                 "seconds": round(time.perf_counter() - started, 3), "chosen": False,
             })
             if best is None or auc > best[0]:
@@ -200,6 +207,12 @@ class GbmModel(CreditModel):
             best = (*best[:2], self._booster(settings_list[best[1]], monotone).fit(matrix, y, sample_weight=w))
         self.estimator_ = best[2]
         self.monotonic_cst_ = monotone
+
+    def _refit_raw(self, X: pd.DataFrame, y: np.ndarray, w: np.ndarray | None) -> None:
+        """The chosen trial's settings refitted on all rows (categories keep their codes)."""
+        chosen = next(t for t in self.trials_ if t["chosen"])
+        settings = {k: chosen[k] for k in SEARCHED}
+        self.estimator_ = self._booster(settings, self.monotonic_cst_).fit(self.transform_features(X), y, sample_weight=w)
 
     def _booster(self, settings: dict, monotone: list[int]) -> HistGradientBoostingClassifier:
         return HistGradientBoostingClassifier(

@@ -28,7 +28,7 @@ from tqdm import tqdm
 from creditmine.config.models import CardinalityGuard, ScorecardParams
 from creditmine.models.base import CreditModel, grouping, shared_components
 from creditmine.models.binning import (
-    OTHER, bin_index, categories, group_rare, is_numeric, labels, numeric, quote, sql_float, sql_string, vif, woe_iv,
+    OTHER, bin_index, categories, g_test_pvalue, group_rare, is_numeric, labels, numeric, quote, sql_float, sql_string, vif, woe_iv,
 )
 from creditmine.models.calibration import LogOddsCalibrator
 from creditmine.models.components import MasterScale, PointsScale, records
@@ -37,6 +37,8 @@ from creditmine.models.selection import select_features
 _P = ScorecardParams()
 _MAX_CATEGORIES = CardinalityGuard().max_categories
 _TRENDS = {1: "ascending", -1: "descending"}
+C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
+"""Inverse L2 strengths `regularization_c: cv` chooses among."""
 
 
 class ScorecardModel(CreditModel):
@@ -51,9 +53,11 @@ class ScorecardModel(CreditModel):
     min_bin_share, max_bins, unknown_trend, binning_time_limit : optbinning settings.
     woe_smoothing : pseudo-count added to the goods and the bads of a non-empty bin that lacks
         either (so its WoE stays finite).
-    min_iv, max_correlation, max_features : selection (see `selection.select_features`).
-    regularization_c : inverse L2 strength of the logistic regression.
-    drop_wrong_sign : drop features whose coefficient is not negative, and refit.
+    min_iv, max_iv_pvalue, max_correlation, max_features : selection (see `selection.select_features`).
+    regularization_c : inverse L2 strength of the logistic regression, or "cv" (chosen by 5-fold
+        cross-validated AUC on the training rows among `C_GRID`, once, on the first selection).
+    drop_wrong_sign : drop features of known risk direction whose coefficient is not negative, and
+        refit (with an unknown direction a reversed coefficient is a conditional effect, and is kept).
     max_categories : a categorical feature with more training categories keeps its
         `max_categories - 1` most frequent ones and groups the rest (and unseen ones) as "(other)";
         None keeps every category (stage 02 sets it from `models.guards.cardinality`).
@@ -68,11 +72,12 @@ class ScorecardModel(CreditModel):
     ----------
     bins_ : feature -> binning (kind, splits or groups, labels, count, bads, woe, iv).
     iv_ : feature -> information value (nats) on the training data, every candidate.
-    holdout_iv_ : feature -> the training bins' WoE and IV formula on the holdout (the selection
-        asks for `min_iv` there too, so that noise fitted by the binning is dropped).
+    holdout_iv_ : feature -> the training bins' WoE and IV formula on the holdout (for a feature of
+        unknown direction it chooses between a monotone and a peak or valley binning).
     selection_reasons_ : feature -> why it was kept or dropped.
     features_ : selected features, in the order of `coef_`.
     coef_, intercept_ : logistic regression of default on the WoE of `features_`.
+    regularization_c_ : the inverse L2 strength used.
     points_ : feature -> whole points per bin (regular bins, then Special, then Missing).
     coefficients_ : DataFrame feature, coefficient, std_error, z, p_value, vif, iv, sign_ok.
     """
@@ -88,9 +93,10 @@ class ScorecardModel(CreditModel):
         binning_time_limit: float = _P.binning_time_limit,
         woe_smoothing: float = _P.woe_smoothing,
         min_iv: float = _P.min_iv,
+        max_iv_pvalue: float = _P.max_iv_pvalue,
         max_correlation: float = _P.max_correlation,
         max_features: int = _P.max_features,
-        regularization_c: float = _P.regularization_c,
+        regularization_c: float | str = _P.regularization_c,
         drop_wrong_sign: bool = _P.drop_wrong_sign,
         max_categories: int | None = _MAX_CATEGORIES,
         scale: PointsScale | None = None,
@@ -108,6 +114,7 @@ class ScorecardModel(CreditModel):
         self.binning_time_limit = binning_time_limit
         self.woe_smoothing = woe_smoothing
         self.min_iv = min_iv
+        self.max_iv_pvalue = max_iv_pvalue
         self.max_correlation = max_correlation
         self.max_features = max_features
         self.regularization_c = regularization_c
@@ -136,25 +143,33 @@ class ScorecardModel(CreditModel):
         self.bins_ = {}
         for feature in tqdm(list(X.columns), desc="scorecard binning", disable=not self.progress, leave=False):
             kind = "categorical" if feature in categorical else "numeric"
-            self.bins_[feature] = self._bin_feature(feature, kind, X[feature], y, directions.get(feature, 0), w)
+            direction = directions.get(feature, 0)
+            self.bins_[feature] = self._bin_feature(feature, kind, X[feature], y, direction, w)
+            if kind == "numeric" and int(direction) == 0 and self.unknown_trend != "auto_asc_desc":
+                self._choose_trend(feature, X[feature], y, w, X_val[feature], y_val, w_val)
         self.iv_ = {f: b["iv"] for f, b in self.bins_.items()}
         self.holdout_iv_ = {f: self._holdout_iv(f, X_val[f], y_val, w_val) for f in X.columns}
         woe = pd.DataFrame({f: self._woe(f, X[f]) for f in X.columns}, index=X.index)
+        self.iv_pvalue_ = {f: g_test_pvalue(b["count"], b["bads"]) for f, b in self.bins_.items()}
         selected, reasons = select_features(woe, self.iv_, self.min_iv, self.max_correlation, self.max_features,
-                                            self.holdout_iv_)
+                                            self.iv_pvalue_, self.max_iv_pvalue)
         if not selected:
             raise ValueError(
                 f"no feature passes the scorecard selection (min_iv {self.min_iv}); best IV "
                 f"{max(self.iv_.values(), default=0):.4f} among {len(self.iv_)} candidates"
             )
+        self.regularization_c_ = self._choose_c(woe[selected].to_numpy(), y, w)
         while True:
-            lr = LogisticRegression(C=self.regularization_c, max_iter=2000).fit(woe[selected].to_numpy(), y, sample_weight=w)
+            lr = LogisticRegression(C=self.regularization_c_, max_iter=2000).fit(
+                woe[selected].to_numpy(), y, sample_weight=w)
             coef = lr.coef_[0]
-            wrong = [f for f, c in zip(selected, coef) if c >= 0]
+            # a feature of known risk direction must not score against its WoE; without a known direction
+            # a reversed coefficient is a conditional effect (Simpson's paradox), kept
+            wrong = [f for f, c in zip(selected, coef) if c >= 0 and int(directions.get(f, 0)) != 0]
             if not (wrong and self.drop_wrong_sign and len(wrong) < len(selected)):
                 break
             for f, c in zip(selected, coef):
-                if c >= 0:
+                if f in wrong:
                     reasons[f] = f"dropped: coefficient {c:+.4f} is not negative (contradicts its WoE), refitted"
             selected = [f for f in selected if f not in wrong]
         self.features_ = list(selected)
@@ -165,7 +180,7 @@ class ScorecardModel(CreditModel):
         self.points_ = self._points()
 
     def _bin_feature(self, feature: str, kind: str, column: pd.Series, y: np.ndarray, direction: int,
-                     w: np.ndarray | None = None) -> dict:
+                     w: np.ndarray | None = None, trend: str | None = None) -> dict:
         from optbinning import OptimalBinning  # heavy import, needed only while fitting
 
         options = dict(
@@ -176,10 +191,11 @@ class ScorecardModel(CreditModel):
             values = numeric(column, feature)
             specials = list(self.special_values)
             options.update(
-                monotonic_trend=_TRENDS.get(int(direction), self.unknown_trend),
+                monotonic_trend=trend or _TRENDS.get(int(direction), self.unknown_trend),
                 special_codes=specials or None,
             )
-            spec = {"kind": "numeric", "splits": [], "groups": [], "special_values": [float(s) for s in specials]}
+            spec = {"kind": "numeric", "splits": [], "groups": [], "special_values": [float(s) for s in specials],
+                    "trend": options["monotonic_trend"]}
         else:
             values, kept = group_rare(categories(column), self.max_categories)
             spec = {"kind": "categorical", "splits": [], "groups": [], "special_values": []}
@@ -213,12 +229,57 @@ class ScorecardModel(CreditModel):
         spec["woe"], spec["iv"] = woe_iv(count, bads, self.woe_smoothing)
         return spec
 
+    def _choose_c(self, W: np.ndarray, y: np.ndarray, w: np.ndarray | None) -> float:
+        """`regularization_c`, or with "cv" the grid value of highest mean 5-fold cross-validated AUC
+        (the ranking is the regression's job; calibration comes after), ties to the weaker penalty."""
+        if self.regularization_c != "cv":
+            return float(self.regularization_c)
+        from sklearn.metrics import roc_auc_score
+        from sklearn.model_selection import StratifiedKFold
+
+        folds = StratifiedKFold(n_splits=min(5, int(np.bincount(y).min())), shuffle=True, random_state=self.random_state)
+        weight = np.ones(len(y)) if w is None else w
+        scores = dict.fromkeys(C_GRID, 0.0)
+        for fit_rows, test_rows in folds.split(W, y):
+            for c in C_GRID:
+                lr = LogisticRegression(C=c, max_iter=2000).fit(W[fit_rows], y[fit_rows], sample_weight=weight[fit_rows])
+                scores[c] += roc_auc_score(y[test_rows], lr.decision_function(W[test_rows]),
+                                           sample_weight=weight[test_rows])
+        return float(max(C_GRID, key=lambda c: (round(scores[c], 9), c)))
+
+    def _choose_trend(self, feature, column, y, w, column_val, y_val, w_val) -> None:
+        """Unknown risk direction: the data choose between a monotone binning and `unknown_trend`'s
+        (peak or valley too), by the IV each earns on the holdout with its training WoE; so a U-shaped
+        feature keeps its shape and noise does not earn a shape fitted to the training rows."""
+        shaped = self.bins_[feature]
+        monotone = self._bin_feature(feature, "numeric", column, y, 0, w, trend="auto_asc_desc")
+        if self._holdout_iv_of(monotone, column_val, y_val, w_val, feature) >= \
+                self._holdout_iv_of(shaped, column_val, y_val, w_val, feature):
+            self.bins_[feature] = monotone
+
+    def _refit_raw(self, X: pd.DataFrame, y: np.ndarray, w: np.ndarray | None) -> None:
+        """The selected features binned again and the regression refitted on all rows (no reselection)."""
+        directions = dict(self.risk_directions or {})
+        for feature in self.features_:
+            kind, trend = self.bins_[feature]["kind"], self.bins_[feature].get("trend")
+            self.bins_[feature] = self._bin_feature(feature, kind, X[feature], y, directions.get(feature, 0), w, trend)
+            self.iv_[feature] = self.bins_[feature]["iv"]
+        woe = np.column_stack([self._woe(f, X[f]) for f in self.features_])
+        lr = LogisticRegression(C=self.regularization_c_, max_iter=2000).fit(woe, y, sample_weight=w)
+        self.coef_ = np.asarray(lr.coef_[0], dtype=float)
+        self.intercept_ = float(lr.intercept_[0])
+        self.coefficients_records_ = records(self._coefficient_table(woe, y, directions, w))
+        self.points_ = self._points()
+
     def _holdout_iv(self, feature: str, column: pd.Series, y: np.ndarray, w: np.ndarray | None) -> float:
         """The training bins and WoE on the holdout: sum of (good share - bad share) x training WoE.
 
         Noise binned to fit the training data earns an IV there but little here; a real signal keeps it.
         """
-        spec = self.bins_[feature]
+        return self._holdout_iv_of(self.bins_[feature], column, y, w, feature)
+
+    @staticmethod
+    def _holdout_iv_of(spec: dict, column: pd.Series, y: np.ndarray, w: np.ndarray | None, feature: str) -> float:
         index = bin_index(spec, column, feature)
         weight = np.ones(len(y)) if w is None else w
         goods = np.bincount(index, weights=weight * (1 - y), minlength=len(spec["woe"]))
@@ -245,9 +306,9 @@ class ScorecardModel(CreditModel):
             "vif": [np.nan, *vif(W)],
             "iv": [np.nan, *(self.iv_[f] for f in self.features_)],
             "risk_direction": [0, *(int(directions.get(f, 0)) for f in self.features_)],
-            "expected_sign": ["", *(["-"] * len(self.features_))],
+            "expected_sign": ["", *("-" if int(directions.get(f, 0)) else "" for f in self.features_)],
         })
-        table["sign_ok"] = [True, *(c < 0 for c in self.coef_)]
+        table["sign_ok"] = [True, *(c < 0 or int(directions.get(f, 0)) == 0 for f, c in zip(self.features_, self.coef_))]
         table["points_monotone_ok"] = [True, *(self._points_follow_direction(f, directions.get(f, 0)) for f in self.features_)]
         return table
 

@@ -12,19 +12,21 @@ def select_features(
     min_iv: float,
     max_correlation: float,
     max_features: int,
-    holdout_iv: dict[str, float] | None = None,
+    pvalues: dict[str, float] | None = None,
+    max_pvalue: float = 1.0,
 ) -> tuple[list[str], dict[str, str]]:
     """Keep strong, non-redundant features, strongest first.
 
     Features are taken in decreasing information value; a feature is dropped when its IV is below
-    `min_iv` (on the training data, or on the holdout when `holdout_iv` is given), when the absolute Pearson correlation of its WoE with an already kept feature
+    `min_iv` unless its bins' G-test p-value (`pvalues`) is at most `max_pvalue` (a weak signal that
+    this many loans show clearly is kept), when the absolute Pearson correlation of its WoE with an already kept feature
     exceeds `max_correlation`, or when `max_features` are already kept.
 
     Parameters
     ----------
     woe : WoE-transformed training data, one column per candidate feature.
     iv : information value (nats) of each candidate's binning on the training data.
-    holdout_iv : the same bins and WoE on the holdout, per candidate (None: not checked).
+    pvalues : p-value of each candidate's bins (G-test of equal default rates); None: not tested.
 
     Returns
     -------
@@ -43,12 +45,11 @@ def select_features(
         if std[j] == 0:
             reasons[feature] = "dropped: a single bin (no split found), IV 0"
             continue
-        if value < min_iv:
-            reasons[feature] = f"dropped: IV {value:.4f} below min_iv {min_iv}"
-            continue
-        if holdout_iv is not None and holdout_iv.get(feature, 0.0) < min_iv:
-            reasons[feature] = (f"dropped: IV {value:.4f} on the training data but {holdout_iv.get(feature, 0.0):.4f} "
-                                f"on the holdout, below min_iv {min_iv} (the bins fit noise)")
+        significant = pvalues is not None and pvalues.get(feature, 1.0) <= max_pvalue
+        if value < min_iv and not significant:
+            reasons[feature] = f"dropped: IV {value:.4f} below min_iv {min_iv}" + (
+                f", and its bins' G-test p-value {pvalues.get(feature, 1.0):.3g} above max_iv_pvalue {max_pvalue}"
+                if pvalues is not None else "")
             continue
         if kept_columns:
             corr = centred[:, kept_columns].T @ centred[:, j] / len(centred)
@@ -65,5 +66,6 @@ def select_features(
             continue
         selected.append(feature)
         kept_columns.append(j)
-        reasons[feature] = f"kept: IV {value:.4f}"
+        reasons[feature] = f"kept: IV {value:.4f}" + ("" if value >= min_iv else
+                                                        f" (below min_iv, G-test p {pvalues[feature]:.3g})")
     return selected, reasons
