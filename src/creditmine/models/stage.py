@@ -9,7 +9,16 @@ Data use, per product scope (`params/products/<name>.yaml`):
   calibration of both models (isotonic or Platt, chosen by out-of-fold log loss on it);
 - the master scale's boundaries come from the development PDs (train + holdout);
 - `oot` applications (from `split.oot_start`) are never seen while fitting; `unlabelled` ones
-  (immature or not booked) are scored but count nowhere.
+  (immature or not booked) are scored but count nowhere, except:
+- reject inference (`models.reject_inference`, none by default): the declined development
+  applications (booked false in the raw `applications` table) join train and holdout with inferred
+  outcomes, or the booked loans are reweighted by 1 / P(booked);
+- the central tendency (`models.calibration.target`, long_run by default): the mean PD of the booked
+  applications after `split.train_end` (features only, their outcomes are never read) is set by a
+  shift of the log-odds intercept to the long-run default rate of the booked development loans plus
+  the margin of conservatism; the master scale is fitted on the shifted development PDs;
+- the guards (`models.guards`): a leakage screen and a high-cardinality guard on the training rows,
+  and training refused below `min_train_defaults`.
 """
 
 from __future__ import annotations
