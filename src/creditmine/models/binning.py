@@ -20,7 +20,7 @@ OTHER = "(other)"
 """The label of the categories a high-cardinality feature groups together (and of unseen ones)."""
 
 __all__ = [
-    "MISSING", "OTHER", "SPECIAL", "bin_index", "categories", "g_test_pvalue", "is_numeric", "labels", "numeric", "quote", "score_json",
+    "MISSING", "OTHER", "SPECIAL", "bin_index", "categories", "g_test_pvalue", "holdout_iv", "is_numeric", "labels", "numeric", "quote", "score_json",
     "sql_float", "sql_string", "vif", "woe_iv",
 ]
 
@@ -117,6 +117,19 @@ def woe_iv(count: np.ndarray, bads: np.ndarray, smoothing: float) -> tuple[list[
     woe = np.where(count > 0, woe, 0.0)
     iv = float(np.sum(np.where(both & (count > 0), (g_share - b_share) * woe, 0.0)))
     return [float(w) for w in woe], max(iv, 0.0)
+
+
+def holdout_iv(spec: dict, column: pd.Series, y: np.ndarray, w: np.ndarray | None, feature: str) -> float:
+    """A binning's training WoE on other rows: sum of (good share - bad share) x training WoE there.
+
+    Noise binned to fit the training rows earns an IV there but little here; a real signal keeps it.
+    """
+    index = bin_index(spec, column, feature)
+    weight = np.ones(len(y)) if w is None else w
+    goods = np.bincount(index, weights=weight * (1 - y), minlength=len(spec["woe"]))
+    bads = np.bincount(index, weights=weight * y, minlength=len(spec["woe"]))
+    shares = goods / max(goods.sum(), 1e-12) - bads / max(bads.sum(), 1e-12)
+    return float(np.sum(shares * np.asarray(spec["woe"])))
 
 
 def g_test_pvalue(count, bads) -> float:

@@ -151,7 +151,7 @@ class GbmModel(CreditModel):
         for column in X.columns:
             if column in categorical or not _is_numeric(X[column]):
                 labels, kept = group_rare(_labels(X[column]).to_numpy(dtype=object), self.max_categories)
-                labels = pd.Series([np.nan if v is None or v != v else v for v in labels], index=X.index, dtype=object)
+                labels = pd.Series([np.nan if v is None or pd.isna(v) else v for v in labels], index=X.index, dtype=object)
                 self.categories_[str(column)] = _categories_by_default_rate(labels, y, w)
                 if kept is not None:
                     self.grouped_[str(column)] = kept

@@ -8,15 +8,13 @@ that make fit and predict agree:
 - numeric bins are [lower, upper) intervals between the split points;
 - a missing value (NaN, None) falls in the feature's Missing bin, a value listed in
   `special_values` in its Special bin; an empty Missing or Special bin has WoE 0 (average risk);
-- a category not seen in training is scored as missing.
+- a category not seen in training is scored as missing (as "(other)" in a grouped feature).
 
-WoE is ln(good share / bad share) of a bin (higher is safer), so every coefficient of the
-logistic regression of default on WoE must be negative: the sign check.
+WoE is ln(good share / bad share) of a bin (higher is safer), so the coefficient on a feature of
+known risk direction must be negative (the sign check); exports are in `scorecard_export`.
 """
 
 from __future__ import annotations
-
-import json
 
 import numpy as np
 import pandas as pd
@@ -28,11 +26,14 @@ from tqdm import tqdm
 from creditmine.config.models import CardinalityGuard, ScorecardParams
 from creditmine.models.base import CreditModel, grouping, shared_components
 from creditmine.models.binning import (
-    OTHER, bin_index, categories, g_test_pvalue, group_rare, is_numeric, labels, numeric, quote, sql_float, sql_string, vif, woe_iv,
+    OTHER, bin_index, categories, g_test_pvalue, group_rare, holdout_iv, is_numeric, labels, numeric, vif, woe_iv,
 )
 from creditmine.models.calibration import LogOddsCalibrator
 from creditmine.models.components import MasterScale, PointsScale, records
-from creditmine.models.selection import select_features
+from creditmine.models.scorecard_export import (
+    scorecard_dict, scorecard_json, scorecard_sql, scorecard_sql_expression,
+)
+from creditmine.models.selection import choose_c, select_features
 
 _P = ScorecardParams()
 _MAX_CATEGORIES = CardinalityGuard().max_categories
@@ -148,7 +149,7 @@ class ScorecardModel(CreditModel):
             if kind == "numeric" and int(direction) == 0 and self.unknown_trend != "auto_asc_desc":
                 self._choose_trend(feature, X[feature], y, w, X_val[feature], y_val, w_val)
         self.iv_ = {f: b["iv"] for f, b in self.bins_.items()}
-        self.holdout_iv_ = {f: self._holdout_iv(f, X_val[f], y_val, w_val) for f in X.columns}
+        self.holdout_iv_ = {f: holdout_iv(self.bins_[f], X_val[f], y_val, w_val, f) for f in X.columns}
         woe = pd.DataFrame({f: self._woe(f, X[f]) for f in X.columns}, index=X.index)
         self.iv_pvalue_ = {f: g_test_pvalue(b["count"], b["bads"]) for f, b in self.bins_.items()}
         selected, reasons = select_features(woe, self.iv_, self.min_iv, self.max_correlation, self.max_features,
@@ -230,22 +231,10 @@ class ScorecardModel(CreditModel):
         return spec
 
     def _choose_c(self, W: np.ndarray, y: np.ndarray, w: np.ndarray | None) -> float:
-        """`regularization_c`, or with "cv" the grid value of highest mean 5-fold cross-validated AUC
-        (the ranking is the regression's job; calibration comes after), ties to the weaker penalty."""
+        """`regularization_c`, or with "cv" the grid value of highest cross-validated AUC."""
         if self.regularization_c != "cv":
             return float(self.regularization_c)
-        from sklearn.metrics import roc_auc_score
-        from sklearn.model_selection import StratifiedKFold
-
-        folds = StratifiedKFold(n_splits=min(5, int(np.bincount(y).min())), shuffle=True, random_state=self.random_state)
-        weight = np.ones(len(y)) if w is None else w
-        scores = dict.fromkeys(C_GRID, 0.0)
-        for fit_rows, test_rows in folds.split(W, y):
-            for c in C_GRID:
-                lr = LogisticRegression(C=c, max_iter=2000).fit(W[fit_rows], y[fit_rows], sample_weight=weight[fit_rows])
-                scores[c] += roc_auc_score(y[test_rows], lr.decision_function(W[test_rows]),
-                                           sample_weight=weight[test_rows])
-        return float(max(C_GRID, key=lambda c: (round(scores[c], 9), c)))
+        return choose_c(W, y, w, C_GRID, self.random_state)
 
     def _choose_trend(self, feature, column, y, w, column_val, y_val, w_val) -> None:
         """Unknown risk direction: the data choose between a monotone binning and `unknown_trend`'s
@@ -253,8 +242,8 @@ class ScorecardModel(CreditModel):
         feature keeps its shape and noise does not earn a shape fitted to the training rows."""
         shaped = self.bins_[feature]
         monotone = self._bin_feature(feature, "numeric", column, y, 0, w, trend="auto_asc_desc")
-        if self._holdout_iv_of(monotone, column_val, y_val, w_val, feature) >= \
-                self._holdout_iv_of(shaped, column_val, y_val, w_val, feature):
+        if holdout_iv(monotone, column_val, y_val, w_val, feature) >= \
+                holdout_iv(shaped, column_val, y_val, w_val, feature):
             self.bins_[feature] = monotone
 
     def _refit_raw(self, X: pd.DataFrame, y: np.ndarray, w: np.ndarray | None) -> None:
@@ -270,22 +259,6 @@ class ScorecardModel(CreditModel):
         self.intercept_ = float(lr.intercept_[0])
         self.coefficients_records_ = records(self._coefficient_table(woe, y, directions, w))
         self.points_ = self._points()
-
-    def _holdout_iv(self, feature: str, column: pd.Series, y: np.ndarray, w: np.ndarray | None) -> float:
-        """The training bins and WoE on the holdout: sum of (good share - bad share) x training WoE.
-
-        Noise binned to fit the training data earns an IV there but little here; a real signal keeps it.
-        """
-        return self._holdout_iv_of(self.bins_[feature], column, y, w, feature)
-
-    @staticmethod
-    def _holdout_iv_of(spec: dict, column: pd.Series, y: np.ndarray, w: np.ndarray | None, feature: str) -> float:
-        index = bin_index(spec, column, feature)
-        weight = np.ones(len(y)) if w is None else w
-        goods = np.bincount(index, weights=weight * (1 - y), minlength=len(spec["woe"]))
-        bads = np.bincount(index, weights=weight * y, minlength=len(spec["woe"]))
-        shares = goods / max(goods.sum(), 1e-12) - bads / max(bads.sum(), 1e-12)
-        return float(np.sum(shares * np.asarray(spec["woe"])))
 
     def _coefficient_table(self, W: np.ndarray, y: np.ndarray, directions: dict,
                            w: np.ndarray | None = None) -> pd.DataFrame:
@@ -394,33 +367,11 @@ class ScorecardModel(CreditModel):
 
     def to_dict(self) -> dict:
         """The scorecard as plain data: features, bins and whole points; see `score_json`."""
-        check_is_fitted(self, "points_")
-        features = []
-        for f in self.features_:
-            spec = self.bins_[f]
-            n_regular = len(spec["labels"]) - 2
-            points = self.points_[f]
-            features.append({
-                "name": f, "kind": spec["kind"], "splits": spec["splits"], "groups": spec["groups"],
-                "special_values": spec["special_values"], "bin_labels": spec["labels"][:n_regular],
-                "points": points[:n_regular], "special_points": points[-2], "missing_points": points[-1],
-                "unseen_category": "missing",
-            })
-            if spec.get("other_group") is not None:
-                features[-1].update({"unseen_category": "other", "other_points": points[spec["other_group"]]})
-        return {
-            "format": "creditmine-scorecard/1",
-            "scale": {k: self.points_scale.get_params()[k] for k in ("base_points", "base_odds", "pdo")},
-            "rules": "numeric bins are [lower, upper) between splits; missing -> missing_points; "
-                     "special_values -> special_points; unseen categories -> other_points when given, "
-                     "else missing_points; "
-                     "score = sum of points",
-            "features": features,
-        }
+        return scorecard_dict(self)
 
     def to_json(self, indent: int | None = 2) -> str:
         """`to_dict` as JSON text; `score_json` on it reproduces `credit_score` exactly."""
-        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+        return scorecard_json(self, indent)
 
     def to_sql(self, table: str, score_column: str = "credit_score") -> str:
         """`SELECT *, <sum of CASE expressions> AS score_column FROM table` reproducing `credit_score`.
@@ -428,28 +379,11 @@ class ScorecardModel(CreditModel):
         Missing values must be SQL NULL (as they are when read from Parquet); categorical columns
         are compared as strings.
         """
-        return f"SELECT *, {self.to_sql_expression()} AS {quote(score_column)} FROM {table}"
+        return scorecard_sql(self, table, score_column)
 
     def to_sql_expression(self) -> str:
         """The score as a SQL expression: one `CASE` per feature, added up."""
-        cases = []
-        for feature in self.to_dict()["features"]:
-            column = quote(feature["name"])
-            parts = [f"WHEN {column} IS NULL THEN {feature['missing_points']}"]
-            if feature["kind"] == "numeric":
-                if feature["special_values"]:
-                    codes = ", ".join(sql_float(v) for v in feature["special_values"])
-                    parts.append(f"WHEN {column} IN ({codes}) THEN {feature['special_points']}")
-                for split, points in zip(feature["splits"], feature["points"]):
-                    parts.append(f"WHEN {column} < {sql_float(split)} THEN {points}")
-                parts.append(f"ELSE {feature['points'][-1]}")
-            else:
-                for group, points in zip(feature["groups"], feature["points"]):
-                    values = ", ".join(sql_string(v) for v in group)
-                    parts.append(f"WHEN CAST({column} AS VARCHAR) IN ({values}) THEN {points}")
-                parts.append(f"ELSE {feature.get('other_points', feature['missing_points'])}")
-            cases.append("(CASE " + " ".join(parts) + " END)")
-        return "(" + " + ".join(cases) + ")"
+        return scorecard_sql_expression(self)
 
     # -- helpers --------------------------------------------------------------------------------
     def _woe(self, feature: str, column: pd.Series) -> np.ndarray:
