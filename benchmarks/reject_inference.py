@@ -18,6 +18,9 @@ with its true PD (`ground_truth`, which no stage reads):
   the shift of the log-odds intercept undone);
 - `oot_auc`: the ordinary AUC on the booked, labelled out-of-time applications, for reference.
 
+A product whose stage 02 refuses to train (fewer training defaults than `models.guards.min_train_defaults`,
+as a strict policy on a small world can leave) is listed under `refused` and left out of that run's pool.
+
 Figures are the mean and the standard deviation over the seeds, primary model (gbm) and scorecard.
 """
 
@@ -40,6 +43,7 @@ WORK = HERE / ".work" / "reject_inference"
 RESULTS = HERE / "results" / "reject_inference.json"
 METHODS = ("none", "reweighting", "parcelling", "fuzzy_augmentation")
 MODELS = ("gbm", "scorecard")
+REFUSED: list[dict] = []
 
 
 @click.command()
@@ -69,7 +73,7 @@ def main(enterprises: int, seeds: str, policies: str, methods: str) -> None:
                     oot = frame[(frame["split"] == "oot") & frame["default_12m"].notna()]
                     row[f"{model}_oot_auc"] = _auc(oot["default_12m"], oot[f"pd_{model}"])
                 runs.append(row)
-                print(json.dumps(row))
+                print(json.dumps(row), flush=True)
     table = pd.DataFrame(runs)
     summary = {}
     for (policy, method), group in table.groupby(["policy", "method"], sort=False):
@@ -82,7 +86,7 @@ def main(enterprises: int, seeds: str, policies: str, methods: str) -> None:
         "enterprises": enterprises, "seeds": seed_list, "params": "params/default.yaml",
         "note": f"figures are for synthetic worlds of {enterprises:,} enterprises (the default world has 20,000); "
                 "pooled over the procurement and quick_loan scopes; mean and sd over the seeds",
-        "summary": summary, "runs": runs, "seconds": round(time.perf_counter() - started, 1),
+        "summary": summary, "runs": runs, "refused": REFUSED, "seconds": round(time.perf_counter() - started, 1),
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=1) + "\n")
@@ -106,7 +110,13 @@ def _world_scores(policy: str, seed: int, enterprises: int, methods: list[str]) 
             read_table(cfg.data_dir, "applications", columns=["application_id", "booked"]), on="application_id")
         pooled = []
         for product in cfg.params.products:
-            trained = train_product(cfg, product, progress=False)
+            try:
+                trained = train_product(cfg, product, progress=False)
+            except ValueError as refused:        # e.g. too few training defaults under a strict policy
+                REFUSED.append({"policy": policy, "seed": seed, "method": method, "product": product,
+                                "reason": str(refused)})
+                print(f"refused: {policy} seed {seed} {method} {product}: {refused}", flush=True)
+                continue
             scores = trained.scores.merge(truth, on="application_id", how="left", validate="one_to_one")
             for model in MODELS:
                 shift = trained.models[model].calibrator_.shift_
