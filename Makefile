@@ -9,12 +9,12 @@ MLFLOW_PORT ?= 5000
 STAMP := $(VENV)/.setup-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help setup system-deps pipeline test reports lab mlflow-ui clean distclean
+.PHONY: help setup system-deps pipeline test reports lab mlflow-ui team-up team-down team-status clean distclean
 
 help: ## Show this list of targets.
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
 
-setup: $(STAMP) ## Create .venv, install creditmine with its extras, register the `creditmine` Jupyter kernel.
+setup: $(STAMP) ## Create .venv, install creditmine with its extras (the CJK plot font included), register the `creditmine` Jupyter kernel.
 
 # Re-runs only when pyproject.toml changes: a second `make` skips the install.
 $(STAMP): pyproject.toml
@@ -25,10 +25,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name creditmine --display-name "creditmine (Python 3.11)" >/dev/null
 	touch $(STAMP)
 
-system-deps: ## Install the system packages the tests use (Chromium, a CJK font, Java 17) when missing; needs root.
+system-deps: ## Install the system packages the tests use (Chromium, Java 17, PostgreSQL) when missing; needs root.
 	@missing=""; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
-	fc-list 2>/dev/null | grep -qiE 'wqy|noto.*cjk' || missing="$$missing fonts-wqy-microhei"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || missing="$$missing postgresql"; \
 	command -v java >/dev/null || missing="$$missing openjdk-17-jre-headless"; \
 	if [ -z "$$missing" ]; then echo "system packages present"; \
 	elif [ "$$(id -u)" = 0 ]; then \
@@ -45,11 +45,25 @@ test: setup system-deps ## Run the test suite (includes the whole pipeline on pa
 reports: setup ## Regenerate every report from scratch on params/ci.yaml (what CI checks).
 	$(BIN)/creditmine run --params params/ci.yaml --fresh
 
-lab: setup ## Open JupyterLab on the notebooks.
-	$(BIN)/jupyter lab notebooks/
+LAB_PORT ?= 8888
+LAB_ARGS ?=
+# root (a container, CI) must say so to Jupyter; the server listens on loopback only either way
+LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+lab: setup ## Open JupyterLab on the notebooks on 127.0.0.1 (port LAB_PORT, 8888); their defaults are the latest run.
+	$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(LAB_PORT) $(LAB_ROOT) --notebook-dir=notebooks $(LAB_ARGS)
 
 mlflow-ui: setup ## Browse the embedded MLflow store at http://127.0.0.1:$(MLFLOW_PORT) (loopback only).
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db --default-artifact-root ./mlruns/artifacts --host 127.0.0.1 --port $(MLFLOW_PORT)
+
+team-up: setup ## Start the team server on loopback (PostgreSQL + MLflow with authentication; accounts from params/team.yaml).
+	$(BIN)/creditmine team up
+
+team-status: setup ## Is the team server up, and does its audit trail verify?
+	$(BIN)/creditmine team status
+
+team-down: setup ## Stop the team server (its data stays in .team/).
+	$(BIN)/creditmine team down
 
 clean: ## Delete generated data, runs, reports and the MLflow store (keeps .venv).
 	rm -rf data runs reports benchmarks/.work spark-warehouse metastore_db derby.log

@@ -15,6 +15,14 @@ REPO = Path(__file__).resolve().parents[1]
 MLFLOW_ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _model_cache(tmp_path_factory):
+    """Verified model copies go to the session's temporary folder, not the user's ~/.cache."""
+    from creditmine.registry.integrity import ENV_CACHE
+
+    os.environ[ENV_CACHE] = str(tmp_path_factory.mktemp("model-cache"))
+
+
 @pytest.fixture(autouse=True)
 def _no_outside_tracking(monkeypatch):
     """Tests use the store of their own project root, never a team server from the environment.

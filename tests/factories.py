@@ -182,15 +182,24 @@ RED_AUC = {"thresholds": {"auc_oot": {"green": 0.99, "amber": 0.98, "higher_is_b
 """Validation params under which the out-of-time AUC, a gating test, is red."""
 
 
-def register(cfg: config.RunConfig, product: str = "quick_loan", developer: str = "dana"):
-    """Stage 05 as it runs (lineage run, decision model, registration); returns the ModelVersion."""
-    from creditmine.decision.package import log_decision_model
-    from creditmine.governance.lineage import log_pipeline_run
+def register(cfg: config.RunConfig, product: str = "quick_loan"):
+    """Stage 05 as it runs (lineage run, decision model, registration), acting as the OS user;
+    returns the ModelVersion."""
     from creditmine.governance.stage import register_version
+    from creditmine.governance.lineage import log_version_run
 
-    run_id = log_pipeline_run(cfg, product)
-    info = log_decision_model(cfg, product, run_id)
-    return register_version(cfg, product, run_id, info.model_uri, developer=developer)
+    run_id, info = log_version_run(cfg, product)
+    return register_version(cfg, product, run_id, info.model_uri)
+
+
+def second_person(cfg: config.RunConfig, name: str = "validator-b"):
+    """The review actions of someone other than the OS user on the project's store, running the same
+    rules (`ReviewService`); the CLI always acts as the OS user, so a laptop's second person is this."""
+    from creditmine.governance.service import ReviewService
+    from creditmine.registry.gate import registry_for
+    from creditmine.registry.trail_store import open_trail
+
+    return ReviewService(registry_for(cfg.tracking_uri), open_trail(cfg.tracking_uri), name)
 
 
 def approved_champion(root: Path, product: str = "quick_loan"):
@@ -201,13 +210,16 @@ def approved_champion(root: Path, product: str = "quick_loan"):
     -------
     (cfg, registered model name, version, logged model id, application rows of the feature table)
     """
-    from creditmine.governance import review
-
     cfg = quick_loan_project(root, "decide")
-    mv = register(cfg, product, developer="dev-a")
-    review.approve(cfg.tracking_uri, mv.name, mv.version, reviewer="validator-b", comment="checked")
-    review.promote(cfg.tracking_uri, mv.name, mv.version, actor="validator-b", comment="go live")
+    mv = register(cfg, product)
+    validator = second_person(cfg)
+    validator.approve(mv.name, mv.version, "checked")
+    validator.promote(mv.name, mv.version, "go live")
     # application rows as a scoring client sends them: no split, dates as text
     apps = artifacts.read_features(artifacts.layout(cfg)).drop(columns=["split"])
     apps["applied_at"] = apps["applied_at"].dt.strftime("%Y-%m-%d")
-    return cfg, mv.name, str(mv.version), mv.source.removeprefix("models:/"), apps
+    from creditmine.governance.review import trail
+    from creditmine.registry.trail import registration
+
+    model_id = registration(trail(cfg.tracking_uri), mv.name, mv.version)["details"]["model_uri"].removeprefix("models:/")
+    return cfg, mv.name, str(mv.version), model_id, apps

@@ -15,7 +15,7 @@ def creditmine(*args, cwd=None):
     return subprocess.run([*CLI, *args], capture_output=True, text=True, cwd=cwd, env=creditmine_env())
 
 
-@pytest.mark.parametrize("command", [[], ["run"], ["check-params"], ["generate"], ["ingest"], ["review"], ["score"], ["serve"]])
+@pytest.mark.parametrize("command", [[], ["run"], ["check-params"], ["generate"], ["ingest"], ["review"], ["score"], ["serve"], ["team"], ["team", "up"]])
 def test_every_command_has_help(command):
     result = creditmine(*command, "--help")
     assert result.returncode == 0, result.stderr

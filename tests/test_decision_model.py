@@ -174,17 +174,22 @@ def store(registered, monkeypatch):
 
 
 @pytest.mark.slow
-def test_the_logged_model_runs_the_installed_code(store):
+def test_the_logged_model_holds_data_and_loads_through_the_installed_package(store):
     import mlflow
+    import yaml
 
     cfg, name, version, model_id, _ = store
-    local = mlflow.artifacts.download_artifacts(f"models:/{model_id}", tracking_uri=cfg.tracking_uri)
-    code = open(f"{local}/decision_model_code.py", encoding="utf-8").read()
-    assert "from creditmine.decision.model import DecisionModel" in code and "class " not in code
-    model_file = open(f"{local}/MLmodel", encoding="utf-8").read()
-    assert "model_code_path" in model_file and "python_model.pkl" not in model_file
-    assert not list(Path(local).rglob("*.pkl"))  # nothing pickled: data artifacts and skops only
-    assert mlflow.models.Model.load(local).get_model_info().signature is not None
+    local = Path(mlflow.artifacts.download_artifacts(f"models:/{model_id}", tracking_uri=cfg.tracking_uri))
+    spec = yaml.safe_load((local / "MLmodel").read_text(encoding="utf-8"))
+    pyfunc = spec["flavors"]["python_function"]
+    assert pyfunc["loader_module"] == "creditmine.decision.loader" and pyfunc.get("code") is None
+    assert set(spec["flavors"]) == {"python_function"}
+    assert not list(local.rglob("*.py")) and not list(local.rglob("*.pkl"))  # data and skops only
+    assert (local / pyfunc["data"] / "credit_model.skops").is_file()
+    assert mlflow.models.Model.load(str(local)).get_model_info().signature is not None
+    # the registered version's source is the gated scheme, not the artifact store
+    assert mlflow.MlflowClient(cfg.tracking_uri, cfg.tracking_uri).get_model_version(name, version).source.startswith(
+        "creditmine:/runs/")
 
 
 @pytest.mark.slow
@@ -227,17 +232,14 @@ def test_creditmine_score_writes_a_decision_per_row(store, tmp_path):
 
 
 @pytest.mark.slow
-def test_the_gate_holds_against_a_moved_alias_a_broken_trail_and_changed_artifacts(store, tmp_path):
+def test_the_gate_holds_against_a_moved_alias_a_broken_trail_and_changed_artifacts(store, tmp_path, monkeypatch):
     import mlflow
     from click.testing import CliRunner
 
     from creditmine.cli.score import score
-    from creditmine.decision.package import log_decision_model
     from creditmine.decision.score import tracking_store
-    from creditmine.registry.audit import audit_path
-    from creditmine.governance.lineage import log_pipeline_run
-    from creditmine.governance.stage import register_version
     from creditmine.registry.gate import DeploymentRefused
+    from creditmine.registry.trail_store import open_trail
 
     cfg, name, version, model_id, apps = store
     client = mlflow.MlflowClient(tracking_uri=cfg.tracking_uri)
@@ -256,9 +258,7 @@ def test_the_gate_holds_against_a_moved_alias_a_broken_trail_and_changed_artifac
     # 1. a new, unreviewed version made champion with the plain MLflow client
     source = client.get_model_version(name, version)
     with tracking_store(cfg.tracking_uri):
-        run_id = log_pipeline_run(cfg, PRODUCT)
-        info2 = log_decision_model(cfg, PRODUCT, run_id)
-        pending = register_version(cfg, PRODUCT, run_id, info2.model_uri, developer="dev-a")
+        pending = factories.register(cfg, PRODUCT)
     client.set_registered_model_alias(name, "champion", pending.version)
     refused("is not approved")
     client.set_registered_model_alias(name, "champion", version)
@@ -267,18 +267,75 @@ def test_the_gate_holds_against_a_moved_alias_a_broken_trail_and_changed_artifac
                                 tags={"review_state": "pending"})
 
     # 2. an audit trail that no longer verifies
-    trail = audit_path(cfg.tracking_uri)
+    trail = open_trail(cfg.tracking_uri).path
     original = trail.read_bytes()
     trail.write_bytes(original.replace(b"validator-b", b"validator-x", 1))
     refused("audit trail")
     trail.write_bytes(original)
 
-    # 3. a policy changed in the artifact store (a higher cap) after the review
+    # 3. a policy changed in the artifact store (a higher cap) after the review; a verified copy
+    # already cached keeps deciding with the approved bytes, a fresh download is refused
+    from creditmine.registry.integrity import ENV_CACHE
+
+    monkeypatch.setenv(ENV_CACHE, str(tmp_path / "fresh-cache"))
     logged = client.get_logged_model(model_id)
     policy = next(Path(logged.artifact_location.removeprefix("file://")).rglob("policy.json"))
     text = policy.read_text(encoding="utf-8")
     policy.write_text(text.replace("10000000", "90000000"), encoding="utf-8")
-    refused("artifacts do not match")
+    refused("do not match the manifest")
     policy.write_text(text, encoding="utf-8")
 
+    assert len(mlflow.pyfunc.load_model(uri).predict(apps.iloc[:3])) == 3  # restored: serves again
+
+
+@pytest.mark.slow
+def test_code_planted_in_the_artifact_store_never_runs(store, tmp_path, monkeypatch):
+    """The approved champion's MLmodel rewritten to load a planted pickle (what a person with write
+    access to the artifact store could do): `mlflow.pyfunc.load_model`, `creditmine score` and
+    `creditmine serve` each refuse before parsing it, and the planted code never runs."""
+    import os
+    import pickle
+    import subprocess
+    import sys
+
+    import mlflow
+    import yaml
+    from click.testing import CliRunner
+
+    from creditmine.cli.score import score
+    from creditmine.registry.integrity import ENV_CACHE
+
+    cfg, name, version, model_id, apps = store
+    model_dir = Path(mlflow.MlflowClient(cfg.tracking_uri).get_logged_model(model_id).artifact_location.removeprefix("file://"))
+    mlmodel = model_dir / "MLmodel"
+    original = mlmodel.read_text(encoding="utf-8")
+    marker = tmp_path / "planted-code-ran"
+
+    class Planted:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    spec = yaml.safe_load(original)
+    spec["flavors"] = {"python_function": {"loader_module": "mlflow.sklearn", "model_path": "model.pkl"},
+                       "sklearn": {"pickled_model": "model.pkl", "serialization_format": "pickle"}}
+    (model_dir / "model.pkl").write_bytes(pickle.dumps(Planted()))
+    mlmodel.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    monkeypatch.setenv(ENV_CACHE, str(tmp_path / "fresh-cache"))  # no verified copy from earlier tests
+    uri = f"models:/{name}@champion"
+    rows = tmp_path / "rows.parquet"
+    apps.iloc[:5].to_parquet(rows)
+    try:
+        with pytest.raises(Exception, match="do not match the manifest"):
+            mlflow.pyfunc.load_model(uri)
+        result = CliRunner().invoke(score, ["--model", uri, "--input", str(rows), "--output", str(tmp_path / "o.csv"),
+                                            "--tracking-uri", cfg.tracking_uri, "--quiet"])
+        assert result.exit_code != 0 and "do not match the manifest" in result.output, result.output
+        served = subprocess.run([sys.executable, "-m", "creditmine.cli", "serve", "--model", uri,
+                                 "--tracking-uri", cfg.tracking_uri], capture_output=True, text=True, timeout=120,
+                                env={**os.environ, "MLFLOW_TRACKING_URI": cfg.tracking_uri})
+        assert served.returncode != 0 and "do not match the manifest" in served.stderr, served.stderr[-2000:]
+        assert not marker.exists()
+    finally:
+        mlmodel.write_text(original, encoding="utf-8")
+        (model_dir / "model.pkl").unlink()
     assert len(mlflow.pyfunc.load_model(uri).predict(apps.iloc[:3])) == 3  # restored: serves again

@@ -27,7 +27,7 @@ def test_ci_pipeline_runs_end_to_end_and_is_deterministic(project):
     run_pipeline(params, "first")
     cfg = config.load(params, run_name="first")
     reports = sorted(p.relative_to(cfg.reports_dir).as_posix() for p in cfg.reports_dir.rglob("*.html"))
-    expected = ["01_build_features.html"] + [
+    expected = ["01_build_features.html", "index.html"] + [
         f"{product}/{stage.name}.html" for product in cfg.products for stage in STAGES if stage.per_product
     ]
     assert reports == sorted(expected)
@@ -61,7 +61,7 @@ def test_bring_your_own_data_runs_the_whole_pipeline(project):
     params = project / "params" / "germancredit.yaml"
     run_pipeline(params, "german")
     cfg = config.load(params, run_name="german")
-    assert len(list(cfg.reports_dir.rglob("*.html"))) == 5
+    assert len(list(cfg.reports_dir.rglob("*.html"))) == 6   # five reports and the index
     validation = artifacts.read_validation(artifacts.layout(cfg, "germancredit"))
     assert validation["verdict"] in {"green", "amber", "red"}
     client = MlflowClient(tracking_uri=cfg.tracking_uri)

@@ -134,3 +134,22 @@ def test_formatting_many_rows_is_fast():
     table = coder.table(rng.normal(size=(n, len(NAMES))), frame, np.arange(n))
     assert time.process_time() - started < 15   # 100,000 rows must take under 30 s
     assert len(table) > n
+
+
+
+def test_an_applications_few_statements_read_as_the_vectorised_ones(monkeypatch):
+    from creditmine.explain import reasons
+
+    coder = ReasonCoder(CATALOG, top_k=4).fit(features=NAMES + ["unlisted_ratio"])
+    column = {name: i for i, name in enumerate(coder.features_)}
+    pairs = [("unlisted_ratio", 1), ("unlisted_ratio", 1.0), ("unlisted_ratio", np.nan),  # 1.0 reads as 1
+             ("sales_growth_3m", -0.35), ("sales_growth_3m", np.float64(-0.35)), ("industry_section", "H"),
+             ("industry_section", None), ("late_filings_12m", 3.0), ("vat_unpaid_12m", "n/a")]
+    feature = np.array([column[name] for name, _ in pairs])
+    values = np.empty(len(pairs), dtype=object)
+    values[:] = [value for _, value in pairs]
+    one_at_a_time = coder.statements(feature, values)
+    monkeypatch.setattr(reasons, "FEW_STATEMENTS", 0)
+    vectorised = coder.statements(feature, values)
+    assert [list(texts) for texts in one_at_a_time] == [list(texts) for texts in vectorised]
+    assert list(one_at_a_time[0][:3]) == ["unlisted_ratio = 1", "unlisted_ratio = 1", "No record: unlisted_ratio"]

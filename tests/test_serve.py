@@ -137,7 +137,7 @@ def test_a_served_model_refuses_an_unapproved_champion(registered, tmp_path):
 
     cfg, name, version, _, _ = registered
     with tracking_store(cfg.tracking_uri):
-        pending = factories.register(cfg, PRODUCT, developer="dev-a")
+        pending = factories.register(cfg, PRODUCT)
     client = mlflow.MlflowClient(tracking_uri=cfg.tracking_uri, registry_uri=cfg.tracking_uri)
     client.set_registered_model_alias(name, "champion", pending.version)  # the plain client, no review
     # `creditmine serve` refuses before loading anything from the artifact store

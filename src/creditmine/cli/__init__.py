@@ -19,6 +19,7 @@ LAZY_COMMANDS = {
     "review": ("creditmine.cli.review", "review", "Review, approve, promote and audit model versions."),
     "score": ("creditmine.cli.score", "score", "Score a batch of applications with a registered model."),
     "serve": ("creditmine.cli.serve", "serve", "Serve an approved model over REST, gated before it loads."),
+    "team": ("creditmine.cli.team", "team", "Start, inspect and stop the team server (PostgreSQL, MLflow with accounts)."),
 }
 
 
@@ -45,8 +46,13 @@ class LazyGroup(click.Group):
 @click.version_option(package_name="creditmine")
 def main() -> None:
     """Develop, explain, validate and govern SME credit models from government data."""
+    from creditmine.config import project_root, resolve_tracking_env
+
     # MLflow draws a progress bar for every artifact download; our commands report their own progress
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    # a relative MLFLOW_TRACKING_URI (sqlite:///mlruns/mlflow.db) means the project's store, wherever
+    # the command or the notebooks it starts run
+    resolve_tracking_env(project_root())
 
 
 @main.command()
@@ -60,7 +66,9 @@ def main() -> None:
 def run(params_file: str, stages: str | None, run_name: str | None, products: str | None, fresh: bool) -> None:
     """Run the pipeline: data, then notebooks 01-05 executed with papermill.
 
-    Writes each executed notebook and its HTML report (no code) to reports/<run-name>/ and exits
+    Writes each executed notebook and its HTML report (no code) to reports/<run-name>/, and
+    reports/<run-name>/index.html linking them with their verdicts; ends with a summary per
+    product (primary model, out-of-time AUC, verdict, registered version, next command). Exits
     non-zero with the failing stage's name and error when a stage fails.
     """
     from creditmine import config
@@ -77,7 +85,11 @@ def run(params_file: str, stages: str | None, run_name: str | None, products: st
         result = pipeline.run(cfg, selected, products=chosen, fresh=fresh, log=click.echo)
     except (pipeline.StageFailed, config.ConfigError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"run '{cfg.run_name}': {len(result.runs)} stage runs, reports in {cfg.reports_dir}")
+    except Exception as exc:  # noqa: BLE001 - one line naming what failed, never a traceback
+        raise click.ClickException(f"run '{cfg.run_name}' failed: {_one_line(exc)}") from None
+    click.echo("")
+    for line in pipeline.summary(cfg, result):
+        click.echo(line)
 
 
 @main.command("check-params")
@@ -92,6 +104,12 @@ def check_params(params_file: str) -> None:
         raise click.ClickException(str(exc)) from None
     click.echo(cfg.params.model_dump_json(indent=2))
     click.echo(f"products: {', '.join(cfg.products)}; data: {cfg.data_dir}; tracking: {cfg.tracking_uri}")
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else ""
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -2,7 +2,9 @@
 
 The store is `--tracking-uri`, else the `mlflow.tracking_uri` of `--params`, else
 MLFLOW_TRACKING_URI, else the project's embedded store (sqlite:///<project>/mlruns/mlflow.db).
-A refused action prints one line and exits with status 1.
+Who acts is never an option: on the embedded store it is the operating-system user, on a team
+server (an http(s) store) the account of MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD,
+checked by the server. A refused action prints one line and exits with status 1.
 """
 
 from __future__ import annotations
@@ -27,13 +29,14 @@ def _refusals(command):
     """Turn refusals and store errors into a one-line ClickException (exit status 1)."""
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
-        from creditmine.registry.audit import AuditError
-        from creditmine.registry.gate import DeploymentRefused
         from creditmine.governance.review import ReviewRefused
+        from creditmine.registry.gate import DeploymentRefused
+        from creditmine.registry.http import ServerRefused
+        from creditmine.registry.trail import TrailError
 
         try:
             return command(*args, **kwargs)
-        except (ReviewRefused, DeploymentRefused, AuditError) as exc:
+        except (ReviewRefused, DeploymentRefused, TrailError, ServerRefused) as exc:
             raise click.ClickException(f"refused: {exc}") from None
     return wrapper
 
@@ -45,9 +48,9 @@ def review() -> None:
     \b
     creditmine review list
     creditmine review show creditmine-tax 3
-    creditmine review approve creditmine-tax 3 --reviewer NAME --comment TEXT
-    creditmine review promote creditmine-tax 3 --reviewer NAME
-    creditmine review rollback creditmine-tax --reviewer NAME --comment TEXT
+    creditmine review approve creditmine-tax 3 --comment TEXT
+    creditmine review promote creditmine-tax 3
+    creditmine review rollback creditmine-tax --comment TEXT
     creditmine review verify [creditmine-tax [3]]
     creditmine review log [creditmine-tax [3]]
     """
@@ -91,6 +94,10 @@ def show(model, version, as_json, tracking_uri, params_file) -> None:
     click.echo(f"{s['model']} version {s['version']}  state: {s['state']}  verdict: {s['verdict'].upper()}")
     click.echo(f"developer: {s['developer']}  reviewer: {s['reviewer'] or '-'}  aliases: {', '.join(s['aliases']) or '-'}")
     click.echo(f"run: {s['run_id']}  git: {s['git_commit'][:12]} (dirty: {s['git_dirty']})")
+    for tag, (said, truth) in s["tags_disagree"].items():
+        click.echo(f"WARNING: tag {tag} says {said!r}, the audit trail records {truth!r} (the trail decides)")
+    if s["refused_attempts"]:
+        click.echo(f"refused attempts on this version: {s['refused_attempts']} (creditmine review log {model} {version})")
     click.echo("metrics:")
     for m in s["metrics"][:25]:
         click.echo(f"  {m['metric']:<40} {m['value']:>12.4f}  {m['light']}")
@@ -109,63 +116,52 @@ def show(model, version, as_json, tracking_uri, params_file) -> None:
 @review.command()
 @click.argument("model")
 @click.argument("version")
-@click.option("--reviewer", required=True, help="Who approves (must not be the developer).")
-@click.option("--comment", required=True, help="Why.")
+@click.option("--comment", required=True, help="Why (kept in the audit trail).")
 @_store_options
 @_refusals
-def approve(model, version, reviewer, comment, tracking_uri, params_file) -> None:
-    """Approve MODEL VERSION for deployment (four eyes; not red; artifacts intact)."""
-    from creditmine.governance.review import approve as do
-
-    entry = do(store_uri(tracking_uri, params_file), model, version, reviewer, comment)
-    click.echo(f"approved {model} version {version} by {reviewer} (audit #{entry['seq']})")
+def approve(model, version, comment, tracking_uri, params_file) -> None:
+    """Approve MODEL VERSION for deployment (not its developer; not red; artifacts intact)."""
+    entry = _actions(tracking_uri, params_file).approve(model, version, comment)
+    click.echo(f"approved {model} version {version} as {entry['actor']} (audit #{entry['seq']})")
 
 
 @review.command()
 @click.argument("model")
 @click.argument("version")
-@click.option("--reviewer", required=True, help="Who rejects.")
-@click.option("--comment", required=True, help="Why.")
+@click.option("--comment", required=True, help="Why (kept in the audit trail).")
 @_store_options
 @_refusals
-def reject(model, version, reviewer, comment, tracking_uri, params_file) -> None:
+def reject(model, version, comment, tracking_uri, params_file) -> None:
     """Reject MODEL VERSION."""
-    from creditmine.governance.review import reject as do
-
-    entry = do(store_uri(tracking_uri, params_file), model, version, reviewer, comment)
-    click.echo(f"rejected {model} version {version} by {reviewer} (audit #{entry['seq']})")
+    entry = _actions(tracking_uri, params_file).reject(model, version, comment)
+    click.echo(f"rejected {model} version {version} as {entry['actor']} (audit #{entry['seq']})")
 
 
 @review.command()
 @click.argument("model")
 @click.argument("version")
-@click.option("--reviewer", default=None, help="Who promotes; CREDITMINE_REVIEWER or the OS user by default.")
 @click.option("--comment", default="", help="Why.")
 @_store_options
 @_refusals
-def promote(model, version, reviewer, comment, tracking_uri, params_file) -> None:
+def promote(model, version, comment, tracking_uri, params_file) -> None:
     """Make the approved MODEL VERSION the champion (the old one becomes previous-champion)."""
-    from creditmine.governance.review import promote as do
-
-    entry = do(store_uri(tracking_uri, params_file), model, version, _actor(reviewer), comment)
+    entry = _actions(tracking_uri, params_file).promote(model, version, comment)
     previous = entry["details"].get("previous_champion")
-    click.echo(f"{model} version {version} is the champion" + (f"; version {previous} is previous-champion" if previous else ""))
+    click.echo(f"{model} version {version} is the champion" + (f"; version {previous} is previous-champion" if previous else "")
+               + f" (as {entry['actor']}, audit #{entry['seq']})")
 
 
 @review.command()
 @click.argument("model")
 @click.argument("version", required=False)
-@click.option("--reviewer", default=None, help="Who rolls back; CREDITMINE_REVIEWER or the OS user by default.")
 @click.option("--comment", default="", help="Why.")
 @_store_options
 @_refusals
-def rollback(model, version, reviewer, comment, tracking_uri, params_file) -> None:
+def rollback(model, version, comment, tracking_uri, params_file) -> None:
     """Give the champion alias of MODEL back to its previous champion (VERSION: the champion to replace)."""
-    from creditmine.governance.review import rollback as do
-
-    entry = do(store_uri(tracking_uri, params_file), model, _actor(reviewer), comment, version=version)
+    entry = _actions(tracking_uri, params_file).rollback(model, comment, version=version)
     click.echo(f"rolled back {model}: version {entry['details']['champion']} is the champion again "
-               f"(version {entry['details']['rolled_back']} withdrawn)")
+               f"(version {entry['details']['rolled_back']} withdrawn; as {entry['actor']}, audit #{entry['seq']})")
 
 
 @review.command()
@@ -175,16 +171,18 @@ def rollback(model, version, reviewer, comment, tracking_uri, params_file) -> No
 @_refusals
 def verify(model, version, tracking_uri, params_file) -> None:
     """Verify the audit trail's hash chain (and, for MODEL VERSION, its tags and artifacts)."""
-    from creditmine.registry.audit import audit_path
     from creditmine.governance.review import verify as do
+    from creditmine.registry.trail_store import open_trail
 
     uri = store_uri(tracking_uri, params_file)
     problems = do(uri, model, version)
+    trail = open_trail(uri)
     if problems:
         for line in problems:
             click.echo(f"FAIL {line}", err=True)
-        raise click.ClickException(f"verification failed: {len(problems)} problem(s) in {audit_path(uri)}")
-    click.echo(f"OK: audit trail {audit_path(uri)} intact" + (f"; {model} version {version} artifacts match their manifest" if version else ""))
+        raise click.ClickException(f"verification failed: {len(problems)} problem(s) in the audit trail {trail}")
+    click.echo(f"OK: audit trail {trail} intact: {len(trail.entries())} entries, chain, signatures and anchors"
+               + (f"; {model} version {version} artifacts match their manifest" if version else ""))
 
 
 @review.command("log")
@@ -214,7 +212,8 @@ def _params(params_file: str | None):
     return config.load(params_file).params
 
 
-def _actor(reviewer: str | None) -> str:
-    import getpass
+def _actions(tracking_uri: str | None, params_file: str | None):
+    from creditmine.governance.review import actions
 
-    return reviewer or os.environ.get("CREDITMINE_REVIEWER") or getpass.getuser()
+    params = _params(params_file)
+    return actions(store_uri(tracking_uri, params_file), params.mlflow if params is not None else None)

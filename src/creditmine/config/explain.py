@@ -22,5 +22,9 @@ class ExplainParams(Section):
         0.05, ge=0, lt=1, description="|Spearman| below this is 'no clear direction', not a violation"
     )
     verify_rows: int = Field(200, ge=0, description="rows on which the fast TreeSHAP is checked against shap's")
+    treeshap_memory_mb: float = Field(
+        256, ge=0, description="MiB the gradient boosting's precomputed TreeSHAP tables may take (estimated "
+        "before they are built); beyond, SHAP values come from the slower path kernel, with the same values"
+    )
     interactions_top: int = Field(10, ge=1, description="strongest feature pairs shown")
     waterfall_features: int = Field(10, ge=3, description="features shown per waterfall")

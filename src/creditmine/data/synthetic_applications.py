@@ -156,6 +156,8 @@ class ApplicationChunk(RecordChunk):
         default = np.where(booked & matured, outcome, np.nan)
         days_in_month = cal.month_start[t + 1] - cal.month_start[t]
         applied = cal.month_start[t] + (rng.random(m) * days_in_month).astype(np.int64)
+        # an enterprise registered during month t applies on or after its registration day
+        applied = np.maximum(applied, self.registered[e])
         return {
             "t": t, "e": e, "applied": applied, "product": np.full(m, _PRODUCT_INDEX[product]),
             "amount": amount, "term": term, "award": award, "booked": booked, "default": default,

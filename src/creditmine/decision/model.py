@@ -1,16 +1,7 @@
-"""The decision model: an MLflow pyfunc that scores, decides, limits and explains applications.
+"""The decision engine: scores, decides, limits and explains a batch of applications.
 
-`DecisionModel` is what `mlflow.pyfunc.load_model("models:/creditmine-<product>@champion")` and
-`mlflow models serve` run. It is logged as a *model from code*: the artifact holds a two-line
-file (`creditmine/decision/decision_model_code.py`) that imports this class from the installed
-creditmine package, so loading runs the package's code, never code stored with the artifacts.
-The artifacts themselves are data: the primary credit model (skops, trusting exactly its types),
-the feature catalog (reason texts in English and Chinese), the product's policy and master scale.
-
-When it loads, the model refuses to run unless the registered version it belongs to passes the
-deployment gate (`creditmine.registry.gate.check_deployable`: review state approved, audit trail
-verified, artifacts matching their manifest), so moving the `champion` alias with the plain MLflow
-client does not put an unreviewed model into service.
+`DecisionEngine` is what the registered decision model runs (`creditmine.decision.loader` builds it
+from the model's data files once the deployment gate has let the exact files through).
 
 Output, one row per input row (see `OUTPUT_COLUMNS`): application_id, pd (12-month probability of
 default), score (points, higher is safer), grade (1 = best), decision (approve / refer / decline),
@@ -24,7 +15,6 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-import mlflow
 import numpy as np
 import pandas as pd
 
@@ -33,6 +23,7 @@ from threadpoolctl import ThreadpoolController
 from creditmine.config import ProductParams
 from creditmine.decision.inputs import InputSpec, validate_applications
 from creditmine.decision.policy import REFER, apply_policy
+from creditmine.decision.rows import ParsedRows
 
 TOP_REASONS = 4
 REASON_COLUMNS = (
@@ -45,40 +36,15 @@ OUTPUT_COLUMNS = (
 )
 #: Batches up to this many rows are decided on one thread (see DecisionEngine.decide).
 SINGLE_THREAD_ROWS = 64
-#: Names of the artifacts logged with the model (see creditmine.decision.package).
-ARTIFACTS = ("credit_model", "models_meta", "catalog", "policy", "master_scale")
+#: The data files of a decision model (see creditmine.decision.package), in its data folder.
+DATA_FILES = {
+    "credit_model": "credit_model.skops", "models_meta": "models.json", "catalog": "catalog.json",
+    "policy": "policy.json", "master_scale": "master_scale.csv", "config": "config.json",
+}
 
-# (no `from __future__ import annotations` here: MLflow reads predict's type hints at class
-# definition, and a string hint would read as "Any" and warn.)
 # Set only while creditmine.decision.package logs a model: MLflow then loads the new, not yet
 # registered model in this process to check its input example, and the gate has nothing to check.
 _LOGGING_RUN_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("_LOGGING_RUN_ID", default=None)
-
-
-class DecisionModel(mlflow.pyfunc.PythonModel):
-    """MLflow pyfunc of one product: application rows in, decisions with reasons out."""
-
-    def load_context(self, context) -> None:
-        """Pass the deployment gate, then load the credit model, catalog and policy.
-
-        Raises
-        ------
-        creditmine.registry.gate.DeploymentRefused : the version this artifact belongs to is not
-            registered, not approved, its audit trail does not verify, or its artifacts do not match
-            their manifest; the message says which.
-        """
-        from creditmine.registry.gate import guard_deployment, model_dir_of
-
-        settings = dict(context.model_config or {})
-        if _LOGGING_RUN_ID.get() is None or _LOGGING_RUN_ID.get() != settings.get("run_id"):
-            guard_deployment(settings, model_dir_of(context.artifacts))
-        self.engine_ = DecisionEngine.from_artifacts(context.artifacts)
-
-    def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
-        """Decide each application row; see the module docstring for the output columns."""
-        if not isinstance(model_input, pd.DataFrame):
-            model_input = pd.DataFrame(model_input)
-        return self.engine_.decide(model_input)
 
 
 class DecisionEngine:
@@ -118,17 +84,18 @@ class DecisionEngine:
         )
 
     @classmethod
-    def from_artifacts(cls, artifacts: dict[str, str]) -> "DecisionEngine":
-        """Build the engine from the files logged with the model (artifact name -> local path)."""
+    def from_folder(cls, folder) -> "DecisionEngine":
+        """Build the engine from a decision model's data folder (the files of `DATA_FILES`)."""
         from creditmine.artifacts import load_model_file, read_catalog_file
         from creditmine.explain.reasons import ReasonCoder
 
-        missing = [name for name in ARTIFACTS if name not in artifacts]
+        folder = Path(folder)
+        missing = [name for name in DATA_FILES.values() if not (folder / name).is_file()]
         if missing:
-            raise ValueError(f"decision model artifacts lack {missing}; it has {sorted(artifacts)}")
-        credit_model = load_model_file(artifacts["credit_model"])
-        catalog = read_catalog_file(artifacts["catalog"])
-        product = ProductParams.model_validate(json.loads(Path(artifacts["policy"]).read_text(encoding="utf-8")))
+            raise ValueError(f"{folder}: the decision model lacks {missing}")
+        credit_model = load_model_file(folder / DATA_FILES["credit_model"])
+        catalog = read_catalog_file(folder / DATA_FILES["catalog"])
+        product = ProductParams.model_validate(json.loads((folder / DATA_FILES["policy"]).read_text(encoding="utf-8")))
         reason_coder = ReasonCoder(catalog, top_k=TOP_REASONS).fit(credit_model)
         engine = cls(credit_model, reason_coder, product, catalog)
         engine.warm_up()
@@ -136,6 +103,11 @@ class DecisionEngine:
 
     def decide(self, rows: pd.DataFrame) -> pd.DataFrame:
         """One output row per application row, in the same order (columns `OUTPUT_COLUMNS`)."""
+        return pd.DataFrame(self.decide_columns(rows), columns=list(OUTPUT_COLUMNS))
+
+    def decide_columns(self, rows: "pd.DataFrame | ParsedRows") -> dict[str, np.ndarray]:
+        """What `decide` gives, as one array per output column (keys in `OUTPUT_COLUMNS` order),
+        without building a DataFrame; `rows` may be parsed JSON (`ParsedRows`), as served."""
         if len(rows) <= SINGLE_THREAD_ROWS:
             # a few rows: thread start-up and spinning cost more than they save, the more so on
             # a busy machine, so OpenMP (scikit-learn) and numba (SHAP) run on this thread only
@@ -143,7 +115,7 @@ class DecisionEngine:
                 return self._decide(rows)
         return self._decide(rows)
 
-    def _decide(self, rows: pd.DataFrame) -> pd.DataFrame:
+    def _decide(self, rows) -> dict[str, np.ndarray]:
         from creditmine.models.master_scale import assign_grades
 
         n = len(rows)
@@ -176,7 +148,7 @@ class DecisionEngine:
             out["error"][good] = outcome.note
             for column, texts in self.reason_texts(contributions, columns).items():
                 out[column][good] = texts
-        return pd.DataFrame(out, columns=list(OUTPUT_COLUMNS))
+        return out
 
     def pd_and_contributions(self, columns: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Calibrated PD and the reason coder's per-feature log-odds contributions of valid rows.

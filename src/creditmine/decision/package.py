@@ -1,11 +1,11 @@
 """Log the decision model of a product into an MLflow run (stage 05 registers it afterwards).
 
-The logged model is a model from code (`creditmine/decision/decision_model_code.py`, which only
-imports the installed `DecisionModel`) plus data artifacts: the product's primary credit model in
-skops format, `models.json`, the feature catalog (with the reason texts in English and Chinese),
-the product's scope and policy as JSON and the rating master scale. Its configuration records the
-registered-model name, the run and the tracking URI, so that the loaded model can find its
-registered version and pass the deployment gate.
+The logged model is a pyfunc that loads through the installed creditmine
+(``loader_module: creditmine.decision.loader``) and holds data only, in its data folder: the
+product's primary credit model in skops format, `models.json`, the feature catalog (with the reason
+texts in English and Chinese), the product's scope and policy as JSON, the rating master scale, and
+`config.json` naming the registered model, the run and the tracking URI, so that the loaded model
+can find its registered version and pass the deployment gate.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import importlib.metadata
 import json
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,10 +23,8 @@ import pandas as pd
 
 from creditmine.config import RunConfig
 from creditmine.decision.inputs import APPLICATION_FIELDS
-from creditmine.decision.model import OUTPUT_COLUMNS, logging_model
+from creditmine.decision.model import DATA_FILES, OUTPUT_COLUMNS, logging_model
 from creditmine.decision.policy import limit_base_columns
-
-CODE_FILE = Path(__file__).with_name("decision_model_code.py")
 # Distributions the decision model imports at run time (creditmine itself must be installed:
 # serve with `mlflow models serve --env-manager local` from the project's environment).
 _REQUIREMENTS = ("mlflow", "numpy", "pandas", "scipy", "scikit-learn", "skops", "pydantic", "pyyaml")
@@ -60,7 +59,7 @@ def log_decision_model(cfg: RunConfig, product: str, run_id: str):
     credit_model = artifacts.read_model(where, primary)
     catalog = artifacts.read_catalog(where)
     artifacts.read_master_scale(where)  # checked: the engine grades with it
-    paths = {
+    sources = {
         "credit_model": where.model_file(primary),
         "models_meta": where.models_meta,
         "catalog": where.catalog,
@@ -68,24 +67,29 @@ def log_decision_model(cfg: RunConfig, product: str, run_id: str):
     }
     columns = input_columns(list(credit_model.feature_names_in_), product_params.policy)
     example = input_example(where.features_table, columns, product_params.application_products)
+    settings = {
+        "product": product,
+        "model_name": model_name(cfg, product),
+        "run_id": run_id,
+        "tracking_uri": cfg.tracking_uri,
+        "primary_model": primary,
+    }
+
+    from creditmine.decision.loader import DATA_FOLDER
 
     with tempfile.TemporaryDirectory(prefix="creditmine-decision-") as tmp:
-        policy_file = Path(tmp) / "policy.json"
-        policy_file.write_text(json.dumps(product_params.model_dump(mode="json"), indent=1, ensure_ascii=False), encoding="utf-8")
-        artifacts = {name: str(path) for name, path in paths.items()} | {"policy": str(policy_file)}
-        settings = {
-            "product": product,
-            "model_name": model_name(cfg, product),
-            "run_id": run_id,
-            "tracking_uri": cfg.tracking_uri,
-            "primary_model": primary,
-        }
+        data = Path(tmp) / DATA_FOLDER
+        data.mkdir()
+        for name, path in sources.items():
+            shutil.copyfile(path, data / DATA_FILES[name])
+        (data / DATA_FILES["policy"]).write_text(
+            json.dumps(product_params.model_dump(mode="json"), indent=1, ensure_ascii=False), encoding="utf-8")
+        (data / DATA_FILES["config"]).write_text(json.dumps(settings, indent=1), encoding="utf-8")
         with _in_run(cfg.tracking_uri, run_id), logging_model(run_id):
             info = mlflow.pyfunc.log_model(
                 name=MODEL_ARTIFACT,
-                python_model=str(CODE_FILE),
-                artifacts=artifacts,
-                model_config=settings,
+                loader_module="creditmine.decision.loader",
+                data_path=str(data),
                 signature=signature(columns, catalog),
                 input_example=example,
                 pip_requirements=pip_requirements(),

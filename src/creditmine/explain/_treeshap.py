@@ -1,4 +1,6 @@
-"""The compiled kernel of exact path-dependent TreeSHAP (see `creditmine.explain.attributions`).
+"""The compiled path kernel of exact path-dependent TreeSHAP (see `creditmine.explain.attributions`):
+per row, the leaf shares' polynomials by quadrature. It gives the interaction values, and the SHAP
+values when the precomputed tables (`creditmine.explain._treeshap_tables`) exceed the memory budget.
 
 Kept apart so that importing the explain package does not compile anything; numba caches the
 machine code on disk after the first call.

@@ -6,15 +6,19 @@ Two explainers, one result type (`Attributions`):
 - `HistGradientBoostingExplainer`: exact *path-dependent* TreeSHAP of a fitted scikit-learn
   `HistGradientBoostingClassifier`, the same values as
   ``shap.TreeExplainer(estimator, feature_perturbation="tree_path_dependent")`` (the tests pin the
-  two together to 1e-9), but computed by a vectorised, multi-core kernel: shap's C++ path runs at
-  about 600 rows/s for a 300-tree, 31-leaf model on this machine, too slow for 100,000
-  applications in a minute. The kernel uses the identity that the Shapley weight
-  ``k!(d-k-1)!/d!`` is the Beta integral of ``t^k (1-t)^(d-k-1)`` over [0, 1], so a leaf's share
-  of feature i is ``v (o_i - z_i) * integral of prod_{j != i} (z_j (1-t) + o_j t) dt``, a
-  polynomial integral that Gauss-Legendre quadrature evaluates exactly; sums over leaves are
-  shared up the tree (as in Linear TreeSHAP, Yu et al. 2022), O(nodes x quadrature points) per
-  row and tree. Background: the training rows that grew the trees (node counts), so the base value
-  is the count-weighted mean raw log-odds of the trees.
+  two together to 1e-9), computed by creditmine's own kernels: shap's C++ path runs at a few
+  hundred rows/s for a 300-tree, 31-leaf model on this machine. A leaf's share of feature i is
+  ``v (o_i - z_i) * integral of prod_{j != i} (z_j (1-t) + o_j t) dt`` (the Shapley weight
+  ``k!(d-k-1)!/d!`` is the Beta integral of ``t^k (1-t)^(d-k-1)``), where o_j = 1 when the row
+  satisfies the path's conditions on j and z_j is the path's cover of j. It depends on the row
+  only through the bits o, so by default `fit` precomputes it for every bit pattern, in tables
+  shared by groups of leaves (`creditmine.explain._treeshap_plan`: their memory is estimated
+  first and bounded by params explain.treeshap_memory_mb), and a row costs one look-up per group.
+  Over the budget, the *path kernel* (`creditmine.explain._treeshap`) evaluates the integrals
+  per row with Gauss-Legendre quadrature (exact for these polynomials), sums over leaves shared
+  up the tree as in Linear TreeSHAP (Yu et al. 2022); it also gives the interaction values.
+  Background: the training rows that grew the trees (node counts), so the base value is the
+  count-weighted mean raw log-odds of the trees.
 - `ScorecardExplainer`: the scorecard's log-odds are ``intercept + sum_j contribution_j(x_j)``
   (coefficient x WoE), additive and one feature per term, so the exact interventional SHAP value
   against a background is ``contribution_j(x) - mean_background contribution_j``: closed form.
@@ -22,6 +26,7 @@ Two explainers, one result type (`Attributions`):
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,10 +34,20 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from creditmine.config.explain import ExplainParams
+from creditmine.explain._trees import booster_column_order, flatten_trees
+
 __all__ = [
     "AdditivityError", "Attributions", "HistGradientBoostingExplainer", "ScorecardExplainer",
     "check_additivity", "explain_model", "model_frame",
 ]
+
+DEFAULT_MEMORY_BUDGET_MB = ExplainParams.model_fields["treeshap_memory_mb"].default
+# rows per thread batch of the table kernel: 256 explained 100,000 rows about 20 % faster than 64
+TABLE_BATCH_ROWS = 256
+# the table kernels' arrays, in their argument order (see creditmine.explain._treeshap_plan)
+LOOKUP_ARRAYS = ("tree_ranges", "split_int", "split_threshold", "category_left", "pattern_int",
+                 "group_int", "member_int", "add_int", "table")
 
 
 class AdditivityError(ValueError):
@@ -74,7 +89,8 @@ class Attributions:
         return frame
 
 
-def explain_model(model, X: pd.DataFrame, background: pd.DataFrame | None = None) -> Attributions:
+def explain_model(model, X: pd.DataFrame, background: pd.DataFrame | None = None,
+                  memory_budget_mb: float | None = None) -> Attributions:
     """SHAP attributions of a creditmine model's raw log-odds (`decision_function`) for the rows X.
 
     Parameters
@@ -84,6 +100,8 @@ def explain_model(model, X: pd.DataFrame, background: pd.DataFrame | None = None
     X : DataFrame of features with the model's `feature_names_in_` columns.
     background : rows whose mean contribution is the scorecard's reference (the training sample);
         unused by the gradient boosting, whose reference is the data that grew its trees.
+    memory_budget_mb : MiB the boosting's precomputed TreeSHAP tables may take (params
+        explain.treeshap_memory_mb); beyond it the path kernel runs instead.
     """
     if hasattr(model, "contributions"):
         if background is None:
@@ -91,7 +109,7 @@ def explain_model(model, X: pd.DataFrame, background: pd.DataFrame | None = None
         return ScorecardExplainer().fit(model, background).explain(X)
     if hasattr(model, "estimator_") and hasattr(model, "transform_features"):
         matrix = np.asarray(model.transform_features(X), dtype=np.float64)
-        explainer = HistGradientBoostingExplainer().fit(model.estimator_)
+        explainer = HistGradientBoostingExplainer(memory_budget_mb=memory_budget_mb).fit(model.estimator_)
         values = explainer.shap_values(matrix)
         names = [str(n) for n in getattr(model, "model_features_", range(matrix.shape[1]))]
         output = np.asarray(model.decision_function(X), dtype=float).ravel()
@@ -137,39 +155,53 @@ class HistGradientBoostingExplainer(BaseEstimator):
 
     Parameters
     ----------
-    batch_rows : rows processed together per tree by one thread (memory per thread is about
-        nodes x quadrature points x batch_rows x 24 bytes).
+    batch_rows : up to this many rows run on the calling thread alone (no thread start-up); more
+        are split in batches per thread, of this many rows for the path kernel (memory per
+        thread about nodes x quadrature points x batch_rows x 24 bytes), of up to
+        TABLE_BATCH_ROWS for the tables (which measured fastest there).
+    memory_budget_mb : MiB the precomputed tables may take (None: params
+        explain.treeshap_memory_mb, 256); their size is estimated before they are built, and
+        beyond the budget the explainer uses the path kernel (same values, about 5x slower).
 
     Attributes (after `fit`)
     ------------------------
     expected_value_ : float, base value in log-odds: the baseline plus each tree's
         count-weighted mean leaf value (the trees' training data as background).
     n_features_in_ : int, columns of the matrix the estimator was fitted on.
-    quadrature_points_ : int, most Gauss-Legendre points of a tree: ceil(d/2) for d the most
-        distinct features on one of its root-to-leaf paths (exact for the polynomial integrands).
+    kernel_ : "tables" (precomputed per-group tables) or "paths" (the tables exceed the budget).
+    table_memory_mb_ : float, estimated MiB of the tables (inf for a leaf of over 40 features).
+    quadrature_points_ : int, most Gauss-Legendre points of a tree for the path kernel: ceil(d/2)
+        for d the most distinct features on one of its root-to-leaf paths.
     method_ : dict, a description for the report.
 
     Notes
     -----
-    Measured on this machine (2 cores, 300 trees of 31 leaves, 60 features): see
-    benchmarks/results/explain.json. One row costs well under a millisecond after the kernel has
-    been compiled (numba, cached on disk on first use).
+    Measured on this machine (2 shared cores, 300 trees of 31 leaves, 109 features; figures in
+    benchmarks/results/explain.json): fitting builds 66 MiB of tables in about 1.5 s; then one
+    row takes 0.3 ms (p99 0.6 ms) on the calling thread, and 100,000 rows about 8 s on both
+    cores, 5x the path kernel, exact to 1e-14 against it. The kernels are compiled by numba on
+    first use and cached on disk.
     """
 
-    def __init__(self, batch_rows: int = 64):
+    def __init__(self, batch_rows: int = 64, memory_budget_mb: float | None = None):
         self.batch_rows = batch_rows
+        self.memory_budget_mb = memory_budget_mb
 
     def fit(self, estimator) -> "HistGradientBoostingExplainer":
-        """Read the trees of a fitted HistGradientBoostingClassifier (binary) into flat tables."""
+        """Read the trees of a fitted HistGradientBoostingClassifier (binary) into flat tables,
+        and precompute the leaf shares when they fit in the memory budget."""
         check_is_fitted(estimator, "_predictors")
         if getattr(estimator, "n_trees_per_iteration_", 1) != 1:
             raise ValueError("only binary HistGradientBoostingClassifier models can be explained")
         if self.batch_rows < 1:
             raise ValueError(f"batch_rows must be at least 1; got {self.batch_rows}")
-        tables, expected, max_distinct = _flatten_trees(estimator)
+        budget_mb = DEFAULT_MEMORY_BUDGET_MB if self.memory_budget_mb is None else float(self.memory_budget_mb)
+        if budget_mb < 0:
+            raise ValueError(f"memory_budget_mb must be at least 0; got {self.memory_budget_mb}")
+        tables, expected, max_distinct = flatten_trees(estimator)
         self.estimator_ = estimator
         # with categorical features the booster reorders its columns (categories first)
-        self.column_order_ = _booster_column_order(estimator)
+        self.column_order_ = booster_column_order(estimator)
         self.tables_ = tables
         self.expected_value_ = float(np.ravel(estimator._baseline_prediction)[0] + expected)
         self.n_features_in_ = int(estimator.n_features_in_)
@@ -183,21 +215,59 @@ class HistGradientBoostingExplainer(BaseEstimator):
             self.quadrature_nodes_[tree_points == q, :q] = (nodes + 1.0) / 2.0
             self.quadrature_weights_[tree_points == q, :q] = weights / 2.0
         tables["tree_points"] = tree_points.astype(np.int64)
-        import shap
+        self._fit_tables(tables, budget_mb)
         self.method_ = {
             "algorithm": "exact TreeSHAP, path-dependent (equal to shap.TreeExplainer with "
                          "feature_perturbation='tree_path_dependent'), vectorised kernel",
+            "kernel": self.kernel_,
+            "kernel_detail": (
+                f"leaf shares precomputed per group of leaves at fit ({self.table_memory_mb_:.1f} MiB), "
+                "one table look-up per group and row" if self.kernel_ == "tables" else
+                f"path polynomials per row: the tables would take {self.table_memory_mb_:.1f} MiB, "
+                f"over the budget of {budget_mb:g} MiB"
+            ),
             "background": "the training rows that grew the trees (node sample counts)",
             "output_space": "raw log-odds of default (decision_function, before calibration)",
             "trees": int(len(estimator._predictors)),
             "quadrature_points": self.quadrature_points_,
-            "shap_version": shap.__version__,
+            "table_memory_mb": round(self.table_memory_mb_, 2) if np.isfinite(self.table_memory_mb_) else None,
+            "memory_budget_mb": budget_mb,
+            # the version only: importing shap takes seconds, and a served model loads this
+            "shap_version": _distribution_version("shap"),
         }
         return self
 
+    def _fit_tables(self, tables: dict, budget_mb: float) -> None:
+        """Estimate the tables; build them and the kernels' scratch when within the budget."""
+        from creditmine.explain._treeshap_plan import build_tables, plan_tables
+
+        plan = plan_tables(tables)
+        self.table_memory_mb_ = plan.estimated_bytes / 2 ** 20
+        self.kernel_ = "tables" if plan.feasible and self.table_memory_mb_ <= budget_mb else "paths"
+        self.lookup_ = None
+        if self.kernel_ == "tables":
+            lookup = build_tables(tables, plan)
+            self.lookup_ = tuple(lookup[name] for name in LOOKUP_ARRAYS)
+            self.lookup_scratch_ = int(lookup["max_scratch"])
+            # one application online: buffers owned by the explainer, taken under a lock that a
+            # concurrent caller does not wait for (it allocates its own)
+            self._row_work = np.empty((3, self.lookup_scratch_), dtype=np.int64)
+            self._work = np.empty((3, self.lookup_scratch_, self.batch_rows), dtype=np.int64)
+        self._work_lock = threading.Lock()
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_work_lock", None)       # locks do not pickle; a new one on load
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        self._work_lock = threading.Lock()
+
     def shap_values(self, X) -> np.ndarray:
         """SHAP values (n_rows, n_features) of the raw log-odds for the matrix X (float, NaN allowed)."""
-        values = self._run(self._booster_matrix(X))
+        matrix = self._booster_matrix(X)
+        values = self._run(matrix) if self.lookup_ is None else self._run_tables(matrix)
         return self._to_original_columns(values)
 
     def interaction_values(self, X, features) -> np.ndarray:
@@ -242,6 +312,28 @@ class HistGradientBoostingExplainer(BaseEstimator):
             self.quadrature_weights_, int(t["max_nodes"]),
             batch_rows=int(self.batch_rows), cond_feature=int(cond_feature), cond_on=bool(cond_on),
         )
+
+    def _run_tables(self, matrix: np.ndarray) -> np.ndarray:
+        import numba
+
+        from creditmine.explain._treeshap_tables import explain_parallel, explain_serial
+
+        n_rows = matrix.shape[0]
+        if n_rows > self.batch_rows:
+            # up to TABLE_BATCH_ROWS rows per batch (a tree's tables stay in cache while they are
+            # read), but at least one batch per thread
+            per_thread = -(-n_rows // numba.get_num_threads())
+            batch = max(int(self.batch_rows), min(TABLE_BATCH_ROWS, per_thread))
+            return explain_parallel(matrix, batch, self.lookup_scratch_, *self.lookup_)
+        out = np.zeros(matrix.shape)
+        if self._work_lock.acquire(blocking=False):
+            try:
+                explain_serial(matrix, out, self._row_work, self._work, *self.lookup_)
+            finally:
+                self._work_lock.release()
+        else:
+            explain_serial(matrix, out, np.empty_like(self._row_work), np.empty_like(self._work), *self.lookup_)
+        return out
 
     def _to_original_columns(self, values: np.ndarray) -> np.ndarray:
         if self.column_order_ is None:
@@ -290,119 +382,10 @@ class ScorecardExplainer(BaseEstimator):
         )
 
 
-def _flatten_trees(estimator) -> tuple[dict, float, int]:
-    """Every tree's nodes in pre-order, with the per-edge facts the kernel needs.
+def _distribution_version(name: str) -> str | None:
+    from importlib import metadata
 
-    For the edge into node c from its parent p (splitting on feature j): `cover` is the product of
-    the count fractions of every edge on j from the root to c (the path-dependent "zero fraction"),
-    `previous` the slot of the nearest ancestor edge on the same feature (-1 when none), so the
-    kernel can replace that feature's factor rather than multiply it twice. A categorical split
-    gets a row of `category_left`: for each code 0..255, 1 when the booster sends it left (the
-    split's left categories; unknown categories follow missing values, as the booster does).
-    """
-    columns = {k: [] for k in ("parent", "feature", "threshold", "missing_left", "is_left", "cover",
-                               "previous", "is_leaf", "value", "left", "right", "category")}
-    category_left = []
-    known = f_index = None
-    if getattr(estimator, "is_categorical_", None) is not None and np.any(estimator.is_categorical_):
-        known_bitsets, f_index = estimator._bin_mapper.make_known_categories_bitsets()
-        known = _bits(known_bitsets)
-    tree_start = [0]
-    expected = 0.0
-    max_distinct = 0
-    max_nodes = 0
-    tree_distinct = []
-    for stage in estimator._predictors:
-        distinct = 0
-        predictor = stage[0]
-        nodes = predictor.nodes
-        raw_left = _bits(predictor.raw_left_cat_bitsets) if len(predictor.raw_left_cat_bitsets) else None
-        base = tree_start[-1]
-        order = []          # pre-order of node ids
-        slot = {}
-        stack = [(0, -1, -1, False, {})]   # node, parent node, parent slot, is_left, feature -> slot
-        while stack:
-            node, parent, parent_slot, is_left, last_on = stack.pop()
-            slot[node] = base + len(order)
-            order.append(node)
-            s = slot[node]
-            rec = nodes[node]
-            category = -1
-            if parent < 0:
-                columns["parent"].append(-1)
-                columns["feature"].append(0)
-                columns["threshold"].append(0.0)
-                columns["missing_left"].append(0)
-                columns["is_left"].append(0)
-                columns["cover"].append(1.0)
-                columns["previous"].append(-1)
-            else:
-                prec = nodes[parent]
-                feature = int(prec["feature_idx"])
-                fraction = float(rec["count"]) / float(prec["count"])
-                previous = last_on.get(feature, -1)
-                cover = fraction * (columns["cover"][previous] if previous >= 0 else 1.0)
-                columns["parent"].append(parent_slot)
-                columns["feature"].append(feature)
-                columns["threshold"].append(float(prec["num_threshold"]))
-                columns["missing_left"].append(int(prec["missing_go_to_left"]))
-                columns["is_left"].append(int(is_left))
-                columns["cover"].append(cover)
-                columns["previous"].append(previous)
-                if prec["is_categorical"]:
-                    goes_left = raw_left[int(prec["bitset_idx"])].copy()
-                    unknown = ~goes_left & ~known[int(f_index[feature])]
-                    goes_left[unknown] = bool(prec["missing_go_to_left"])
-                    category = len(category_left)
-                    category_left.append(goes_left)
-                last_on = {**last_on, feature: s}
-            columns["category"].append(category)
-            leaf = bool(rec["is_leaf"])
-            columns["is_leaf"].append(int(leaf))
-            columns["value"].append(float(rec["value"]))
-            columns["left"].append(-1)
-            columns["right"].append(-1)
-            if leaf:
-                expected += float(rec["value"]) * float(rec["count"]) / float(nodes[0]["count"])
-                max_distinct = max(max_distinct, len(last_on))
-                distinct = max(distinct, len(last_on))
-            else:
-                # right pushed first so the left subtree comes next in pre-order
-                stack.append((int(rec["right"]), node, s, False, last_on))
-                stack.append((int(rec["left"]), node, s, True, last_on))
-        for node in order:
-            rec = nodes[node]
-            if not rec["is_leaf"]:
-                columns["left"][slot[node]] = slot[int(rec["left"])]
-                columns["right"][slot[node]] = slot[int(rec["right"])]
-        max_nodes = max(max_nodes, len(order))
-        tree_start.append(base + len(order))
-        tree_distinct.append(distinct)
-    dtypes = {"threshold": np.float64, "cover": np.float64, "value": np.float64}
-    tables = {k: np.asarray(v, dtype=dtypes.get(k, np.int64)) for k, v in columns.items()}
-    tables["category_left"] = (np.asarray(category_left, dtype=np.uint8).reshape(-1, 256)
-                               if category_left else np.zeros((1, 256), dtype=np.uint8))
-    tables["tree_start"] = np.asarray(tree_start, dtype=np.int64)
-    tables["tree_distinct"] = np.asarray(tree_distinct, dtype=np.int64)
-    tables["max_nodes"] = max_nodes
-    return tables, expected, max_distinct
-
-
-def _booster_column_order(estimator) -> np.ndarray | None:
-    """Original column of each column the trees split on, when the booster reorders them."""
-    preprocessor = getattr(estimator, "_preprocessor", None)
-    if preprocessor is None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
         return None
-    order = np.empty(estimator.n_features_in_, dtype=np.int64)
-    for name, _, mask in preprocessor.transformers_:
-        if name == "remainder":
-            continue
-        where = preprocessor.output_indices_[name]
-        order[where] = np.flatnonzero(np.asarray(mask, dtype=bool))
-    return order
-
-
-def _bits(bitsets: np.ndarray) -> np.ndarray:
-    """(rows, 8) uint32 bitsets -> (rows, 256) booleans: bit v of row r is word v // 32, bit v % 32."""
-    words = np.ascontiguousarray(bitsets, dtype="<u4")
-    return np.unpackbits(words.view(np.uint8), axis=1, bitorder="little").astype(bool)

@@ -22,11 +22,13 @@ ranking, so one signal takes one place; the statement names the group's stronges
 its value. Only groups that push the PD up (sum > 0) become reasons.
 
 Measured on this machine (2 shared cores; the default gradient boosting: 300 trees of 31 leaves,
-105 features; `benchmarks/explain.py`, figures in benchmarks/results/explain.json): one application,
-SHAP + reasons + statements in both languages (`explain`), p50 about 7 ms when the machine is quiet
-(of which the model's own `transform_features` about 4 ms, the SHAP kernel about 1.2 ms, the reason
-table about 1.7 ms); with `matrix_contributions` the caller can reuse the matrix it scored the PD
-with. 100,000 applications: SHAP about 31 s, reasons from SHAP about 4 s.
+109 features; `benchmarks/explain.py`, figures in benchmarks/results/explain.json): one
+application from its booster row, SHAP + the top 4 reasons ranked and stated in both languages
+(`rank` and `statements`, as the decision model serves it) p50 0.5 ms, p99 0.9 ms, of which SHAP
+0.3 ms. `explain` on a one-row DataFrame takes about 8 ms, nearly all of it the model's pandas
+`transform_features` (and about 1 ms the reason DataFrame); with `matrix_contributions` the
+caller can reuse the matrix it scored the PD with. 100,000 applications: SHAP about 9 s, reasons
+from SHAP about 2 s.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ from sklearn.utils.validation import check_is_fitted
 
 __all__ = ["REASON_COLUMNS", "ReasonCoder", "to_wide", "top_reason_agreement"]
 
+# up to this many (feature, value) pairs, statements are formatted one pair at a time
+FEW_STATEMENTS = 16
 REASON_COLUMNS = (
     "application_id", "model", "rank", "reason_group", "feature", "value", "contribution",
     "statement_en", "statement_zh",
@@ -97,6 +101,16 @@ class ReasonCoder(BaseEstimator):
         self.groups_, self.group_index_ = np.unique(np.asarray(group_names, dtype=object), return_inverse=True)
         self.groups_ = [str(g) for g in self.groups_]
         self.value_columns_ = [s.name if s is not None else f for s, f in zip(self.specs_, self.features_)]
+        # built once, so that ranking one application is a few small array operations
+        n_features, n_groups = len(self.features_), len(self.groups_)
+        self.membership_ = np.zeros((n_features, n_groups))
+        self.membership_[np.arange(n_features), self.group_index_] = 1.0
+        # each group's columns in ascending order, padded with n_features (a column of -inf)
+        sizes = np.bincount(self.group_index_, minlength=n_groups)
+        self.group_columns_ = np.full((n_groups, max(1, sizes.max(initial=0))), n_features, dtype=np.int64)
+        for g in range(n_groups):
+            members = np.flatnonzero(self.group_index_ == g)
+            self.group_columns_[g, :len(members)] = members
         return self
 
     # -- the whole thing ---------------------------------------------------------------------
@@ -160,11 +174,9 @@ class ReasonCoder(BaseEstimator):
         strongest feature; group_sum : ndarray (m,), the group's summed log-odds (> 0).
         """
         check_is_fitted(self, "features_")
-        n, n_features = contributions.shape
+        n = contributions.shape[0]
         n_groups = len(self.groups_)
-        membership = np.zeros((n_features, n_groups))
-        membership[np.arange(n_features), self.group_index_] = 1.0
-        sums = contributions @ membership
+        sums = contributions @ self.membership_
         k = min(self.top_k, n_groups)
         if k == 0 or n == 0:
             empty = np.zeros(0, dtype=np.int64)
@@ -174,16 +186,16 @@ class ReasonCoder(BaseEstimator):
         order = np.argsort(-top_sums, axis=1, kind="stable")
         top = np.take_along_axis(top, order, axis=1)
         top_sums = np.take_along_axis(top_sums, order, axis=1)
-        # the strongest feature of each group: mask other groups' columns out, then argmax
-        strongest = self._strongest_feature(contributions)
         keep = top_sums > 0
         row = np.repeat(np.arange(n), k).reshape(n, k)[keep]
         groups = top[keep]
-        return row, strongest[row, groups], top_sums[keep]
+        return row, self._strongest_feature(contributions, row, groups), top_sums[keep]
 
     def statements(self, feature: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """English and Chinese statements for (feature column, value) pairs, formatted per feature."""
         check_is_fitted(self, "features_")
+        if len(feature) <= FEW_STATEMENTS:
+            return self._few_statements(feature, values)
         en = np.empty(len(feature), dtype=object)
         zh = np.empty(len(feature), dtype=object)
         for f in np.unique(feature):
@@ -194,16 +206,42 @@ class ReasonCoder(BaseEstimator):
         return en, zh
 
     # -- helpers --------------------------------------------------------------------------------
-    def _strongest_feature(self, contributions: np.ndarray) -> np.ndarray:
-        """(n, groups): the column of the largest contribution within each group."""
-        n = contributions.shape[0]
-        best = np.full((n, len(self.groups_)), -np.inf)
-        where = np.zeros((n, len(self.groups_)), dtype=np.int64)
-        for i, g in enumerate(self.group_index_):
-            better = contributions[:, i] > best[:, g]
-            best[better, g] = contributions[better, i]
-            where[better, g] = i
-        return where
+    def _few_statements(self, feature: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`statements` one pair at a time, the same texts as `_format` (equal values of a feature
+        take the first one's text): for one application's few reasons, cheaper than the array
+        operations per feature."""
+        en = np.empty(len(feature), dtype=object)
+        zh = np.empty(len(feature), dtype=object)
+        formatted = {}
+        for m in range(len(feature)):
+            f, value = int(feature[m]), values[m]
+            template_en, template_zh, missing_en, missing_zh = _templates(self.specs_[f], self.features_[f])
+            if pd.isna(value):
+                en[m], zh[m] = missing_en, missing_zh
+                continue
+            texts = formatted.setdefault(f, {})
+            if value not in texts:
+                texts[value] = (_fill(template_en, value), _fill(template_zh, value))
+            en[m], zh[m] = texts[value]
+        return en, zh
+
+    def _strongest_feature(self, contributions: np.ndarray, row: np.ndarray, groups: np.ndarray) -> np.ndarray:
+        """The column of the largest contribution of group ``groups[m]`` in row ``row[m]``: the
+        first of its columns holding the maximum, ignoring NaN; column 0 when none exceeds -inf.
+
+        Only the (row, group) pairs that are reasons are looked at, so one application costs a
+        few array operations rather than one pass per feature.
+        """
+        if len(row) == 0:
+            return np.zeros(0, dtype=np.int64)
+        columns = self.group_columns_[groups]                      # (m, largest group)
+        values = np.full((len(row), columns.shape[1]), -np.inf)
+        real = columns < contributions.shape[1]                     # the padding stays -inf
+        values[real] = contributions[np.broadcast_to(row[:, None], columns.shape)[real], columns[real]]
+        values[np.isnan(values)] = -np.inf
+        best = np.argmax(values, axis=1)
+        found = values[np.arange(len(row)), best] > -np.inf
+        return np.where(found, columns[np.arange(len(row)), best], 0)
 
     def _values(self, X: pd.DataFrame, row: np.ndarray, feature: np.ndarray) -> np.ndarray:
         """The applicant's value of each reason's feature (object: floats, or category strings)."""
@@ -279,21 +317,26 @@ def _format(spec, name: str, values: np.ndarray) -> tuple[np.ndarray, np.ndarray
     missing = np.asarray(pd.isna(values), dtype=bool)
     en = np.empty(len(values), dtype=object)
     zh = np.empty(len(values), dtype=object)
-    if spec is None:
-        template_en = template_zh = name + " = {value}"
-        what_en = what_zh = name
-    else:
-        template_en, template_zh = spec.reason_en, spec.reason_zh
-        what_en, what_zh = spec.description_en, spec.description_zh
-    en[missing] = f"No record: {what_en}"
-    zh[missing] = f"无记录：{what_zh}"
-    present = ~missing
-    if present.any():
-        codes, uniques = pd.factorize(pd.Series(values[present], dtype=object))
-        uniques = list(uniques)
+    template_en, template_zh, en[missing], zh[missing] = _templates(spec, name)
+    present = np.flatnonzero(~missing)
+    if len(present):
+        # each distinct value formatted once, the first of equal values standing for them all
+        # (what pandas.factorize does, without building a Series for an application's 4 reasons)
+        first = {}
+        codes = np.fromiter((first.setdefault(v, len(first)) for v in values[present]), dtype=np.int64,
+                            count=len(present))
+        uniques = list(first)
         en[present] = np.asarray([_fill(template_en, v) for v in uniques], dtype=object)[codes]
         zh[present] = np.asarray([_fill(template_zh, v) for v in uniques], dtype=object)[codes]
     return en, zh
+
+
+def _templates(spec, name: str) -> tuple[str, str, str, str]:
+    """The feature's statement templates (English, Chinese) and its texts for a missing value."""
+    if spec is None:
+        return name + " = {value}", name + " = {value}", f"No record: {name}", f"无记录：{name}"
+    return (spec.reason_en, spec.reason_zh, f"No record: {spec.description_en}",
+            f"无记录：{spec.description_zh}")
 
 
 def _fill(template: str, value) -> str:

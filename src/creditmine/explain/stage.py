@@ -156,7 +156,8 @@ def _attributions(inputs: _Inputs) -> tuple[dict, dict]:
         model = inputs.models[name]
         X = model_frame(model, inputs.oot, "features.parquet")
         started = time.perf_counter()
-        att = explain_model(model, X, background=model_frame(model, inputs.train, "features.parquet"))
+        att = explain_model(model, X, background=model_frame(model, inputs.train, "features.parquet"),
+                            memory_budget_mb=inputs.params.treeshap_memory_mb)
         seconds = time.perf_counter() - started
         error = check_additivity(att, inputs.params.additivity_tolerance, f"{inputs.product}/{name}")
         att.to_frame(inputs.oot["application_id"]).to_parquet(inputs.where.shap_values(name), index=False)

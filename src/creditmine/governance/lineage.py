@@ -2,10 +2,11 @@
 
 `log_pipeline_run` gathers what stages 01-04 wrote into one run: params, every metric, the executed
 notebooks and HTML reports, the scorecard table, the data dictionary, the model card, the input
-tables with their SHA-256 digests, the git commit and whether the tree was dirty, and
-`manifest.json`, the SHA-256 of every artifact. Artifact layout of a run::
+tables with their SHA-256 digests, the git commit and whether the tree was dirty. The registration
+adds `manifest.json` (the SHA-256 of every artifact and model file, built from the store's own
+bytes; `creditmine.governance.service`). Artifact layout of a run::
 
-    manifest.json                 sha256 of every file below (and of the model's, under model/)
+    manifest.json                 (at registration) sha256 of every file below and of the model's, under model/
     inputs.json                   the input tables: path, rows, sha256
     config/params.yaml, config/product.yaml, config/policy.json
     01_build_features/ data_dictionary.csv catalog.json profile.json
@@ -17,13 +18,10 @@ tables with their SHA-256 digests, the git commit and whether the tree was dirty
 
 from __future__ import annotations
 
-import getpass
 import json
 import math
-import os
 import re
 import shutil
-import subprocess
 import tempfile
 import time
 import warnings
@@ -33,12 +31,10 @@ from creditmine import artifacts
 from creditmine.config import RunConfig
 from creditmine.config.tracking import TrackingParams
 from creditmine.registry import manifest as mf
-from creditmine.registry.states import TAG_DEVELOPER, TAG_MANIFEST, TAG_PRIMARY, TAG_VERDICT, experiment_name
+from creditmine.registry.states import TAG_PRIMARY, TAG_VERDICT, experiment_name
 from creditmine.registry.store import connect, ensure_experiment, git_state, with_retries
 
-__all__ = ["developer_identity", "log_pipeline_run"]
-
-ENV_DEVELOPER = "CREDITMINE_DEVELOPER"
+__all__ = ["log_pipeline_run", "log_version_run"]
 _MAX_PARAM_CHARS = 6000
 _BATCH = 100
 
@@ -77,7 +73,33 @@ def log_pipeline_run(cfg: RunConfig, product: str) -> str:
     ------
     FileNotFoundError naming a required stage output that is missing.
     """
-    from mlflow.entities import Metric, Param, RunTag
+    client, run_id, metrics = _open_run(cfg, product)
+    _log_metrics(client, run_id, metrics, cfg.params.mlflow)
+    return run_id
+
+
+def log_version_run(cfg: RunConfig, product: str):
+    """`log_pipeline_run` with the decision model logged into the run, before its metrics.
+
+    MLflow links a run's metrics to a model logged into it by reading each metric's history, one
+    request per metric (~480 here, minutes against a team server); logged first, the model meets
+    no metrics and the metrics are then logged once, carrying its model id.
+
+    Returns
+    -------
+    (run_id, mlflow.models.model.ModelInfo)
+    """
+    from creditmine.decision.package import log_decision_model
+
+    client, run_id, metrics = _open_run(cfg, product)
+    info = log_decision_model(cfg, product, run_id)
+    _log_metrics(client, run_id, metrics, cfg.params.mlflow, model_id=info.model_id)
+    return run_id, info
+
+
+def _open_run(cfg: RunConfig, product: str):
+    """Create the run with its tags, params, inputs and artifacts; return (client, run_id, metrics)."""
+    from mlflow.entities import Param, RunTag
 
     where = artifacts.layout(cfg, product)
     settings = cfg.params.mlflow
@@ -90,8 +112,6 @@ def log_pipeline_run(cfg: RunConfig, product: str) -> str:
         _stage_artifacts(cfg, where, staging)
         inputs = _input_tables(cfg)
         (staging / "inputs.json").write_text(json.dumps(inputs, indent=1) + "\n", encoding="utf-8")
-        manifest = mf.build_manifest(staging)
-        manifest_hash = mf.write_manifest(manifest, staging / mf.MANIFEST_FILE)
 
         client = connect(cfg.tracking_uri, settings)
         experiment_id = ensure_experiment(client, experiment_name(cfg, product), cfg, settings)
@@ -105,8 +125,6 @@ def log_pipeline_run(cfg: RunConfig, product: str) -> str:
             "params_hash": cfg.params_hash,
             TAG_PRIMARY: primary,
             TAG_VERDICT: str(validation.get("verdict", "unknown")),
-            TAG_MANIFEST: manifest_hash,
-            TAG_DEVELOPER: developer_identity(cfg.root),
         }
         for name, light in _lights(validation).items():
             tags[f"light.{name}"] = light
@@ -114,20 +132,25 @@ def log_pipeline_run(cfg: RunConfig, product: str) -> str:
             lambda: client.create_run(experiment_id, run_name=f"{cfg.run_name}-{product}", tags=tags), settings
         )
         run_id = run.info.run_id
-        params = _flat_params(cfg, product)
-        metrics = _run_metrics(where, validation)
-        now = int(time.time() * 1000)
-        param_items = [Param(k, v) for k, v in params.items()]
-        metric_items = [Metric(k, v, now, 0) for k, v in metrics.items()]
-        for start in range(0, max(len(param_items), len(metric_items)), _BATCH):
-            with_retries(lambda s=start: client.log_batch(
-                run_id, metrics=metric_items[s:s + _BATCH], params=param_items[s:s + _BATCH]
-            ), settings)
+        param_items = [Param(k, v) for k, v in _flat_params(cfg, product).items()]
+        for start in range(0, len(param_items), _BATCH):
+            with_retries(lambda s=start: client.log_batch(run_id, params=param_items[s:s + _BATCH]), settings)
         with_retries(lambda: client.log_batch(run_id, tags=[RunTag("mlflow.note.content", _run_note(validation, cfg, product))]), settings)
         _log_inputs(client, run_id, inputs, settings)
         client.log_artifacts(run_id, str(staging))
         with_retries(lambda: client.set_terminated(run_id, "FINISHED"), settings)
-    return run_id
+    return client, run_id, _run_metrics(where, validation)
+
+
+def _log_metrics(client, run_id: str, metrics: dict[str, float], settings: TrackingParams,
+                 model_id: str | None = None) -> None:
+    """Every metric at step 0, in batches; linked to the logged model `model_id` when given."""
+    from mlflow.entities import Metric
+
+    now = int(time.time() * 1000)
+    items = [Metric(k, v, now, 0, model_id=model_id) for k, v in metrics.items()]
+    for start in range(0, len(items), _BATCH):
+        with_retries(lambda s=start: client.log_batch(run_id, metrics=items[s:s + _BATCH]), settings)
 
 
 def _stage_artifacts(cfg: RunConfig, where: artifacts.Layout, staging: Path) -> None:
@@ -260,16 +283,3 @@ def _run_note(validation: dict, cfg: RunConfig, product: str) -> str:
 def _copy(source: Path, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy2(source, target)
-
-
-def developer_identity(root: str | os.PathLike | None = None) -> str:
-    """Who develops: ``CREDITMINE_DEVELOPER``, else git's user.name, else the OS user."""
-    if os.environ.get(ENV_DEVELOPER):
-        return os.environ[ENV_DEVELOPER].strip()
-    try:
-        name = subprocess.run(
-            ["git", "config", "user.name"], cwd=root or ".", capture_output=True, text=True, timeout=10
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        name = ""
-    return name or getpass.getuser()

@@ -18,13 +18,10 @@ import pandas as pd
 
 from creditmine import artifacts
 from creditmine.config import RunConfig
-from creditmine.governance.lineage import developer_identity, log_pipeline_run
-from creditmine.registry import audit, manifest as mf
-from creditmine.registry.gate import DOWNLOAD_ONLY, MODEL_PREFIX
-from creditmine.registry.states import (
-    PENDING, TAG_DEVELOPER, TAG_MANIFEST, TAG_PRIMARY, TAG_STATE, TAG_VERDICT, model_name,
-)
-from creditmine.registry.store import _download, connect, download_model, exists, store_lock, with_retries
+from creditmine.governance.lineage import log_version_run
+from creditmine.registry import manifest as mf
+from creditmine.registry.states import model_name
+from creditmine.registry.store import _download, connect
 
 __all__ = ["RegisterResult", "manifest_table", "register_version", "run"]
 
@@ -48,22 +45,61 @@ class RegisterResult:
     manifest: pd.DataFrame
     review: dict = field(default_factory=dict)
 
-    def tags(self) -> pd.DataFrame:
-        """The version's tags, one row each."""
-        return pd.Series(self.version.tags, name=f"{self.version.name} version {self.version.version}").to_frame()
+    def at_a_glance(self, cfg: RunConfig | None = None):
+        """The report's opening panel: the version, its review state and verdict, and the next step
+        (never approval for a red verdict). `cfg` adds `--params` to the commands when the params
+        name the store."""
+        from creditmine.reports import register
 
-    def lit_tests(self) -> pd.DataFrame:
-        """The lit tests and key metrics of the review, first 25."""
-        return pd.DataFrame(self.review.get("metrics", [])).head(25)
+        gating = cfg.params.validation.gating if cfg is not None else ()
+        return register.at_a_glance(self.version.name, self.version.version, dict(self.version.tags), self.review,
+                                    len(self.manifest), register.store_args(cfg), gating)
 
-    def comparison(self) -> pd.DataFrame:
-        """Metric deltas against the current champion (empty when there is none)."""
-        return pd.DataFrame(self.review.get("comparison", {}).get("metrics", []),
-                            columns=["metric", "candidate", "champion", "delta"]).head(25)
+    def next_steps(self, cfg: RunConfig | None = None) -> list[tuple[str, str]]:
+        """What to do with the version: (sentence, command) pairs."""
+        from creditmine.reports import register
 
-    def comparison_summary(self) -> pd.DataFrame:
-        facts = {k: v for k, v in self.review.get("comparison", {}).items() if k not in ("metrics", "decisions")}
-        return pd.Series(facts | {"review_pack": self.review.get("review_pack", "")}, name="comparison").to_frame()
+        tags = self.version.tags
+        return register.next_steps(self.version.name, self.version.version, tags.get(TAG_VERDICT, ""),
+                                   tags.get(TAG_STATE, ""), register.store_args(cfg))
+
+    def run_facts(self):
+        """The MLflow run and the logged decision model, as a table (HTML)."""
+        from creditmine.reports.tables import table
+
+        return table(pd.DataFrame([("MLflow run id", self.run_id), ("logged decision model", self.model_uri),
+                                   ("registered as", f"{self.version.name} version {self.version.version}")],
+                                  columns=["what", "value"]), formats={"value": "text"})
+
+    def tags(self):
+        """The version's tags, one row each, values in full (HTML)."""
+        from creditmine.reports import register
+
+        return register.tags(dict(self.version.tags))
+
+    def manifest_table(self):
+        """Files per group, and every file with its SHA-256 collapsed (HTML)."""
+        from creditmine.reports import register
+
+        return register.manifest(self.manifest)
+
+    def lit_tests(self, gating=()):
+        """The lit tests (the `gating` ones first and solid) and, collapsed, every other metric (HTML)."""
+        from creditmine.reports import register
+
+        return register.lit_tests(self.review, gating)
+
+    def comparison(self):
+        """Metric deltas against the current champion, or why there is none (HTML)."""
+        from creditmine.reports import register
+
+        return register.comparison(self.review, self.version.name)
+
+    def comparison_summary(self):
+        """The comparison's PSI and swap set, and the path of the review pack (HTML)."""
+        from creditmine.reports import register
+
+        return register.comparison_facts(self.review)
 
 
 def run(cfg: RunConfig, product: str, progress: bool = True) -> RegisterResult:
@@ -75,82 +111,48 @@ def run(cfg: RunConfig, product: str, progress: bool = True) -> RegisterResult:
     product : a product of `cfg` whose stages 01-04 have run.
     progress : unused (the stage is a few calls); kept so that every stage has the same signature.
     """
-    from creditmine.decision.package import log_decision_model
     from creditmine.governance.review import show
 
-    run_id = log_pipeline_run(cfg, product)
-    model_info = log_decision_model(cfg, product, run_id)
+    run_id, model_info = log_version_run(cfg, product)
     version = register_version(cfg, product, run_id, model_info.model_uri)
     review = show(cfg.tracking_uri, version.name, version.version, cfg.params)
     return RegisterResult(run_id, model_info.model_uri, version, manifest_table(cfg, run_id), review)
 
 
-def register_version(cfg: RunConfig, product: str, run_id: str, model_uri: str, developer: str | None = None):
-    """Register the model logged in `run_id` as a new version of the product's model, pending review.
+def register_version(cfg: RunConfig, product: str, run_id: str, model_uri: str):
+    """Register the decision model logged in `run_id` as a new version of the product's model, pending review.
 
-    The run's manifest is extended with the model's files (under ``model/``); the version gets the
-    model card as its description and the tags `validation_verdict`, `review_state` (``pending``),
-    `manifest_hash`, `developer` and `primary_model`; no alias is touched. The registration is the
-    version's first audit-trail entry, and registration.json records run id, model name, version
-    and manifest hash.
+    The review rules register it (`creditmine.governance.review.actions`: in this process as the
+    OS user for the embedded store, inside the team server as the authenticated account): they
+    build the manifest from the store's bytes, vet the model, read the verdict from the run's
+    validation results and record all of it, signed, as the version's first audit-trail entry;
+    the version gets the model card as its description. registration.json records run id, model
+    name, version and manifest hash.
 
     Parameters
     ----------
     cfg, product : as for `run`.
-    run_id : the run returned by `log_pipeline_run`.
-    model_uri : the logged model (``models:/m-...`` as returned by ``log_model``, or ``runs:/...``).
-    developer : who built the model; ``CREDITMINE_DEVELOPER``, the git user or the OS user when None.
+    run_id : the run returned by `log_version_run`.
+    model_uri : the logged decision model, ``models:/m-...`` as `log_model` returns it.
 
     Returns
     -------
     mlflow.entities.model_registry.ModelVersion
     """
-    where = artifacts.layout(cfg, product)
-    settings = cfg.params.mlflow
-    client = connect(cfg.tracking_uri, settings)
-    run = client.get_run(run_id)
+    from creditmine.governance.review import actions
+
+    if not model_uri.startswith("models:/m-"):
+        raise ValueError(f"expected the logged model's URI models:/m-...; got {model_uri!r}")
     name = model_name(cfg, product)
-    developer = developer or developer_identity(cfg.root)
-    model_card = where.model_card_md.read_text(encoding="utf-8")
-    with tempfile.TemporaryDirectory(prefix="creditmine-reg-") as tmp:
-        tmp = Path(tmp)
-        run_manifest = mf.read_manifest(_download(client, run_id, mf.MANIFEST_FILE, tmp / "run"))
-        model_dir = download_model(model_uri, tmp / "model", cfg.tracking_uri)
-        model_manifest = mf.build_manifest(model_dir, prefix=MODEL_PREFIX, exclude=(mf.MANIFEST_FILE, *DOWNLOAD_ONLY))
-        full = mf.merge(run_manifest, model_manifest)
-        manifest_hash = mf.write_manifest(full, tmp / mf.MANIFEST_FILE)
-        client.log_artifact(run_id, str(tmp / mf.MANIFEST_FILE))
-    with_retries(lambda: client.set_tag(run_id, TAG_MANIFEST, manifest_hash), settings)
-    tags = {
-        TAG_VERDICT: run.data.tags.get(TAG_VERDICT, "unknown"),
-        TAG_STATE: PENDING,
-        TAG_MANIFEST: manifest_hash,
-        TAG_DEVELOPER: developer,
-        TAG_PRIMARY: run.data.tags.get(TAG_PRIMARY, ""),
-        "product": product,
-        "run_name": cfg.run_name,
-    }
-    model_id = model_uri[len("models:/"):] if model_uri.startswith("models:/m-") else None
-    with store_lock(cfg.tracking_uri, settings):
-        if not exists(lambda: client.get_registered_model(name)):
-            with_retries(lambda: client.create_registered_model(
-                name, description=f"Credit model of the product '{product}' (creditmine); review with `creditmine review`."
-            ), settings)
-        version = with_retries(lambda: client.create_model_version(
-            name, source=model_uri, run_id=run_id, tags=tags, description=model_card, model_id=model_id
-        ), settings)
-        audit.append(
-            cfg.tracking_uri, "register", name, version.version, developer,
-            comment=f"registered from run {run_id} ({cfg.run_name})",
-            details={"run_id": run_id, "manifest_hash": manifest_hash, "verdict": tags[TAG_VERDICT],
-                     "model_uri": model_uri, "git_commit": run.data.tags.get("git_commit", "unknown")},
-            client=client, lock_timeout_s=settings.lock_timeout_s,
-        )
-    artifacts.write_registration(where, {
-        "run_id": run_id, "model_name": name, "version": int(version.version),
-        "manifest_hash": manifest_hash, "tracking_uri": cfg.tracking_uri,
+    entry = actions(cfg.tracking_uri, cfg.params.mlflow).register(
+        name, run_id, model_uri[len("models:/"):], product, cfg.run_name)
+    version = entry["version"]
+    artifacts.write_registration(artifacts.layout(cfg, product), {
+        "run_id": run_id, "model_name": name, "version": int(version),
+        "manifest_hash": entry["details"]["manifest_hash"], "tracking_uri": cfg.tracking_uri,
+        "developer": entry["actor"],
     })
-    return client.get_model_version(name, version.version)
+    return connect(cfg.tracking_uri, cfg.params.mlflow).get_model_version(name, version)
 
 
 def manifest_table(cfg: RunConfig, run_id: str) -> pd.DataFrame:

@@ -70,33 +70,37 @@ class TrainResult:
     master_scale_table: pd.DataFrame
     seconds: float
 
-    def summary(self) -> pd.DataFrame:
-        """One row per model: primary or challenger, features, calibration, AUC per split."""
-        rows = []
-        for name in MODEL_NAMES:
-            rows.append({
-                "model": name,
-                "role": "primary" if name == self.meta["primary"] else "challenger",
-                "features": len(self.meta["models"][name]["features"]),
-                "calibration": self.meta["calibration"][name],
-                **{f"auc_{s}": self.metrics["auc"][name].get(s) for s in LABELLED_SPLITS},
-            })
-        return pd.DataFrame(rows)
+    def at_a_glance(self):
+        """The report's opening panel: primary model, out-of-time AUCs, calibration, sign check."""
+        from creditmine.reports import train
 
-    def auc_table(self) -> pd.DataFrame:
-        """AUC of each model's PD per split, with applications and defaults per split."""
-        frame = pd.DataFrame(self.metrics["auc"]).reindex(list(LABELLED_SPLITS))
-        counts = pd.DataFrame(self.metrics["splits"]).T.reindex(list(LABELLED_SPLITS))
-        return pd.concat([counts, frame.add_prefix("auc_")], axis=1)
+        return train.at_a_glance(self.product, self.meta, self.metrics)
 
-    def scorecard_table(self) -> pd.DataFrame:
-        return self.models["scorecard"].scorecard_table_
+    def summary(self):
+        """One row per model: primary or challenger, features, calibration, AUC per split (HTML)."""
+        from creditmine.reports import train
 
-    def coefficients(self) -> pd.DataFrame:
-        """Scorecard coefficients with standard errors, p-values, VIFs and the sign check."""
-        return self.models["scorecard"].coefficients_
+        return train.summary(self.meta, self.metrics)
 
-    def selection(self) -> pd.DataFrame:
+    def auc_table(self):
+        """AUC of each model's PD per split, with applications and defaults per split (HTML)."""
+        from creditmine.reports import train
+
+        return train.auc_table(self.meta, self.metrics)
+
+    def scorecard_table(self):
+        """Every bin of the scorecard, one collapsible table per feature (HTML)."""
+        from creditmine.reports import train
+
+        return train.scorecard_table(self.models["scorecard"].scorecard_table_)
+
+    def coefficients(self):
+        """Scorecard coefficients with standard errors, p-values, VIFs and the sign check (HTML)."""
+        from creditmine.reports import train
+
+        return train.coefficients(self.models["scorecard"].coefficients_)
+
+    def selection_frame(self) -> pd.DataFrame:
         """Every candidate feature of the scorecard: IV, kept or not, and why."""
         sc = self.models["scorecard"]
         rows = [
@@ -105,18 +109,37 @@ class TrainResult:
         ]
         return pd.DataFrame(rows).sort_values(["kept", "iv"], ascending=[False, False], ignore_index=True)
 
-    def trials(self) -> pd.DataFrame:
-        """The gradient boosting's hyper-parameter trials and their scores."""
-        return pd.DataFrame(self.meta["models"]["gbm"]["trials"])
+    def selection(self):
+        """The kept features, and the dropped candidates with the reason (HTML)."""
+        from creditmine.reports import train
+
+        return train.selection(self.selection_frame())
+
+    def trials(self):
+        """The gradient boosting's hyper-parameter trials and their scores (HTML)."""
+        from creditmine.reports import train
+
+        return train.trials(pd.DataFrame(self.meta["models"]["gbm"]["trials"]))
 
     def master_scale(self, model: str | None = None) -> pd.DataFrame:
         """master_scale.csv (both models, or one): PD boundaries, development and OOT shares."""
         return self.master_scale_table if model is None else \
             self.master_scale_table[self.master_scale_table["model"] == model].reset_index(drop=True)
 
+    def master_scale_report(self):
+        """The primary model's master scale, the challenger's collapsed (HTML)."""
+        from creditmine.reports import train
+
+        return train.master_scale(self.master_scale_table, self.meta["primary"])
+
     def plot_calibration(self, bins: int = 10):
-        """Observed default rate against mean PD in PD deciles of the OOT (else holdout) data."""
-        return plot_calibration(self.scores, self.stage_dir / "plots" / "calibration.png", bins)
+        """Observed default rate against mean PD in PD deciles of the OOT (else holdout) data, as the
+        saved PNG (an image whatever matplotlib's backend)."""
+        from IPython.display import Image
+
+        path = self.stage_dir / "plots" / "calibration.png"
+        plot_calibration(self.scores, path, bins)
+        return Image(filename=str(path))
 
     def central_tendency(self) -> pd.DataFrame:
         """Per model: reject inference, the calibration's note, the long-run rate, each margin of

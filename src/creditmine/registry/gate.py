@@ -1,209 +1,204 @@
-"""The deployment gate: may this model version be used to score applications? The one place that says so.
+"""The deployment gate: may this model version decide on loans? The one place that says so.
 
-`check_deployable` is called by `creditmine score`, `creditmine serve`, the review actions that
-move the champion, and (through `guard_deployment`) by the decision pyfunc as it loads. It needs
-nothing but the tracking store: the version's tags, its run's artifacts and the audit trail, which
-sits beside the SQLite file of the tracking URI (or at the path in the ``CREDITMINE_AUDIT_TRAIL``
-environment variable; see `creditmine.registry.audit`).
+A version may decide when the audit trail, checked entry by entry (hash chain, Ed25519 signatures,
+the registry's anchors), records its approval and no later rejection; when the `champion` alias is
+what the trail's latest promotion or rollback says it is (an alias moved by hand is not a
+promotion); and when its files still have the hashes of the manifest recorded, signed, at its
+registration. Review-state tags are a display for the MLflow UI and decide nothing.
+
+`creditmine score` and `creditmine serve` call `check_deployable` before loading anything; the
+decision model's loader (`creditmine.decision.loader`) calls `guard_loaded_copy` on the exact files
+it is about to read; the artifact repository of registered versions
+(`creditmine.registry.gated_repo`) checks every file before MLflow parses the model.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
-from creditmine.registry import manifest as mf
-from creditmine.registry.states import APPROVED, REJECTED, TAG_MANIFEST, TAG_STATE
-from creditmine.registry.store import _download, connect, download_model
+from creditmine.registry import integrity
+from creditmine.registry.ports import ClientRegistry, NotFound
+from creditmine.registry.trail import (
+    HEAD_TAG, REFUSED, SEQ_TAG, TrailError, chain_problems, champion, entries_for, recorded_state, registration,
+    registrations_of_run,
+)
+from creditmine.registry.trail_store import open_trail
 
-__all__ = ["DeploymentRefused", "check_deployable", "check_version_artifacts", "guard_deployment",
-           "model_dir_of", "registered_versions"]
+__all__ = ["Deployable", "DeploymentRefused", "anchor_problems", "check_deployable", "guard_loaded_copy",
+           "registry_for", "trail_problems"]
 
-MODEL_PREFIX = "model/"
-"""Manifest paths of the model's own files start with this."""
-# written by MLflow into a downloaded copy of a registered model, not stored with it
-DOWNLOAD_ONLY = ("registered_model_meta",)
+APPROVED, REJECTED = "approved", "rejected"
 
 
 class DeploymentRefused(RuntimeError):
-    """A model version may not be deployed; the message says which check failed."""
+    """A model version may not decide; the message says which check failed."""
 
 
-def check_deployable(model_name: str, version: str | int, tracking_uri: str | None = None) -> None:
-    """Raise `DeploymentRefused` unless the version is approved, its trail verifies and its artifacts match.
+@dataclass(frozen=True)
+class Deployable:
+    """A version the gate let through, with what its trail entries recorded."""
 
-    Checks, in order: the registered model and version exist; the version's `review_state` tag is
-    ``approved``; the audit trail's hash chain and the registry's anchors verify; the trail's latest
-    review decision for the version is an approval (so a hand-edited tag is caught) and its
-    recorded manifest hash equals the version's `manifest_hash` tag; every artifact still has the
-    hash listed in the manifest.
+    model: str
+    version: str
+    run_id: str
+    model_location: str
+    manifest_hash: str
+    manifest: dict
+    developer: str
+    verdict: str
+    registry: ClientRegistry
+
+    def local_copy(self) -> Path:
+        """A verified local copy of the decision model (cached by manifest hash)."""
+        try:
+            return integrity.verified_model_dir(self.registry, self.model_location, self.manifest, self.manifest_hash)
+        except (ValueError, NotFound) as exc:
+            raise DeploymentRefused(f"{self.model} version {self.version}: {exc}") from None
+
+
+def check_deployable(model_name: str, version, tracking_uri: str | None = None, *, as_champion: bool = False,
+                     every_artifact: bool = False) -> Deployable:
+    """The version, if it may decide; else `DeploymentRefused` naming the failed check.
 
     Parameters
     ----------
-    model_name : registered model, e.g. ``creditmine-procurement``.
-    version : version number.
+    model_name, version : the registered model version (``creditmine-quick_loan``, 3).
     tracking_uri : the store; ``MLFLOW_TRACKING_URI`` / MLflow's current URI when None.
+    as_champion : the version was reached through the `champion` alias: the trail's champion must
+        be this version.
+    every_artifact : also check every artifact of the version's run (reports, validation files)
+        against the manifest, not only the manifest itself (the review actions do; loading checks
+        the model's files as it downloads them).
     """
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
-    from creditmine.registry import audit
-
-    uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or mlflow.get_tracking_uri()
-    client = connect(uri)
+    uri = _resolve(tracking_uri)
+    registry = registry_for(uri)
     what = f"{model_name} version {version}"
     try:
-        client.get_registered_model(model_name)
-    except MlflowException:
-        raise DeploymentRefused(f"registered model {model_name} does not exist in {uri}") from None
-    try:
-        mv = client.get_model_version(model_name, str(version))
-    except MlflowException:
-        raise DeploymentRefused(f"{what} does not exist in {uri}") from None
-    state = mv.tags.get(TAG_STATE)
+        registry.get_version(model_name, version)
+    except NotFound as exc:
+        raise DeploymentRefused(f"{exc} in {uri}") from None
+    entries = _verified_entries(uri, registry, model_name, what)
+    state = recorded_state(entries, model_name, version)
     if state != APPROVED:
-        raise DeploymentRefused(f"{what} is not approved (review state: {state or 'none'})")
-    report = audit.verify(uri, client, model=model_name)
-    if not report.ok:
-        raise DeploymentRefused(f"{what}: {report.describe()}")
-    entries = audit.read_trail(report.path)
-    recorded = audit.recorded_state(entries, model_name, mv.version)
-    if recorded != APPROVED:
-        raise DeploymentRefused(
-            f"{what}: the audit trail records no approval (last recorded state: {recorded or 'none'}); "
-            f"its '{TAG_STATE}' tag was not set by a review"
-        )
-    recorded_hash = audit.recorded_manifest_hash(entries, model_name, mv.version)
-    if recorded_hash != mv.tags.get(TAG_MANIFEST):
-        raise DeploymentRefused(
-            f"{what}: its '{TAG_MANIFEST}' tag differs from the manifest hash recorded in the audit trail"
-        )
-    problems = check_version_artifacts(client, model_name, mv.version)
-    if problems:
-        raise DeploymentRefused(f"{what}: artifacts do not match the manifest ({'; '.join(problems)})")
+        raise DeploymentRefused(f"{what} is not approved (the audit trail records it {state or 'not at all'})")
+    record = registration(entries, model_name, version)
+    if as_champion:
+        current, _ = champion(entries, model_name)
+        if current != str(version):
+            raise DeploymentRefused(
+                f"{what} holds the champion alias, but the audit trail's champion is "
+                f"{'version ' + current if current else 'none'}: the alias was moved outside the review"
+            )
+    details = record.get("details") or {}
+    try:
+        manifest = integrity.read_version_manifest(registry, details["run_id"], details["manifest_hash"])
+    except (ValueError, NotFound, KeyError) as exc:
+        raise DeploymentRefused(f"{what}: artifacts do not match the manifest ({exc})") from None
+    deployable = Deployable(model_name, str(version), details["run_id"], details["model_location"],
+                            details["manifest_hash"], manifest, str(record.get("actor")),
+                            str(details.get("verdict")), registry)
+    if every_artifact:
+        problems = integrity.check_version_files(registry, deployable.run_id, deployable.model_location, manifest)
+        if problems:
+            raise DeploymentRefused(f"{what}: artifacts do not match the manifest ({'; '.join(problems)})")
+    return deployable
 
 
-def check_version_artifacts(client, name: str, version) -> list[str]:
-    """What no longer matches for a version: manifest hash vs tag, run artifacts, model files.
+def guard_loaded_copy(model_name: str, run_id: str, model_dir: str | os.PathLike,
+                      tracking_uri: str | None = None) -> Deployable:
+    """Refuse to load a local copy of a decision model unless it is an approved version's, byte for byte.
 
-    Returns
-    -------
-    list of one-line problems; empty when the run's `manifest.json` still hashes to the version's
-    `manifest_hash` tag and every listed file (run artifacts and model files) has its listed hash.
+    The loaded model knows its registered model and the run it was logged in, not the ``models:/``
+    URI it was loaded by, so every version registered from that run is tried: it serves when one of
+    them passes `check_deployable` and the files in `model_dir` (the exact ones about to be read)
+    match that version's manifest, and none of them was rejected.
     """
-    mv = client.get_model_version(name, str(version))
-    expected = mv.tags.get(TAG_MANIFEST)
-    if not expected:
-        return [f"{name} version {mv.version} has no {TAG_MANIFEST} tag"]
-    problems = []
-    with tempfile.TemporaryDirectory(prefix="creditmine-chk-") as tmp:
-        tmp = Path(tmp)
-        run_dir = Path(_download(client, mv.run_id, "", tmp / "run"))
-        manifest_file = run_dir / mf.MANIFEST_FILE
-        if not manifest_file.is_file():
-            return [f"run {mv.run_id} has no {mf.MANIFEST_FILE}"]
-        try:
-            manifest = mf.read_manifest(manifest_file)
-        except ValueError as exc:
-            return [str(exc)]
-        if mf.manifest_hash(manifest) != expected:
-            problems.append(f"{mf.MANIFEST_FILE} of run {mv.run_id} no longer hashes to the registered {expected[:12]}")
-        run_part = {"algorithm": mf.ALGORITHM, "files": {k: v for k, v in manifest["files"].items() if not k.startswith(MODEL_PREFIX)}}
-        model_part = {"algorithm": mf.ALGORITHM, "files": {
-            k: v for k, v in manifest["files"].items()
-            if k.startswith(MODEL_PREFIX) and k[len(MODEL_PREFIX):] not in DOWNLOAD_ONLY
-        }}
-        run_check = mf.check_files(run_part, run_dir)
-        if not run_check.ok:
-            problems.append(f"run artifacts: {run_check.describe()}")
-        if model_part["files"]:
-            try:
-                model_dir = download_model(mv.source, tmp / "model", client.tracking_uri)
-            except Exception as exc:  # noqa: BLE001 - any store error means the files cannot be checked
-                return [*problems, f"model files of {mv.source} cannot be read ({str(exc).splitlines()[0]})"]
-            model_check = mf.check_files(model_part, model_dir, prefix=MODEL_PREFIX)
-            if not model_check.ok:
-                problems.append(f"model files: {model_check.describe()}")
-    return problems
-
-
-def guard_deployment(settings: dict, model_dir: str | os.PathLike | None) -> None:
-    """Refuse to serve this artifact unless a registered version of it passes the deployment gate.
-
-    A loaded model does not know the ``models:/`` URI it was loaded by (`mlflow models serve`
-    hands it a local copy), so it finds the versions registered from exactly this artifact: the
-    MLflow run recorded at logging and the logged-model id of its MLmodel file. It serves when at
-    least one of them passes `check_deployable` (approved by review, audit trail verified,
-    artifacts matching their manifest) and none of them was rejected; a pending copy of an approved
-    artifact does not block it, a rejection of the same artifact does. Tracking URI:
-    MLFLOW_TRACKING_URI, else the one recorded at logging.
-
-    Raises
-    ------
-    DeploymentRefused : naming the model, the versions and the reasons.
-    """
-    model_name = settings.get("model_name")
-    run_id = settings.get("run_id")
-    if not model_name or not run_id:
-        raise DeploymentRefused(
-            "decision model: its configuration names no registered model and run; it was not "
-            "logged by creditmine.decision.package and cannot be checked"
-        )
-    tracking_uri = os.environ.get("MLFLOW_TRACKING_URI") or settings.get("tracking_uri")
-    versions = registered_versions(model_name, run_id, _logged_model_id(model_dir), tracking_uri)
-    rejected = [v.version for v in versions if v.tags.get(TAG_STATE) == REJECTED]
+    uri = _resolve(tracking_uri)
+    registry = registry_for(uri)
+    entries = _verified_entries(uri, registry, model_name, f"{model_name} (run {run_id})")
+    versions = [e["version"] for e in registrations_of_run(entries, run_id) if e.get("model") == model_name]
+    if not versions:
+        raise DeploymentRefused(f"{model_name}: this model (run {run_id}) is not a registered version; "
+                                "only a registered, approved version may decide")
+    rejected = [v for v in versions if recorded_state(entries, model_name, v) == REJECTED]
     if rejected:
-        raise DeploymentRefused(
-            f"{model_name}: this artifact was rejected in review as version {', '.join(rejected)}"
-        )
+        raise DeploymentRefused(f"{model_name}: this model was rejected in review as version {', '.join(rejected)}")
     reasons = []
     for version in versions:
         try:
-            check_deployable(model_name, version.version, tracking_uri=tracking_uri)
-            return
+            deployable = check_deployable(model_name, version, uri)
         except DeploymentRefused as exc:
             reasons.append(str(exc))
+            continue
+        problems = integrity.model_files_problems(deployable.manifest, Path(model_dir))
+        if not problems:
+            return deployable
+        reasons.append(f"{model_name} version {version}: the files being loaded do not match the manifest "
+                       f"({'; '.join(problems)})")
     raise DeploymentRefused("; ".join(reasons))
 
 
-def registered_versions(model_name: str, run_id: str, model_id: str | None, tracking_uri: str | None) -> list:
-    """Versions of `model_name` registered from this artifact (run id, and logged-model id if known).
+def trail_problems(trail, registry, model: str | None = None) -> list[str]:
+    """Broken links, bad signatures and missing anchors of a trail (empty when it verifies)."""
+    try:
+        entries = trail.entries()
+    except TrailError as exc:
+        return [str(exc)]
+    return chain_problems(entries, trail.public_keys()) + anchor_problems(registry, entries, model)
 
-    Returns
-    -------
-    list of ModelVersion, oldest first.
 
-    Raises
-    ------
-    DeploymentRefused : when there is none.
-    """
+def anchor_problems(registry, entries: list[dict], model: str | None = None) -> list[str]:
+    """Anchors (the `audit_head`, `audit_seq` tags of a registered model) that do not name the
+    model's latest trail entry: entries at the tail of the trail were cut. Entries recording
+    refused attempts are not anchored (anyone may cause one, so they may not move the anchor)."""
+    names = [model] if model else sorted({e.get("model") for e in entries if e.get("model")})
+    problems = []
+    for name in names:
+        try:
+            tags = registry.model_tags(name)
+        except NotFound:
+            continue
+        own = [e for e in entries_for(entries, name) if e.get("action") != REFUSED]
+        problems += _anchor(tags, own, f"model {name}")
+    return problems
+
+
+def registry_for(tracking_uri: str) -> ClientRegistry:
+    from creditmine.registry.store import connect
+
+    return ClientRegistry(connect(tracking_uri))
+
+
+def _verified_entries(uri: str, registry, model_name: str, what: str) -> list[dict]:
+    trail = open_trail(uri)
+    try:
+        entries = trail.entries()
+        problems = chain_problems(entries, trail.public_keys())
+    except Exception as exc:  # noqa: BLE001 - an unreadable trail (file or server) refuses, naming why
+        raise DeploymentRefused(f"{what}: the audit trail {trail} cannot be read ({exc})") from None
+    problems += anchor_problems(registry, entries, model_name)
+    if problems:
+        raise DeploymentRefused(f"{what}: the audit trail {trail} does not verify: {'; '.join(problems[:3])}")
+    return entries
+
+
+def _anchor(tags: dict, own: list[dict], what: str) -> list[str]:
+    head = (tags or {}).get(HEAD_TAG)
+    if head is None:
+        return [f"{what}: has trail entries but no anchor"] if own else []
+    if not own:
+        return [f"{what}: its last recorded action ({head[:12]}) is missing from the trail"]
+    latest = own[-1]
+    if latest.get("hash") == head and str(latest.get("seq")) == tags.get(SEQ_TAG):
+        return []
+    if any(e.get("hash") == head for e in own):
+        return [f"{what}: the trail has entries after #{tags.get(SEQ_TAG)} that the registry does not anchor"]
+    return [f"{what}: its last recorded action #{tags.get(SEQ_TAG)} ({head[:12]}) is missing from the trail"]
+
+
+def _resolve(tracking_uri: str | None) -> str:
     import mlflow
 
-    client = mlflow.MlflowClient(tracking_uri=tracking_uri)
-    found = client.search_model_versions(f"name='{model_name}' and run_id='{run_id}'")
-    if model_id:
-        found = [v for v in found if getattr(v, "model_id", None) == model_id or model_id in (v.source or "")]
-    if not found:
-        raise DeploymentRefused(
-            f"{model_name}: this artifact (run {run_id}) is not a registered version; only a "
-            "registered, approved version may decide"
-        )
-    return sorted(found, key=lambda v: int(v.version))
-
-
-def model_dir_of(artifacts: dict[str, str]) -> Path | None:
-    """The folder holding the MLmodel file of a loaded model, from its artifacts' local paths."""
-    for path in artifacts.values():
-        for folder in Path(path).parents:
-            if (folder / "MLmodel").is_file():
-                return folder
-    return None
-
-
-def _logged_model_id(model_dir: str | os.PathLike | None) -> str | None:
-    import mlflow
-
-    if model_dir is None:
-        return None
-    return getattr(mlflow.models.Model.load(str(model_dir)), "model_id", None)
+    return tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or mlflow.get_tracking_uri()

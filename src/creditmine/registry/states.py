@@ -8,7 +8,7 @@ from __future__ import annotations
 __all__ = [
     "APPROVED", "CHAMPION", "MODEL_ARTIFACT", "PENDING", "PREVIOUS_CHAMPION", "REJECTED", "REVIEW_STATES",
     "TAG_COMMENT", "TAG_DEVELOPER", "TAG_MANIFEST", "TAG_PRIMARY", "TAG_REVIEWED_AT", "TAG_REVIEWER", "TAG_STATE",
-    "TAG_VERDICT", "experiment_name", "model_name",
+    "TAG_VERDICT", "VERSION_SCHEME", "experiment_name", "gated_uri", "model_name",
 ]
 
 # review states of a model version: pending -> approved | rejected
@@ -25,6 +25,15 @@ TAG_REVIEWED_AT, TAG_PRIMARY = "reviewed_at", "primary_model"
 
 MODEL_ARTIFACT = "decision_model"
 """Name of the decision model logged in a stage 05 run."""
+
+VERSION_SCHEME = "creditmine"
+"""URI scheme of registered versions' sources, served by `creditmine.registry.gated_repo` (kept
+here so that naming a source never imports the repository: MLflow loads it from its entry point)."""
+
+
+def gated_uri(run_id: str) -> str:
+    """The source of a version registered from run `run_id`: ``creditmine:/runs/<run_id>``."""
+    return f"{VERSION_SCHEME}:/runs/{run_id}"
 
 
 def experiment_name(cfg, product: str) -> str:
