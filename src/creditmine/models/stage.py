@@ -9,7 +9,16 @@ Data use, per product scope (`params/products/<name>.yaml`):
   calibration of both models (isotonic or Platt, chosen by out-of-fold log loss on it);
 - the master scale's boundaries come from the development PDs (train + holdout);
 - `oot` applications (from `split.oot_start`) are never seen while fitting; `unlabelled` ones
-  (immature or not booked) are scored but count nowhere.
+  (immature or not booked) are scored but count nowhere, except:
+- reject inference (`models.reject_inference`, none by default): the declined development
+  applications (booked false in the raw `applications` table) join train and holdout with inferred
+  outcomes, or the booked loans are reweighted by 1 / P(booked);
+- the central tendency (`models.calibration.target`, long_run by default): the mean PD of the booked
+  applications after `split.train_end` (features only, their outcomes are never read) is set by a
+  shift of the log-odds intercept to the long-run default rate of the booked development loans plus
+  the margin of conservatism; the master scale is fitted on the shifted development PDs;
+- the guards (`models.guards`): a leakage screen and a high-cardinality guard on the training rows,
+  and training refused below `min_train_defaults`.
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ from creditmine import artifacts
 from creditmine.artifacts import (
     ALL_SPLITS, LABELLED_SPLITS, MODEL_NAMES, SCORE_KEY_COLUMNS, SPLIT_HOLDOUT, SPLIT_OOT, SPLIT_TRAIN,
 )
+from creditmine.models import guards, reject_inference, training
 from creditmine.models.gbm import GbmModel
 from creditmine.models.master_scale import grade_table
 from creditmine.models.scorecard import ScorecardModel
@@ -131,6 +141,27 @@ class TrainResult:
         plot_calibration(self.scores, path, bins)
         return Image(filename=str(path))
 
+    def central_tendency(self) -> pd.DataFrame:
+        """Per model: reject inference, the calibration's note, the long-run rate, each margin of
+        conservatism category, the final add-on and the log-odds shift that set the mean PD."""
+        rows = []
+        for name in MODEL_NAMES:
+            found = self.meta.get("central_tendency", {}).get(name, {})
+            moc = found.get("margin_of_conservatism", {})
+            inference = self.meta.get("reject_inference", {}).get(name, {})
+            rows.append({
+                "model": name, "reject_inference": inference.get("method", "none"),
+                "rejects": inference.get("rejects", 0), "calibration": self.meta["calibration"][name],
+                "calibration_note": self.meta.get("calibration_notes", {}).get(name, ""),
+                "target": found.get("target"), "long_run_default_rate": found.get("long_run_default_rate"),
+                "moc_a": moc.get("category_a"), "moc_b": moc.get("category_b"), "moc_c": moc.get("category_c"),
+                "add_on": moc.get("add_on"), "target_mean_pd": found.get("target_mean_pd"),
+                "portfolio": found.get("anchor_applications"),
+                "mean_pd_before": found.get("population_mean_pd_before"),
+                "mean_pd_after": found.get("population_mean_pd_after"), "log_odds_shift": found.get("log_odds_shift"),
+            })
+        return pd.DataFrame(rows)
+
 
 def primary_model(cfg, product: str) -> str:
     """The primary model of a product: its product file's `primary_model`, else params `models.primary`.
@@ -165,9 +196,14 @@ def run(cfg, product: str, progress: bool = True) -> TrainResult:
     if lacking:
         raise ValueError(f"{where.features_table}: catalogued features missing: {lacking[:10]}")
     split = scope["split"].astype(str).to_numpy()
-    train, holdout = split == SPLIT_TRAIN, split == SPLIT_HOLDOUT
-    if len(np.unique(scope.loc[train, "default_12m"])) < 2:
-        raise ValueError(f"product {product}: the training applications need defaults and non-defaults")
+    train = split == SPLIT_TRAIN
+    train_defaults = int(scope.loc[train, "default_12m"].sum())
+    minimum = cfg.params.models.guards.min_train_defaults
+    if len(np.unique(scope.loc[train, "default_12m"])) < 2 or train_defaults < minimum:
+        raise ValueError(
+            f"product {product}: the training applications have {train_defaults} defaults among {int(train.sum())}, "
+            f"fewer than models.guards.min_train_defaults = {minimum}; a model fitted on so few defaults would "
+            "rank by chance: add data (a longer history, a wider product scope) rather than train")
     candidates, dropped = [], {}
     for s in specs:
         if scope.loc[train, s.name].nunique(dropna=False) <= 1:
@@ -176,19 +212,29 @@ def run(cfg, product: str, progress: bool = True) -> TrainResult:
             candidates.append(s.name)
     directions = {s.name: int(s.risk_direction) for s in specs}
     categorical = [s.name for s in specs if s.kind == "categorical" and s.name in candidates]
+    candidates, excluded, screened = guards.screen(scope.loc[train, candidates], scope.loc[train, "default_12m"],
+                                                   categorical, cfg.params.models.guards)
+    dropped.update(excluded)
+    if not candidates:
+        raise ValueError(f"product {product}: every candidate feature was excluded by the guards: "
+                         + "; ".join(f"{k} {v}" for k, v in list(excluded.items())[:5]))
+    categorical = [c for c in categorical if c in candidates]
     X = scope[candidates]
-    y = scope["default_12m"].to_numpy()
-    X_val, y_val = (X[holdout], y[holdout]) if holdout.any() and len(np.unique(y[holdout])) == 2 else (None, None)
+    rows = training.plan(cfg, scope, X, reject_inference.booked_flags(cfg, scope["application_id"]))
 
     models_params, seed = cfg.params.models, cfg.params.seed
     builders = {
         "scorecard": ScorecardModel.from_params(models_params, categorical, directions, seed, progress),
         "gbm": GbmModel.from_params(models_params, categorical, directions, seed, progress),
     }
-    fitted, fit_seconds = {}, {}
+    fitted, fit_seconds, inference = {}, {}, {}
     for name in tqdm(MODEL_NAMES, desc=f"stage 02 {product}", disable=not progress):
         t0 = time.perf_counter()
-        fitted[name] = builders[name].fit(X[train], y[train], X_val, y_val)
+        dev = training.samples(rows, builders[name])
+        fitted[name] = builders[name].fit(
+            dev.X, dev.y, dev.X_val, dev.y_val, sample_weight=dev.w, sample_weight_val=dev.w_val,
+            X_anchor=X[rows.anchor], y_history=rows.y_history, history_years=rows.history_years)
+        inference[name] = dev.summary
         fit_seconds[name] = round(time.perf_counter() - t0, 2)
 
     scores = scope[[c for c in SCORE_KEY_COLUMNS if c in scope.columns]].reset_index(drop=True)
@@ -199,7 +245,16 @@ def run(cfg, product: str, progress: bool = True) -> TrainResult:
         scores[f"grade_{name}"] = model.grade(X)
 
     meta = _models_meta(cfg, product, fitted, candidates, categorical, directions, dropped, fit_seconds)
+    meta["reject_inference"] = inference
+    meta["guards"] = {**screened, "min_train_defaults": cfg.params.models.guards.min_train_defaults,
+                      "train_defaults": train_defaults}
+    meta["central_tendency"] = {name: {**m.calibrator_.central_tendency_, **rows.describe()} for name, m in fitted.items()}
+    meta["calibration_notes"] = {name: m.calibrator_.note_ for name, m in fitted.items() if m.calibrator_.note_}
+    meta["master_scale_notes"] = {name: m.grading_.note_ for name, m in fitted.items() if getattr(m.grading_, "note_", "")}
     metrics = _train_metrics(fitted, scores)
+    metrics["central_tendency"] = meta["central_tendency"]
+    metrics["reject_inference"] = inference
+    metrics["guards"] = meta["guards"]
     master = _write(where, fitted, meta, metrics, scores)
     return TrainResult(product, where.stage_dir(artifacts.TRAIN), fitted, meta, metrics, scores, master,
                        time.perf_counter() - started)

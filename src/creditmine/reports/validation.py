@@ -167,11 +167,17 @@ SECTIONS: dict[str, tuple[list[TableSpec], list[str]]] = {
     "segments": ([TableSpec("segments", "Segments, out of time", max_rows=40, formats={"auc": "number"})],
                  ["segments_"]),
     "inclusion": ([TableSpec("inclusion", "Financial inclusion", _measures)], []),
+    "through_the_door": (
+        [TableSpec("ttd_truth", "Against the true PD, every application booked or not (synthetic world)"),
+         TableSpec("ttd_booking_by_grade", "Booking rate and grade distribution of booked and declined applications"),
+         TableSpec("ttd_swap_set", "Swap set: the past policy against the model's")],
+        ["ttd_grades"]),
 }
 
 # tables whose reason for being absent is recorded under the name of their part
 _SKIP_KEYS = {"source_missing_by_month": "source_missing", "migration_matrix": "migration",
-              "migration_ztests": "migration"}
+              "migration_ztests": "migration", "ttd_booking_by_grade": "through_the_door",
+              "ttd_swap_set": "through_the_door"}
 
 
 def section(name: str, tables: dict, plots: dict, skipped: dict, primary: str):
