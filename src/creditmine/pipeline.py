@@ -164,6 +164,22 @@ def summary(cfg: RunConfig, result: PipelineResult) -> list[str]:
     return lines
 
 
+PACKAGED_NOTEBOOKS = Path(__file__).resolve().parent / "notebooks"
+"""The stage notebooks installed with creditmine (src/creditmine/notebooks links the repository's)."""
+
+
+def notebook_path(root, notebook: str) -> Path:
+    """A stage notebook: the project's own (`notebooks/<name>` under `root`) when it has one, else
+    the copy installed with creditmine, so a project folder needs nothing but its params."""
+    own = Path(root) / "notebooks" / notebook
+    if own.is_file():
+        return own
+    packaged = PACKAGED_NOTEBOOKS / notebook
+    if not packaged.is_file():
+        raise FileNotFoundError(f"{own}: no such notebook, and none installed with creditmine ({packaged})")
+    return packaged
+
+
 def _execute(cfg: RunConfig, stage: Stage, product: str | None, kernel: str, log) -> StageRun:
     import papermill as pm
 
@@ -178,12 +194,13 @@ def _execute(cfg: RunConfig, stage: Stage, product: str | None, kernel: str, log
     log(f"[{label}] running")
     started = time.perf_counter()
     try:
+        notebook = notebook_path(cfg.root, stage.notebook)
         pm.execute_notebook(
-            str(cfg.root / "notebooks" / stage.notebook),
+            str(notebook),
             str(executed),
             parameters=parameters,
             kernel_name=kernel,
-            cwd=str(cfg.root / "notebooks"),
+            cwd=str(notebook.parent if notebook.parent == cfg.root / "notebooks" else cfg.root),
             progress_bar=False,
             report_mode=False,
         )

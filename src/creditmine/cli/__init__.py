@@ -15,6 +15,7 @@ import click
 # name -> (module, attribute, one-line help shown by `creditmine --help`)
 LAZY_COMMANDS = {
     "generate": ("creditmine.cli.data", "generate", "Generate the synthetic government-data world as Parquet."),
+    "init": ("creditmine.cli.init", "init", "Scaffold a project for your own data file: params, a product, next steps."),
     "ingest": ("creditmine.cli.data", "ingest", "Validate your own tables; quarantine rejected rows."),
     "review": ("creditmine.cli.review", "review", "Review, approve, promote and audit model versions."),
     "score": ("creditmine.cli.score", "score", "Score a batch of applications with a registered model."),

@@ -139,6 +139,9 @@ def load(params_file: str | os.PathLike, run_name: str | None = None, root: str 
     products = {}
     for name in params.products:
         product_file = product_dir / f"{name}.yaml"
+        if not product_file.is_file():
+            raise ConfigError(f"{path}: product '{name}' has no file {product_file}: create it (at least "
+                              f"`name: {name}`; `creditmine init` writes one) or drop '{name}' from `products`")
         product = _validate(ProductParams, _read_yaml(product_file), product_file)
         if product.name != name:
             raise ConfigError(f"{product_file}: name '{product.name}' does not match the file name '{name}'")
