@@ -44,31 +44,17 @@ def test_score_refuses_the_spark_engine_it_cannot_run(monkeypatch, tmp_path):
 
 
 # -- with Spark -----------------------------------------------------------------------------------
-def approved_champion(root, product: str = PRODUCT):
-    """A quick-loan project whose store holds an approved champion: stage 05 registers it as this
-    OS user, a second person approves and promotes it through the review rules."""
-    from creditmine.decision.score import tracking_store
-    from creditmine.governance.service import ReviewService
-    from creditmine.governance.stage import run as register
-    from creditmine.registry.gate import registry_for
-    from creditmine.registry.trail_store import open_trail
-
-    with tracking_store(f"sqlite:///{root / 'mlruns' / 'mlflow.db'}"):
-        cfg = factories.quick_loan_project(root, "decide")
-        version = register(cfg, product, progress=False).version
-    review = ReviewService(registry_for(cfg.tracking_uri), open_trail(cfg.tracking_uri), "validator-b")
-    review.approve(version.name, version.version, "checked")
-    review.promote(version.name, version.version, "go live")
-    return cfg, version.name, str(version.version)
-
-
 @pytest.fixture(scope="module")
 def champion(tmp_path_factory):
     if spark_engine.spark_unavailable():
         pytest.skip(spark_engine.spark_unavailable())
     root = tmp_path_factory.mktemp("score_spark") / "project"
     root.mkdir()
-    return approved_champion(root)
+    from creditmine.decision.score import tracking_store
+
+    with tracking_store(f"sqlite:///{root / 'mlruns' / 'mlflow.db'}"):
+        cfg, name, version, _, _ = factories.approved_champion(root)
+    return cfg, name, version
 
 
 def _applications(cfg, n: int, seed: int = 5) -> pd.DataFrame:

@@ -99,7 +99,7 @@ def _same_as_mlflow(model, payload, content_type: str = JSON, fast: bool = True)
     [1.5, "2"], [0, 1], [None, 0.0, 1],
 ])
 def test_column_kinds_are_the_kinds_of_the_dtypes_pandas_infers(values):
-    from creditmine.decision.inputs import _kind
+    from creditmine.decision.columns import _kind
 
     frame = pd.DataFrame(columns=["c"], data=[[v] for v in values])
     assert infer_kind(values) == _kind(frame["c"].dtype)
@@ -277,29 +277,15 @@ def test_the_server_answers_on_loopback(served):
 
 
 # -- `creditmine serve`: the gate, then the same decisions as in process --------------------------
-def approved_champion(root, product: str = "quick_loan"):
-    """A quick-loan project whose store holds an approved champion: stage 05 registers it as this
-    OS user, a second person approves and promotes it through the review rules."""
-    from creditmine.decision.score import tracking_store
-    from creditmine.governance.service import ReviewService
-    from creditmine.governance.stage import run as register
-    from creditmine.registry.gate import registry_for
-    from creditmine.registry.trail_store import open_trail
-
-    with tracking_store(f"sqlite:///{root / 'mlruns' / 'mlflow.db'}"):
-        cfg = factories.quick_loan_project(root, "decide")
-        version = register(cfg, product, progress=False).version
-    review = ReviewService(registry_for(cfg.tracking_uri), open_trail(cfg.tracking_uri), "validator-b")
-    review.approve(version.name, version.version, "checked")
-    review.promote(version.name, version.version, "go live")
-    return cfg, version.name, str(version.version)
-
-
 @pytest.fixture(scope="module")
 def champion(tmp_path_factory):
     root = tmp_path_factory.mktemp("serve_fast") / "project"
     root.mkdir()
-    return approved_champion(root)
+    from creditmine.decision.score import tracking_store
+
+    with tracking_store(f"sqlite:///{root / 'mlruns' / 'mlflow.db'}"):
+        cfg, name, version, _, _ = factories.approved_champion(root)
+    return cfg, name, version
 
 
 def _free_port() -> int:

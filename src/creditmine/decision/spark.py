@@ -104,7 +104,7 @@ def decide_on_spark(model_dir: str | os.PathLike, rows: pd.DataFrame, tracking_u
 
 def _for_spark(rows: pd.DataFrame) -> pd.DataFrame:
     """The rows with column names as text and every column of one type Arrow can carry."""
-    from creditmine.decision.inputs import _as_text
+    from creditmine.decision.columns import _as_text
 
     frame = rows.set_axis([str(c) for c in rows.columns], axis=1).reset_index(drop=True)
     for name in frame.columns:

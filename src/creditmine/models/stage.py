@@ -35,14 +35,19 @@ from tqdm import tqdm
 
 from creditmine import artifacts
 from creditmine.artifacts import (
-    ALL_SPLITS, LABELLED_SPLITS, MODEL_NAMES, SCORE_KEY_COLUMNS, SPLIT_HOLDOUT, SPLIT_OOT, SPLIT_TRAIN,
+    ALL_SPLITS,
+    LABELLED_SPLITS,
+    MODEL_NAMES,
+    SCORE_KEY_COLUMNS,
+    SPLIT_OOT,
+    SPLIT_TRAIN,
 )
 from creditmine.models import guards, reject_inference, training
 from creditmine.models.gbm import GbmModel
 from creditmine.models.master_scale import grade_table
 from creditmine.models.scorecard import ScorecardModel
 
-__all__ = ["TrainResult", "plot_calibration", "primary_model", "run"]
+__all__ = ["TrainResult", "primary_model", "run"]
 
 
 @dataclass
@@ -137,8 +142,10 @@ class TrainResult:
         saved PNG (an image whatever matplotlib's backend)."""
         from IPython.display import Image
 
+        from creditmine.reports import train
+
         path = self.stage_dir / "plots" / "calibration.png"
-        plot_calibration(self.scores, path, bins)
+        train.plot_calibration(self.scores, path, bins)
         return Image(filename=str(path))
 
     def central_tendency(self) -> pd.DataFrame:
@@ -258,39 +265,6 @@ def run(cfg, product: str, progress: bool = True) -> TrainResult:
     master = _write(where, fitted, meta, metrics, scores)
     return TrainResult(product, where.stage_dir(artifacts.TRAIN), fitted, meta, metrics, scores, master,
                        time.perf_counter() - started)
-
-
-def plot_calibration(scores: pd.DataFrame, path: str | Path, bins: int = 10):
-    """Reliability plot of both models on the OOT applications (the holdout if there are none).
-
-    The curve is validation's (`creditmine.validation.backtests.calibration_curve`: equal-size PD
-    bins). Returns the matplotlib Figure, also saved as PNG at `path`.
-    """
-    import matplotlib.pyplot as plt  # Agg by itself without a display; inline in notebooks
-
-    from creditmine.validation.backtests import calibration_curve
-
-    labelled = scores[(scores["split"] == SPLIT_OOT) & scores["default_12m"].notna()]
-    which = SPLIT_OOT
-    if len(labelled) == 0:
-        labelled, which = scores[(scores["split"] == SPLIT_HOLDOUT) & scores["default_12m"].notna()], SPLIT_HOLDOUT
-    fig, ax = plt.subplots(figsize=(5.5, 4.5))
-    top = 0.0
-    for name in MODEL_NAMES:
-        curve = calibration_curve(labelled["default_12m"].to_numpy(dtype=float), labelled[f"pd_{name}"].to_numpy(), bins)
-        ax.plot(curve["mean_pd"], curve["observed_rate"], marker="o", label=name)
-        top = max(top, curve["mean_pd"].max(), curve["observed_rate"].max())
-    ax.plot([0, top], [0, top], color="grey", linestyle="--", linewidth=1, label="perfect")
-    ax.set_xlabel("mean predicted PD")
-    ax.set_ylabel("observed default rate")
-    ax.set_title(f"Calibration, {which} applications, PD deciles")
-    ax.legend()
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)  # shown once, through the returned figure
-    return fig
 
 
 # -- helpers ----------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import re
+from pathlib import Path
 
 import pandas as pd
 
@@ -12,7 +13,7 @@ from creditmine.reports.glance import panel
 from creditmine.reports.tables import HTML, count, number, percent, table, table_html
 
 __all__ = ["at_a_glance", "auc_table", "bin_label", "coefficients", "master_scale", "scorecard_table",
-           "selection", "summary", "trials"]
+           "plot_calibration", "selection", "summary", "trials"]
 
 _SPLITS = ("train", "holdout", "oot")
 _SPLIT_NAMES = {"train": "train", "holdout": "in-time holdout", "oot": "out of time", "unlabelled": "unlabelled"}
@@ -163,3 +164,37 @@ def master_scale(frame: pd.DataFrame, primary: str):
 
 def _method(method: str) -> str:
     return {"sigmoid": "Platt (sigmoid)", "isotonic": "isotonic"}.get(method, method)
+
+
+def plot_calibration(scores: pd.DataFrame, path: str | Path, bins: int = 10):
+    """Reliability plot of both models on the OOT applications (the holdout if there are none).
+
+    The curve is validation's (`creditmine.validation.backtests.calibration_curve`: equal-size PD
+    bins). Returns the matplotlib Figure, also saved as PNG at `path`.
+    """
+    import matplotlib.pyplot as plt  # Agg by itself without a display; inline in notebooks
+
+    from creditmine.artifacts import MODEL_NAMES, SPLIT_HOLDOUT, SPLIT_OOT
+    from creditmine.validation.backtests import calibration_curve
+
+    labelled = scores[(scores["split"] == SPLIT_OOT) & scores["default_12m"].notna()]
+    which = SPLIT_OOT
+    if len(labelled) == 0:
+        labelled, which = scores[(scores["split"] == SPLIT_HOLDOUT) & scores["default_12m"].notna()], SPLIT_HOLDOUT
+    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    top = 0.0
+    for name in MODEL_NAMES:
+        curve = calibration_curve(labelled["default_12m"].to_numpy(dtype=float), labelled[f"pd_{name}"].to_numpy(), bins)
+        ax.plot(curve["mean_pd"], curve["observed_rate"], marker="o", label=name)
+        top = max(top, curve["mean_pd"].max(), curve["observed_rate"].max())
+    ax.plot([0, top], [0, top], color="grey", linestyle="--", linewidth=1, label="perfect")
+    ax.set_xlabel("mean predicted PD")
+    ax.set_ylabel("observed default rate")
+    ax.set_title(f"Calibration, {which} applications, PD deciles")
+    ax.legend()
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)  # shown once, through the returned figure
+    return fig
