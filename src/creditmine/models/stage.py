@@ -169,6 +169,12 @@ class TrainResult:
             })
         return pd.DataFrame(rows)
 
+    def central_tendency_report(self):
+        """`central_tendency`, one row per figure and one column per model (HTML)."""
+        from creditmine.reports import train
+
+        return train.central_tendency(self.central_tendency())
+
 
 def primary_model(cfg, product: str) -> str:
     """The primary model of a product: its product file's `primary_model`, else params `models.primary`.

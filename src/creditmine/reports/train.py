@@ -12,7 +12,7 @@ import pandas as pd
 from creditmine.reports.glance import panel
 from creditmine.reports.tables import HTML, count, number, percent, table, table_html
 
-__all__ = ["at_a_glance", "auc_table", "bin_label", "coefficients", "master_scale", "scorecard_table",
+__all__ = ["at_a_glance", "auc_table", "bin_label", "central_tendency", "coefficients", "master_scale", "scorecard_table",
            "plot_calibration", "selection", "summary", "trials"]
 
 _SPLITS = ("train", "holdout", "oot")
@@ -160,6 +160,37 @@ def master_scale(frame: pd.DataFrame, primary: str):
         role = "primary" if model == primary else "challenger"
         parts.append(table_html(rows, f"{model} ({role}): {len(rows)} grades", collapsed=model != primary))
     return HTML("".join(parts))
+
+
+# central_tendency rows: column -> (label, kind)
+_CENTRAL_TENDENCY = {
+    "reject_inference": ("reject inference", "text"), "rejects": ("rejects entered", "count"),
+    "calibration": ("calibration", "text"), "calibration_note": ("calibration note", "text"),
+    "target": ("central tendency target", "text"), "long_run_default_rate": ("long-run default rate", "percent"),
+    "moc_a": ("MoC A, data and methods (of the rate)", "percent"),
+    "moc_b": ("MoC B, standards and environment (of the rate)", "percent"),
+    "moc_c": ("MoC C, estimation error (of the rate)", "percent"),
+    "add_on": ("margin of conservatism, total (of the rate)", "percent"),
+    "target_mean_pd": ("target mean PD", "percent"), "portfolio": ("portfolio applications", "count"),
+    "mean_pd_before": ("portfolio mean PD before", "percent"), "mean_pd_after": ("portfolio mean PD after", "percent"),
+    "log_odds_shift": ("log-odds shift", "signed"),
+}
+
+
+def central_tendency(frame: pd.DataFrame):
+    """Reject inference, the long-run central tendency and the margin of conservatism, one row per
+    figure and one column per model."""
+    from creditmine.reports.tables import fmt
+
+    rows = []
+    for column, (label, kind) in _CENTRAL_TENDENCY.items():
+        if column not in frame:
+            continue
+        values = {model: (str(v) if kind == "text" and v not in (None, "") else
+                          "—" if kind == "text" else fmt(v, kind))
+                  for model, v in zip(frame["model"], frame[column])}
+        rows.append({"figure": label, **values})
+    return table(pd.DataFrame(rows), formats={m: str for m in frame["model"]}, max_rows=40)
 
 
 def _method(method: str) -> str:

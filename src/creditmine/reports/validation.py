@@ -168,7 +168,8 @@ SECTIONS: dict[str, tuple[list[TableSpec], list[str]]] = {
                  ["segments_"]),
     "inclusion": ([TableSpec("inclusion", "Financial inclusion", _measures)], []),
     "through_the_door": (
-        [TableSpec("ttd_truth", "Against the true PD, every application booked or not (synthetic world)"),
+        [TableSpec("ttd_truth", "Against the true PD, every application booked or not (synthetic world)",
+                   formats={"auc_against_true_pd": "number"}),
          TableSpec("ttd_booking_by_grade", "Booking rate and grade distribution of booked and declined applications"),
          TableSpec("ttd_swap_set", "Swap set: the past policy against the model's")],
         ["ttd_grades"]),
