@@ -46,6 +46,7 @@ def serve(model_uri: str, port: int, host: str, params_file: str | None, trackin
     click.echo(f"serving {ref.uri} ({model_uri}) on http://{host}:{port}/invocations")
     # the server execs uvicorn by name: this environment's, as an activated venv would
     env = {**os.environ, "MLFLOW_TRACKING_URI": store, "MLFLOW_REGISTRY_URI": store,
+           "CREDITMINE_DECISION_SOURCE": "serve",  # the decision log names where decisions came from
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     # the verified local copy, not the store: what was checked is what is served (and the model's
     # loader checks those files again as the server loads them)

@@ -19,6 +19,7 @@ from creditmine.config.base import Section
 from creditmine.config.data import DataParams, SyntheticParams, TabularParams
 from creditmine.config.explain import ExplainParams
 from creditmine.config.features import FeatureParams
+from creditmine.config.monitoring import MonitoringParams, ProductionParams
 from creditmine.config.models import (
     CalibrationParams, GbmParams, MasterScaleParams, ModelParams, ScaleParams, ScorecardParams, SearchSpace,
 )
@@ -30,8 +31,8 @@ from creditmine.config.validation import Thresholds, ValidationParams
 
 __all__ = [
     "CalibrationParams", "ConfigError", "DataParams", "ExplainParams", "FeatureParams", "GbmParams",
-    "LimitRule", "MasterScaleParams", "ModelParams", "Params", "PolicyParams", "ProductParams",
-    "RunConfig", "ScaleParams", "ScorecardParams", "SearchSpace", "SplitParams", "SyntheticParams",
+    "LimitRule", "MasterScaleParams", "ModelParams", "MonitoringParams", "Params", "PolicyParams", "ProductParams",
+    "ProductionParams", "RunConfig", "ScaleParams", "ScorecardParams", "SearchSpace", "SplitParams", "SyntheticParams",
     "TabularParams", "Thresholds", "TrackingParams", "ValidationParams", "load", "project_root",
 ]
 
@@ -55,6 +56,7 @@ class Params(Section):
     explain: ExplainParams = ExplainParams()
     validation: ValidationParams = ValidationParams()
     mlflow: TrackingParams = TrackingParams()
+    monitoring: MonitoringParams = MonitoringParams()
 
 
 @dataclass(frozen=True)

@@ -250,6 +250,9 @@ def score_file(
     from creditmine.decision.inputs import duplicate_ids
 
     model = load_decision_model(model_uri, tracking_uri)
+    log = getattr(model.unwrap_python_model(), "log_", None)  # the decision log (None: off)
+    if log is not None:
+        log.source = "score"
     rows = read_applications(input_path)
     if rows.empty:
         decisions = referred_rows([], "")
@@ -265,6 +268,8 @@ def score_file(
     decisions = score_applications(model, rows[scored], progress=progress) if scored.any() else None
     if not scored.all():
         referred = referred_rows(ids[~scored], errors[~scored])
+        if log is not None:  # referred here, never seen by the model: logged all the same
+            log.record(rows[~scored].reset_index(drop=True), referred)
         referred.index = np.flatnonzero(~scored)
         if decisions is not None:
             decisions.index = np.flatnonzero(scored)
@@ -273,6 +278,8 @@ def score_file(
             decisions = referred
         decisions = decisions.reset_index(drop=True)
     write_decisions(decisions, output_path)
+    if log is not None:
+        log.flush()
     return decisions
 
 

@@ -1,0 +1,366 @@
+"""The decision log: every decision of `creditmine score`, `creditmine serve` and the pyfunc, kept.
+
+One row per decided application: when (`decided_at`, UTC; `applied_at` from the input), which
+application (`application_id`, `enterprise_id`, `product`), which model (`model`, `version`), how it
+came (`source`: score, serve or pyfunc; `batch_id` of the call), a SHA-256 digest of the inputs
+(`input_digest`, see `input_digests`), the features used (`inputs`, one typed field per input column
+of the model), and what was decided: `pd`, `score`, `grade`, `decision`, `credit_limit_cny`,
+`term_months`, the reasons (`reason_1_en` .. `reason_4_zh`) and `error` (why a row was referred);
+a row that could not be read as given keeps its values as text too (`raw_input`, JSON).
+
+Recording costs the caller a copy of its rows: `DecisionLog.record` queues the inputs and outputs,
+and a writer thread turns them into Arrow and appends them to the store every `flush_seconds` (or
+`flush_rows` rows), and when the process exits. A store that cannot be written keeps the rows
+queued and the failure is raised: by `flush` and `close`, and by `record` once `max_backlog` rows
+wait, so decisions never go on unlogged. The stores (`creditmine.monitoring.store`): partitioned
+Parquet beside the embedded MLflow store (`mlruns/decisions/model=<name>/version=<v>/month=<YYYY-MM>/`),
+or a PostgreSQL table in team mode (`CREDITMINE_DECISION_STORE=postgresql://...`).
+
+Environment: ``CREDITMINE_DECISION_LOG=off`` turns logging off; ``CREDITMINE_DECISION_STORE``
+names the store (a folder or a PostgreSQL DSN); ``CREDITMINE_DECISION_SOURCE`` names the source
+(`creditmine serve` sets ``serve``).
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import json
+import logging
+import os
+import threading
+import time
+import uuid
+import weakref
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+__all__ = [
+    "DECISION_COLUMNS", "DecisionLog", "DecisionLogError", "ENV_LOG", "ENV_SOURCE", "ENV_STORE", "attach",
+    "build_batch", "input_digests", "logging_enabled",
+]
+
+ENV_LOG, ENV_STORE, ENV_SOURCE = "CREDITMINE_DECISION_LOG", "CREDITMINE_DECISION_STORE", "CREDITMINE_DECISION_SOURCE"
+SOURCES = ("score", "serve", "pyfunc")
+
+_REASONS = tuple(f"reason_{i}_{lang}" for lang in ("en", "zh") for i in range(1, 5))
+DECISION_COLUMNS = (
+    "decided_at", "applied_at", "application_id", "enterprise_id", "product", "model", "version", "source",
+    "batch_id", "input_digest", "pd", "score", "grade", "decision", "credit_limit_cny", "term_months",
+    *_REASONS, "error", "raw_input",
+)
+"""The columns of a decision log row (besides `inputs`, the struct of the features used)."""
+
+_log = logging.getLogger("creditmine.decisions")
+
+
+class DecisionLogError(RuntimeError):
+    """Decisions could not be written to the decision store; the message names the store and why."""
+
+
+def logging_enabled() -> bool:
+    """False when CREDITMINE_DECISION_LOG is off/0/false/no."""
+    return os.environ.get(ENV_LOG, "on").strip().lower() not in ("off", "0", "false", "no")
+
+
+@dataclass
+class _Pending:
+    decided_at: float
+    inputs: pd.DataFrame
+    outputs: pd.DataFrame
+    source: str
+
+
+class DecisionLog:
+    """Queue decisions and append them to a decision store from a writer thread.
+
+    Parameters
+    ----------
+    store : a decision store (`append(table)`; see `creditmine.monitoring.store`).
+    model, version : the registered model version deciding.
+    input_columns : the model's input columns, in order (`decision.package.input_columns`).
+    categorical : the input columns that are text (categories, ids, product).
+    source : "score", "serve" or "pyfunc" (CREDITMINE_DECISION_SOURCE, else "pyfunc").
+    flush_seconds, flush_rows : the writer appends at least this often, or once this many rows wait.
+    max_backlog : rows that may wait on a store that fails before `record` refuses new decisions.
+    """
+
+    def __init__(self, store, model: str, version: str, input_columns, categorical=(), source: str | None = None,
+                 flush_seconds: float = 5.0, flush_rows: int = 50_000, max_backlog: int = 1_000_000):
+        self.store, self.model, self.version = store, str(model), str(version)
+        self.input_columns = tuple(input_columns)
+        self.categorical = frozenset(categorical)
+        source = source or os.environ.get(ENV_SOURCE) or "pyfunc"
+        if source not in SOURCES:
+            raise ValueError(f"{ENV_SOURCE}={source!r}: the source must be one of {', '.join(SOURCES)}")
+        self.source = source
+        self.flush_seconds, self.flush_rows, self.max_backlog = flush_seconds, flush_rows, max_backlog
+        self._pending: list[_Pending] = []
+        self._pending_rows = 0
+        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._closed = False
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self.rows_written = 0
+        _OPEN.add(self)
+
+    def __repr__(self) -> str:
+        return f"DecisionLog({self.model} v{self.version} -> {self.store})"
+
+    # -- the caller's side ---------------------------------------------------------------------
+    def record(self, inputs: pd.DataFrame, outputs: pd.DataFrame, source: str | None = None) -> None:
+        """Queue the decisions `outputs` (the decision model's columns) made on `inputs` (same rows).
+
+        Raises
+        ------
+        DecisionLogError : the store has failed and `max_backlog` rows already wait.
+        """
+        if len(outputs) != len(inputs):
+            raise ValueError(f"decision log: {len(outputs)} decisions for {len(inputs)} input rows")
+        if not len(outputs):
+            return
+        if self._error is not None and self._pending_rows >= self.max_backlog:
+            raise DecisionLogError(f"decision log {self.store}: {self._pending_rows:,} decisions wait unwritten "
+                                   f"({self._error}); no more decisions until the store takes them")
+        item = _Pending(time.time(), inputs.copy(), outputs, source or self.source)
+        with self._lock:
+            if self._closed:
+                raise DecisionLogError(f"decision log {self.store} is closed")
+            self._pending.append(item)
+            self._pending_rows += len(outputs)
+            big = self._pending_rows >= self.flush_rows
+        if self._thread is None:
+            self._start()
+        if big:
+            self._wake.set()
+
+    def flush(self) -> int:
+        """Write every queued decision now; returns the rows written.
+
+        Raises
+        ------
+        DecisionLogError : naming the store, when it cannot take them (they stay queued).
+        """
+        written = self._drain()
+        if self._error is not None and self._pending_rows:
+            raise DecisionLogError(f"decision log {self.store}: {self._pending_rows:,} decisions not written "
+                                   f"({self._error})")
+        return written
+
+    def close(self) -> None:
+        """Flush and stop the writer (also run at interpreter exit)."""
+        if self._closed:
+            return
+        try:
+            self.flush()
+        finally:
+            with self._lock:
+                self._closed = True
+            self._wake.set()
+            _OPEN.discard(self)
+
+    # -- the writer ----------------------------------------------------------------------------
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name=f"decision-log-{self.model}-{self.version}",
+                                                daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while not self._closed:
+            self._wake.wait(self.flush_seconds)
+            self._wake.clear()
+            try:
+                self._drain()
+            except Exception:  # noqa: BLE001 - kept in self._error and raised to the caller
+                pass
+
+    def _drain(self) -> int:
+        with self._write_lock:
+            with self._lock:
+                batch, self._pending = self._pending, []
+                rows = self._pending_rows
+            if not batch:
+                return 0
+            try:
+                table = build_batch(batch, self.model, self.version, self.input_columns, self.categorical)
+                self.store.append(table)
+            except Exception as exc:  # noqa: BLE001 - the rows stay queued, the failure is raised
+                with self._lock:
+                    self._pending = batch + self._pending
+                self._error = exc
+                _log.error("decision log %s: %s decisions not written: %s", self.store, rows, exc)
+                raise DecisionLogError(f"decision log {self.store}: {exc}") from exc
+            with self._lock:
+                self._pending_rows -= table.num_rows
+            self._error = None
+            self.rows_written += table.num_rows
+            return table.num_rows
+
+
+_OPEN: "weakref.WeakSet[DecisionLog]" = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:
+    for log in list(_OPEN):
+        try:
+            log.close()
+        except Exception as exc:  # noqa: BLE001 - at exit the error can only be reported
+            _log.error("%s: %s", log, exc)
+
+
+# -- rows -> Arrow --------------------------------------------------------------------------------
+
+def build_batch(records, model: str, version: str, input_columns, categorical) -> pa.Table:
+    """The decision log rows of queued decisions as one Arrow table (columns `DECISION_COLUMNS`
+    and `inputs`)."""
+    sizes = np.array([len(r.outputs) for r in records])
+    inputs = pd.concat([r.inputs for r in records], ignore_index=True, sort=False) if len(records) > 1 \
+        else records[0].inputs.reset_index(drop=True)
+    outputs = pd.concat([r.outputs for r in records], ignore_index=True) if len(records) > 1 \
+        else records[0].outputs.reset_index(drop=True)
+    n = len(outputs)
+    given = [c for c in input_columns if c in inputs.columns]
+    applied = pd.to_datetime(inputs["applied_at"], errors="coerce") if "applied_at" in inputs \
+        else pd.Series(pd.NaT, index=inputs.index)
+    inputs = inputs.reindex(columns=list(input_columns))
+    typed, unreadable = _typed_inputs(inputs, input_columns, categorical, given)
+    grade = pd.to_numeric(outputs["grade"], errors="coerce").fillna(0).astype(np.int64).to_numpy()
+    raw = np.full(n, "", dtype=object)
+    for row in np.flatnonzero((grade == 0) | unreadable):
+        raw[row] = json.dumps({c: _jsonable(inputs.at[row, c]) for c in given}, ensure_ascii=False, sort_keys=True)
+    decided = np.repeat(np.array([r.decided_at for r in records]) * 1000, sizes).astype("int64")
+    batch_ids = np.repeat(np.array([uuid.uuid4().hex[:16] for _ in records], dtype=object), sizes)
+    sources = np.repeat(np.array([r.source for r in records], dtype=object), sizes)
+    columns = {
+        "decided_at": pa.array(decided, pa.timestamp("ms", tz="UTC")),
+        "applied_at": pa.array(applied.dt.date.where(applied.notna(), None), pa.date32()),
+        "application_id": _text(outputs["application_id"]),
+        "enterprise_id": _text(inputs["enterprise_id"]) if "enterprise_id" in inputs else pa.nulls(n, pa.string()),
+        "product": _text(inputs["product"]) if "product" in inputs else pa.nulls(n, pa.string()),
+        "model": pa.array(np.full(n, model, dtype=object), pa.string()),
+        "version": pa.array(np.full(n, version, dtype=object), pa.string()),
+        "source": pa.array(sources, pa.string()),
+        "batch_id": pa.array(batch_ids, pa.string()),
+        "input_digest": pa.array(input_digests(typed, input_columns, categorical), pa.string()),
+        "pd": pa.array(pd.to_numeric(outputs["pd"], errors="coerce").to_numpy(float)),
+        "score": pa.array(pd.to_numeric(outputs["score"], errors="coerce").to_numpy(float)),
+        "grade": pa.array(grade),
+        "decision": _text(outputs["decision"]),
+        "credit_limit_cny": pa.array(pd.to_numeric(outputs["credit_limit_cny"], errors="coerce").to_numpy(float)),
+        "term_months": pa.array(pd.to_numeric(outputs["term_months"], errors="coerce").fillna(0).astype(np.int64)),
+        **{c: _text(outputs[c]) if c in outputs else pa.nulls(n, pa.string()) for c in _REASONS},
+        "error": _text(outputs["error"]),
+        "raw_input": pa.array(raw, pa.string()),
+    }
+    fields = [pa.array(typed[c], pa.string() if c in categorical else pa.float64()) for c in input_columns]
+    columns["inputs"] = pa.StructArray.from_arrays(fields, names=list(input_columns)) if fields else pa.nulls(n)
+    return pa.table(columns)
+
+
+TEXT_WIDTH = 32
+"""Code points of a text value hashed as they are; longer values are hashed through their SHA-256."""
+
+
+def input_digests(typed: dict[str, np.ndarray], input_columns, categorical) -> np.ndarray:
+    """SHA-256 (hex) of each row's inputs, in `input_columns` order.
+
+    The bytes hashed are, column after column: for a number, 8 bytes (IEEE 754 float64,
+    little-endian; every blank the same NaN); for text, 128 bytes: up to `TEXT_WIDTH` code points
+    in UTF-32 little-endian padded with zeros, or for a longer text 0xFFFFFFFF, the SHA-256 of its
+    UTF-8 and zeros, and for a blank 128 bytes of 0xFF. A row's digest does not depend on the
+    batch it came in, and anyone holding its inputs can recompute it (`tests/test_decision_log.py`).
+    """
+    n = len(next(iter(typed.values()))) if typed else 0
+    blocks = []
+    for column in input_columns:
+        values = typed[column]
+        if column in categorical:
+            blocks.append(_text_bytes(values, n))
+        else:
+            numbers = np.asarray(values, dtype="<f8").copy()
+            numbers[np.isnan(numbers)] = np.nan
+            blocks.append(numbers.view(np.uint8).reshape(n, 8))
+    if not blocks:
+        return np.full(n, hashlib.sha256(b"").hexdigest(), dtype=object)
+    matrix = np.ascontiguousarray(np.hstack(blocks))
+    sha = hashlib.sha256
+    return np.array([sha(row).hexdigest() for row in matrix], dtype=object)
+
+
+def _text_bytes(values: np.ndarray, n: int) -> np.ndarray:
+    blank = pd.isna(pd.Series(values, dtype=object)).to_numpy()
+    text = np.where(blank, "", values).astype(str)
+    out = np.ascontiguousarray(text.astype(f"<U{TEXT_WIDTH}")).view(np.uint8).reshape(n, 4 * TEXT_WIDTH).copy()
+    out[blank] = 0xFF
+    long = np.flatnonzero(np.char.str_len(text) > TEXT_WIDTH) if n else np.array([], dtype=int)
+    for row in long:
+        digest = hashlib.sha256(text[row].encode("utf-8")).digest()
+        out[row] = np.frombuffer(b"\xff\xff\xff\xff" + digest + bytes(4 * TEXT_WIDTH - 36), np.uint8)
+    return out
+
+
+def _typed_inputs(inputs: pd.DataFrame, input_columns, categorical, given) -> tuple[dict, np.ndarray]:
+    """Each input column typed (numbers float64, text object); rows with a value that is not a number
+    where a number belongs are flagged (their raw text is kept too)."""
+    typed, unreadable = {}, np.zeros(len(inputs), dtype=bool)
+    for column in input_columns:
+        values = inputs[column]
+        if column in categorical:
+            typed[column] = values.astype(object).where(values.notna(), None).to_numpy()
+            continue
+        if pd.api.types.is_bool_dtype(values.dtype):
+            numbers = values.astype(float)
+        elif pd.api.types.is_numeric_dtype(values.dtype):
+            numbers = values.astype(float)
+        else:
+            numbers = pd.to_numeric(values, errors="coerce").astype(float)
+            unreadable |= (numbers.isna() & values.notna() & (values.astype(str).str.strip() != "")).to_numpy()
+        typed[column] = numbers.to_numpy()
+    return typed, unreadable
+
+
+def _text(values) -> pa.Array:
+    series = pd.Series(values)
+    return pa.array(series.astype(object).where(series.notna(), None).to_numpy(), pa.string())
+
+
+def _jsonable(value):
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, (np.integer, np.floating, np.bool_)):
+        return value.item()
+    if isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
+# -- where a loaded model logs --------------------------------------------------------------------
+
+def attach(engine, settings: dict, version: str, tracking_uri: str | None) -> DecisionLog | None:
+    """The decision log of a loaded decision model, or None when logging is off.
+
+    Parameters
+    ----------
+    engine : the `DecisionEngine` (its input spec names the input columns).
+    settings : the decision model's config.json (`model_name`).
+    version : the registered version the gate let through.
+    tracking_uri : the store the model was loaded from; the decision store is beside it unless
+        CREDITMINE_DECISION_STORE names another.
+    """
+    if not logging_enabled():
+        return None
+    from creditmine.decision.package import input_columns
+    from creditmine.monitoring.store import open_store
+
+    spec = engine.input_spec
+    columns = input_columns(list(spec.feature_names), spec.policy)
+    text = {"application_id", "product", "enterprise_id", *spec.categorical_features}
+    return DecisionLog(open_store(tracking_uri), settings["model_name"], version, columns, text)
