@@ -76,9 +76,12 @@ class MonitoringParams(Section):
         default_factory=default_monitoring_thresholds,
         description="test name -> light thresholds; keys given here override the defaults one by one",
     )
-    gating: tuple[str, ...] = (
-        "psi_score", "csi_max", "source_missing_jump", "bad_input_share", "early_default_pvalue",
-        "jeffreys_pvalue_min", "auc_pvalue", "expected_default_rate_ratio",
+    gating: tuple[str, ...] = Field(
+        ("psi_score", "source_missing_jump", "new_category_share", "bad_input_share", "jeffreys_pvalue_min",
+         "auc_pvalue"),
+        description="tests whose worst light is the verdict; CSI, early defaults and the label-free ratios "
+        "are shown and lit but do not gate by default (CSI of single months moves with the season and "
+        "with features that grow with the data's history)",
     )
     min_month_size: int = Field(
         200, ge=1, description="a month with fewer decisions is shown but not judged (its PSI is mostly noise)"
@@ -93,8 +96,8 @@ class MonitoringParams(Section):
     )
     reports_dir: str = Field("reports/monitor", description="reports/monitor/<product>/<as_of>.html")
     outputs_dir: str = Field("runs/monitor", description="runs/monitor/<product>/<as_of>/ (monitor.json, plots)")
-    compare_months: int = Field(
-        3, ge=1, description="production months the trend report puts beside the latest one"
+    reference_splits: tuple[Literal["train", "holdout", "oot"], ...] = Field(
+        ("train", "holdout"), min_length=1, description="splits of the feature table that make the development sample"
     )
 
     @field_validator("thresholds", mode="before")
