@@ -16,6 +16,9 @@ import click
 LAZY_COMMANDS = {
     "generate": ("creditmine.cli.data", "generate", "Generate the synthetic government-data world as Parquet."),
     "ingest": ("creditmine.cli.data", "ingest", "Validate your own tables; quarantine rejected rows."),
+    "monitor": ("creditmine.cli.monitor", "monitor", "Monitor a version after go-live: report, MLflow figures, verdict."),
+    "monitor-period": ("creditmine.cli.monitor", "monitor_period",
+                       "Run the synthetic world's production period month by month with the champion."),
     "review": ("creditmine.cli.review", "review", "Review, approve, promote and audit model versions."),
     "score": ("creditmine.cli.score", "score", "Score a batch of applications with a registered model."),
     "serve": ("creditmine.cli.serve", "serve", "Serve an approved model over REST, gated before it loads."),
