@@ -212,10 +212,13 @@ def vintage_table(book: pd.DataFrame, draws: int = 400, seed: int = 0, min_defau
     months on book), expected_dr and its standard error (12-month, from the PDs), realized_dr with
     its Jeffreys interval (matured vintages), expected_auc with its band of AUCs the PDs could give,
     and realized_auc with its DeLong interval (matured vintages with at least `min_defaults`
-    defaults and one performer).
+    defaults and one performer). A last row "all" pools every vintage.
     """
     rows = []
-    for vintage, part in book.groupby("vintage", sort=True):
+    groups = list(book.groupby("vintage", sort=True))
+    if len(groups) > 1:
+        groups.append(("all", book))
+    for vintage, part in groups:
         n = len(part)
         matured = bool(part["matured"].all())
         defaults = int(part["defaulted"].sum())

@@ -139,7 +139,7 @@ def _monitor(cfg, product: str, as_of: str, champion, outcomes: Path, report: bo
         return summary
     from creditmine.monitoring.stage import run
 
-    result = run(cfg, product, as_of, uri, outcomes, progress=False, record=record)
+    result = run(cfg, product, as_of, uri, outcomes, progress=False, record=record, figures=False)
     return {"verdict": result.verdict, "report": ""}
 
 

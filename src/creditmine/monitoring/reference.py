@@ -67,21 +67,36 @@ class Reference:
         return (self.decisions["grade"] > 0).to_numpy()
 
 
+_CACHE: dict = {}
+
+
 def load_reference(tracking_uri: str, model: str, version, product: str, splits=("train", "holdout"),
                    application_products=()) -> Reference:
     """The version and its development sample (see the module's description).
+
+    Within one process a version's reference is built once (the gate is asked every time: a version
+    refused since is refused here too).
 
     Raises
     ------
     creditmine.registry.gate.DeploymentRefused : the version is not approved, or its files changed.
     ReferenceUnavailable : the development feature table is gone or changed since registration.
     """
-    from creditmine.decision.inputs import validate_applications
-    from creditmine.decision.model import DecisionEngine
-    from creditmine.registry import manifest as mf
     from creditmine.registry.gate import check_deployable
 
     deployable = check_deployable(model, version, tracking_uri, monitoring_block=False)
+    key = (tracking_uri, model, str(version), deployable.manifest_hash, tuple(splits), tuple(application_products))
+    if key in _CACHE:
+        return _CACHE[key]
+    _CACHE[key] = reference = _build(deployable, model, version, product, splits, application_products)
+    return reference
+
+
+def _build(deployable, model, version, product, splits, application_products) -> Reference:
+    from creditmine.decision.inputs import validate_applications
+    from creditmine.decision.model import DecisionEngine
+    from creditmine.registry import manifest as mf
+
     local = deployable.local_copy()
     data = next((p.parent for p in sorted(local.rglob("config.json"))), None)
     if data is None:

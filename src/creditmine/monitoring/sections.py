@@ -52,6 +52,7 @@ class MonitorInputs:
     book: pd.DataFrame | None = None
     outcomes: object = None
     seed: int = 0
+    figures: bool = True
     month: pd.Period = field(init=False)
 
     def __post_init__(self) -> None:
@@ -104,7 +105,8 @@ def population(inputs: MonitorInputs) -> SectionResult:
         out.value("psi_score", float(current["psi"].iloc[0]), f"score of {size} decisions in {inputs.month} "
                   f"against {int(ref.scored.sum())} development applications")
     t = inputs.params.thresholds["psi_score"]
-    out.figures["psi_by_month"] = stability.plot_psi_by_month(months, t.green, t.amber, "PSI of the score by month")
+    if inputs.figures:
+        out.figures["psi_by_month"] = stability.plot_psi_by_month(months, t.green, t.amber, "PSI of the score by month")
     for row in months.itertuples():
         out.metrics[f"psi_score.{row.month:%Y-%m}"] = float(row.psi)
 
@@ -135,7 +137,8 @@ def population(inputs: MonitorInputs) -> SectionResult:
             out.metrics[f"csi.{row.feature}"] = float(row.csi)
         shown = csi.loc[table["feature"].head(15)]
         out.tables["csi_by_month"] = shown.reset_index().rename(columns={"index": "feature"})
-        out.figures["csi_by_month"] = _heatmap(shown, "CSI of the most shifted features by month",
+        if inputs.figures:
+            out.figures["csi_by_month"] = _heatmap(shown, "CSI of the most shifted features by month",
                                                inputs.params.thresholds["csi_max"])
 
     # missing rate per source
@@ -158,7 +161,8 @@ def population(inputs: MonitorInputs) -> SectionResult:
             for source, value in jumps.items():
                 out.metrics[f"missing_jump.{source}"] = float(value)
         shown = missing.loc[:, (missing.max() > 0) | (base.reindex(missing.columns) > 0)]
-        out.figures["source_missing"] = stability.plot_source_missing(shown)
+        if inputs.figures:
+            out.figures["source_missing"] = stability.plot_source_missing(shown)
     else:
         out.skip("source_missing_jump", "the catalog names no data sources of the model's features")
 
@@ -244,7 +248,8 @@ def decisions(inputs: MonitorInputs) -> SectionResult:
                      if (part["decision"] == "approve").any() else float("nan")})
     table = pd.DataFrame(rows)
     out.tables["decision_mix"] = table
-    out.figures["decision_mix"] = _mix_plot(table)
+    if inputs.figures:
+        out.figures["decision_mix"] = _mix_plot(table)
     current = frame[inputs.in_month()]
     if inputs.judged():
         out.value("bad_input_share", float(current["bad_input"].mean()),
@@ -361,7 +366,8 @@ def outcomes(inputs: MonitorInputs) -> SectionResult:
     curves = est.vintage_curves(book, params.maturity_months)
     out.tables["vintage_curves"] = curves.assign(vintage=curves["vintage"].astype(str)).pivot(
         index="mob", columns="vintage", values="observed").reset_index() if len(curves) else curves
-    out.figures["vintage_curves"] = _vintage_plot(curves)
+    if inputs.figures:
+        out.figures["vintage_curves"] = _vintage_plot(curves)
     matured = book[book["matured"]]
     if not len(matured):
         reason = (f"no vintage has {params.maturity_months} months on book by {inputs.as_of} "
@@ -456,7 +462,8 @@ def label_free(inputs: MonitorInputs) -> SectionResult:
                                   params.maturity_months)
     table["vintage"] = table["vintage"].astype(str)
     out.tables["label_free"] = table
-    out.figures["label_free"] = _label_free_plot(table)
+    if inputs.figures:
+        out.figures["label_free"] = _label_free_plot(table)
     done = table[table["realized_auc"].notna()]
     if len(done):
         inside = ((done["expected_auc"] >= done["realized_auc_low"]) & (done["expected_auc"] <= done["realized_auc_high"]))

@@ -53,7 +53,7 @@ def product_of(cfg, model: str) -> str:
 
 
 def run(cfg, product: str, as_of: str | date, model_uri: str | None = None, outcomes: str | Path | None = None,
-        progress: bool = True, record: bool = True) -> MonitorResult:
+        progress: bool = True, record: bool = True, figures: bool = True) -> MonitorResult:
     """Stage 06 for one version of `product` at `as_of` (see the module's description).
 
     Parameters
@@ -66,6 +66,7 @@ def run(cfg, product: str, as_of: str | date, model_uri: str | None = None, outc
     progress : show a tqdm bar over the steps.
     record : record the verdict in the audit trail (the monitor run of `creditmine monitor` does;
         a developer re-running the notebook may not want to).
+    figures : draw the plots (the report does; a caller that only needs the figures may skip them).
     """
     from tqdm.auto import tqdm
 
@@ -104,7 +105,7 @@ def run(cfg, product: str, as_of: str | date, model_uri: str | None = None, outc
         outcome_note = read.summary()
     steps.update()
     inputs = sec.MonitorInputs(reference, log, as_of, settings, cfg.params.validation.psi_bins, book, read,
-                               cfg.params.seed)
+                               cfg.params.seed, figures)
     found = {name: section(inputs) for name, section in sec.sections().items()}
     steps.update()
     values, notes, metrics, tables, figures, skipped = {}, {}, {}, {}, {}, {}
