@@ -41,10 +41,18 @@ monitor is there to find)."""
 
 
 def product_file() -> str:
-    """The quick-loan product without first loans (whose mix the world's first years distort)."""
+    """The quick-loan product without first loans (whose mix the world's first years distort), with a
+    wider appetite (grades 1-7 approved, 8 referred), so that its booked loans hold enough defaults
+    to measure an AUC in four months."""
     text = (REPO / "params" / "products" / "quick_loan.yaml").read_text(encoding="utf-8")
-    return text.replace("application_products: [tax, invoice, electricity, customs, first_loan]",
-                        "application_products: [tax, invoice, electricity, customs]")
+    for old, new in (("application_products: [tax, invoice, electricity, customs, first_loan]",
+                      "application_products: [tax, invoice, electricity, customs]"),
+                     ("approve_grades: [1, 2, 3, 4, 5]", "approve_grades: [1, 2, 3, 4, 5, 6, 7]"),
+                     ("refer_grades: [6, 7]", "refer_grades: [8]"),
+                     ("6: 0.5, 7: 0.4}", "6: 0.5, 7: 0.4, 8: 0.3}")):
+        assert old in text, old
+        text = text.replace(old, new)
+    return text
 
 
 def monitored_world(root: Path, months: int = 6) -> config.RunConfig:

@@ -40,7 +40,7 @@ import pyarrow as pa
 
 __all__ = [
     "DECISION_COLUMNS", "DecisionLog", "DecisionLogError", "ENV_LOG", "ENV_SOURCE", "ENV_STORE", "attach",
-    "build_batch", "input_digests", "logging_enabled",
+    "build_batch", "input_digests", "logging_enabled", "recompute_digests",
 ]
 
 ENV_LOG, ENV_STORE, ENV_SOURCE = "CREDITMINE_DECISION_LOG", "CREDITMINE_DECISION_STORE", "CREDITMINE_DECISION_SOURCE"
@@ -276,7 +276,9 @@ def input_digests(typed: dict[str, np.ndarray], input_columns, categorical) -> n
     little-endian; every blank the same NaN); for text, 128 bytes: up to `TEXT_WIDTH` code points
     in UTF-32 little-endian padded with zeros, or for a longer text 0xFFFFFFFF, the SHA-256 of its
     UTF-8 and zeros, and for a blank 128 bytes of 0xFF. A row's digest does not depend on the
-    batch it came in, and anyone holding its inputs can recompute it (`tests/test_decision_log.py`).
+    batch it came in, and anyone holding its inputs can recompute it (`recompute_digests`). The digest
+    is of the typed inputs the log keeps; a value that could not be read as a number is blank there,
+    and the row keeps what arrived as text in `raw_input`.
     """
     n = len(next(iter(typed.values()))) if typed else 0
     blocks = []
@@ -293,6 +295,15 @@ def input_digests(typed: dict[str, np.ndarray], input_columns, categorical) -> n
     matrix = np.ascontiguousarray(np.hstack(blocks))
     sha = hashlib.sha256
     return np.array([sha(row).hexdigest() for row in matrix], dtype=object)
+
+
+def recompute_digests(inputs: pd.DataFrame) -> np.ndarray:
+    """The input digests of logged decisions from the features the log kept (`LoggedDecisions.inputs`):
+    equal to their `input_digest` unless the log was changed."""
+    columns = list(inputs.columns)
+    text = {c for c in columns if not pd.api.types.is_numeric_dtype(inputs[c].dtype)}
+    typed = {c: inputs[c].to_numpy(dtype=object if c in text else float) for c in columns}
+    return input_digests(typed, columns, text)
 
 
 def _text_bytes(values: np.ndarray, n: int) -> np.ndarray:
