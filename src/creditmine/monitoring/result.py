@@ -113,7 +113,9 @@ def _styled(table: pd.DataFrame, formats: dict | None) -> str:
             table[column] = table[column].astype(str)
     numeric = [c for c in table.columns if pd.api.types.is_float_dtype(table[c])]
     styler = table.style.format({c: (formats or {}).get(c, "{:.4f}") for c in numeric}, na_rep="")
-    styler = styler.format({c: f for c, f in (formats or {}).items() if c in table.columns and c not in numeric})
+    others = {c: f for c, f in (formats or {}).items() if c in table.columns and c not in numeric}
+    if others:
+        styler = styler.format(others)
     return styler.hide(axis="index").to_html()
 
 

@@ -306,22 +306,26 @@ def decisions(inputs: MonitorInputs) -> SectionResult:
 
 def reason_codes(texts: pd.Series, catalog) -> pd.Series:
     """The reason group of each reason statement (English), matched against the catalog's statement
-    templates; "(none)" for a blank and "(not in the catalog)" when no template matches."""
-    patterns = []
+    templates and the reason coder's "No record: <description>" for a missing value; "(none)" for a
+    blank and "(not in the catalog)" when nothing matches."""
+    patterns, exact = [], {}
     for spec in catalog:
+        group = spec.reason_group or spec.name
+        exact.setdefault(f"No record: {spec.description_en}", group)   # the coder's text for a missing value
         template = getattr(spec, "reason_en", "") or ""
         if not template:
             continue
         parts = re.split(r"\{value[^}]*\}", template)
         regex = "^" + "(.+?)".join(re.escape(p) for p in parts) + "$"
-        patterns.append((re.compile(regex), spec.reason_group or spec.name))
+        patterns.append((re.compile(regex), group))
     texts = texts.fillna("").astype(str)
     codes = {}
     for text in texts.unique():
         if text == "":
             codes[text] = "(none)"
             continue
-        codes[text] = next((group for regex, group in patterns if regex.match(text)), "(not in the catalog)")
+        codes[text] = exact.get(text) or next((group for regex, group in patterns if regex.match(text)),
+                                              "(not in the catalog)")
     return texts.map(codes)
 
 
