@@ -28,8 +28,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from creditmine import artifacts
-
 __all__ = ["PeriodResult", "simulate", "with_scenario"]
 
 

@@ -22,11 +22,9 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from datetime import date
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from creditmine import artifacts
