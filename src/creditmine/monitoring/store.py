@@ -68,17 +68,22 @@ class ParquetDecisionStore:
         model, version and month."""
         if table.num_rows == 0:
             return []
-        months = _months(table)
-        keys = pa.table({"model": table["model"], "version": table["version"], "month": months})
-        frame = keys.to_pandas()
+        keys = pa.table({"model": table["model"], "version": table["version"], "month": _months(table)})
+        groups = keys.group_by(["model", "version", "month"], use_threads=False).aggregate([])
         written = []
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-        for (model, version, month), rows in frame.groupby(["model", "version", "month"], sort=True).indices.items():
+        for model, version, month in sorted(zip(*(groups[c].to_pylist() for c in ("model", "version", "month")))):
+            if groups.num_rows == 1:
+                part_table = table
+            else:
+                chosen = pc.and_(pc.and_(pc.equal(keys["model"], model), pc.equal(keys["version"], version)),
+                                 pc.equal(keys["month"], month))
+                part_table = table.filter(chosen)
             part = self.partition(model, version, month)
             part.mkdir(parents=True, exist_ok=True)
             name = f"part-{stamp}-{os.getpid()}-{uuid.uuid4().hex[:12]}.parquet"
             temporary = part / f".{name}.tmp"
-            pq.write_table(table.take(pa.array(rows)), temporary, compression="lz4",
+            pq.write_table(part_table, temporary, compression="lz4",
                            use_dictionary=["model", "version", "source", "product", "decision", "batch_id"],
                            write_statistics=["decided_at", "applied_at", "grade"])
             os.replace(temporary, part / name)
@@ -156,10 +161,16 @@ def open_store(tracking_uri: str | None):
 
 
 def _months(table: pa.Table) -> pa.Array:
+    """The month (YYYY-MM) of each row: of the application date, else of the decision."""
     applied = table["applied_at"].cast(pa.timestamp("ms"))
     decided = table["decided_at"].cast(pa.timestamp("ms"))
     when = pc.coalesce(applied, decided)
-    return pc.strftime(when, format="%Y-%m")
+    if isinstance(when, pa.ChunkedArray):
+        when = when.combine_chunks()
+    months = when.to_numpy(zero_copy_only=False).astype("datetime64[M]")   # the text of distinct months only
+    distinct, codes = np.unique(months, return_inverse=True)
+    names = pa.array([str(m) for m in distinct], pa.string())
+    return names.take(pa.array(codes.reshape(-1).astype(np.int32))) if len(months) else pa.array([], pa.string())
 
 
 def _number(version: str):
