@@ -8,9 +8,11 @@ of the model), and what was decided: `pd`, `score`, `grade`, `decision`, `credit
 `term_months`, the reasons (`reason_1_en` .. `reason_4_zh`) and `error` (why a row was referred);
 a row that could not be read as given keeps its values as text too (`raw_input`, JSON).
 
-Recording costs the caller a copy of its rows: `DecisionLog.record` queues the inputs and outputs,
-and a writer thread turns them into Arrow and appends them to the store every `flush_seconds` (or
-`flush_rows` rows), and when the process exits. A store that cannot be written keeps the rows
+Recording costs the caller a copy of its rows (a few rows are serialised at once): `DecisionLog.record`
+queues the inputs and outputs, and a writer thread hands them every `flush_seconds` (or `flush_rows`
+rows), and when the process exits, to a writer process that turns them into Arrow and appends them to
+the store (in this process when no writer process can run or the store cannot travel to it); the rows
+stay queued here until the store has taken them. A store that cannot be written keeps the rows
 queued and the failure is raised: by `flush` and `close`, and by `record` once `max_backlog` rows
 wait, so decisions never go on unlogged. The stores (`creditmine.monitoring.store`): partitioned
 Parquet beside the embedded MLflow store (`mlruns/decisions/model=<name>/version=<v>/month=<YYYY-MM>/`),
@@ -28,6 +30,9 @@ import hashlib
 import json
 import logging
 import os
+import pickle
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -70,8 +75,8 @@ def logging_enabled() -> bool:
 @dataclass
 class _Pending:
     decided_at: float
-    inputs: pd.DataFrame
-    outputs: pd.DataFrame
+    inputs: pd.DataFrame | bytes      # bytes: pickled when recorded (a few rows)
+    outputs: pd.DataFrame | bytes
     source: str
 
 
@@ -87,10 +92,12 @@ class DecisionLog:
     source : "score", "serve" or "pyfunc" (CREDITMINE_DECISION_SOURCE, else "pyfunc").
     flush_seconds, flush_rows : the writer appends at least this often, or once this many rows wait.
     max_backlog : rows that may wait on a store that fails before `record` refuses new decisions.
+    use_process : build and append the rows in the writer process (else in the writer thread).
     """
 
     def __init__(self, store, model: str, version: str, input_columns, categorical=(), source: str | None = None,
-                 flush_seconds: float = 5.0, flush_rows: int = 50_000, max_backlog: int = 1_000_000):
+                 flush_seconds: float = 5.0, flush_rows: int = 10_000, max_backlog: int = 1_000_000,
+                 use_process: bool = True):
         self.store, self.model, self.version = store, str(model), str(version)
         self.input_columns = tuple(input_columns)
         self.categorical = frozenset(categorical)
@@ -108,6 +115,9 @@ class DecisionLog:
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
         self.rows_written = 0
+        self.use_process = use_process
+        if use_process:
+            _Worker.shared()        # started now, so it is ready when the first decisions are written
         _OPEN.add(self)
 
     def __repr__(self) -> str:
@@ -128,7 +138,10 @@ class DecisionLog:
         if self._error is not None and self._pending_rows >= self.max_backlog:
             raise DecisionLogError(f"decision log {self.store}: {self._pending_rows:,} decisions wait unwritten "
                                    f"({self._error}); no more decisions until the store takes them")
-        item = _Pending(time.time(), inputs.copy(), outputs, source or self.source)
+        item = _Pending(time.time(), _keep(inputs), outputs, source or self.source)
+        if len(outputs) <= _SMALL_ROWS:   # a few rows: serialised here, so the writer holds no lock long for them
+            item = _Pending(item.decided_at, pickle.dumps(item.inputs, protocol=5), pickle.dumps(outputs, protocol=5),
+                            item.source)
         with self._lock:
             if self._closed:
                 raise DecisionLogError(f"decision log {self.store} is closed")
@@ -190,8 +203,7 @@ class DecisionLog:
             if not batch:
                 return 0
             try:
-                table = build_batch(batch, self.model, self.version, self.input_columns, self.categorical)
-                self.store.append(table)
+                written = self._write(batch)
             except Exception as exc:  # noqa: BLE001 - the rows stay queued, the failure is raised
                 with self._lock:
                     self._pending = batch + self._pending
@@ -199,13 +211,144 @@ class DecisionLog:
                 _log.error("decision log %s: %s decisions not written: %s", self.store, rows, exc)
                 raise DecisionLogError(f"decision log {self.store}: {exc}") from exc
             with self._lock:
-                self._pending_rows -= table.num_rows
+                self._pending_rows -= written
             self._error = None
-            self.rows_written += table.num_rows
-            return table.num_rows
+            self.rows_written += written
+            return written
+
+    def _write(self, batch: list[_Pending]) -> int:
+        """Append queued decisions to the store: in the writer process, else (none could start, or it
+        ended) here."""
+        spec = (self.store, batch, self.model, self.version, self.input_columns, self.categorical)
+        worker = _Worker.shared() if self.use_process else None
+        if worker is not None:
+            try:
+                return worker.write(spec)
+            except _WorkerGone as exc:
+                _log.warning("decision log %s: the writer process ended (%s); writing in this process", self.store, exc)
+        return _write_here(spec)
 
 
 _OPEN: "weakref.WeakSet[DecisionLog]" = weakref.WeakSet()
+_SMALL_ROWS = 256
+
+
+def _keep(inputs: pd.DataFrame) -> pd.DataFrame:
+    """The caller's rows as they are now: with copy-on-write (pandas 3) a shallow copy is enough, a
+    later change of the caller's frame copies its own data."""
+    cow = int(pd.__version__.split(".")[0]) >= 3 or pd.options.mode.copy_on_write is True
+    return inputs.copy(deep=not cow)
+
+
+def _write_here(spec) -> int:
+    store, batch, model, version, input_columns, categorical = spec
+    batch = [_Pending(r.decided_at, pickle.loads(r.inputs) if isinstance(r.inputs, bytes) else r.inputs,
+                      pickle.loads(r.outputs) if isinstance(r.outputs, bytes) else r.outputs, r.source) for r in batch]
+    table = build_batch(batch, model, version, input_columns, categorical)
+    store.append(table)
+    return table.num_rows
+
+
+class _WorkerGone(RuntimeError):
+    """The writer process is not there (it could not start, or it ended)."""
+
+
+class _Worker:
+    """One writer process per process that decides (a fresh interpreter running `_worker_main`, so
+    safe beside threads and without importing the caller's script): it gets queued decisions and the
+    store over a pipe, builds the rows and appends them, and answers with the rows written or the
+    store's error. The deciding process keeps the rows until the answer comes."""
+
+    _shared: _Worker | None = None
+    _shared_lock = threading.Lock()
+
+    def __init__(self):
+        if os.name != "posix":
+            raise OSError("the writer process needs POSIX pipes")
+        from multiprocessing.connection import Connection
+
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if isinstance(p, str) and p))
+        self._process = subprocess.Popen(
+            [sys.executable, "-c", "from creditmine.monitoring.log import _worker_main; _worker_main()"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, close_fds=True)
+        self._send = Connection(os.dup(self._process.stdin.fileno()), readable=False)
+        self._recv = Connection(os.dup(self._process.stdout.fileno()), writable=False)
+        self._process.stdin.close()
+        self._process.stdout.close()
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+        self.gone: str | None = None
+
+    @classmethod
+    def shared(cls) -> _Worker | None:
+        with cls._shared_lock:
+            worker = cls._shared
+            if worker is not None and worker._pid == os.getpid() and worker.gone is None:
+                return worker
+            if worker is not None and worker._pid == os.getpid():
+                return None              # it ended: the logs write in their own process from now on
+            try:
+                cls._shared = worker = cls()
+            except Exception as exc:  # noqa: BLE001 - no process: the logs write in their own process
+                _log.warning("decision log: no writer process (%s); writing in this process", exc)
+                cls._shared = None
+                return None
+            return worker
+
+    def write(self, spec) -> int:
+        with self._lock:
+            if self.gone is not None:
+                raise _WorkerGone(self.gone)
+            buffers: list = []
+            try:
+                header = pickle.dumps(spec, protocol=5, buffer_callback=buffers.append)
+            except (pickle.PicklingError, AttributeError, TypeError) as exc:   # e.g. a store that cannot travel
+                raise _WorkerGone(f"cannot send the rows: {exc}") from None
+            try:
+                self._send.send_bytes(pickle.dumps(len(buffers)))
+                self._send.send_bytes(header)
+                for buffer in buffers:
+                    self._send.send_bytes(buffer.raw())
+                status, value = self._recv.recv()
+            except (OSError, EOFError) as exc:
+                self.gone = f"{type(exc).__name__}: {exc}"
+                raise _WorkerGone(self.gone) from None
+        if status == "ok":
+            return value
+        if status == "unreadable":
+            raise _WorkerGone(f"the writer process cannot read the rows: {value}")
+        raise DecisionLogError(value)
+
+
+def _worker_main() -> None:
+    """The writer process: write what comes on stdin until the deciding process closes it (the
+    answers go out on the process's stdout; anything printed goes to stderr)."""
+    import signal
+    from multiprocessing.connection import Connection
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)      # Ctrl-C stops the deciding process, which flushes first
+    conn, answers = Connection(os.dup(0), writable=False), Connection(os.dup(1), readable=False)
+    os.dup2(2, 1)
+    while True:
+        try:
+            count = pickle.loads(conn.recv_bytes())
+            header = conn.recv_bytes()
+            buffers = [conn.recv_bytes() for _ in range(count)]
+        except (EOFError, OSError):
+            return
+        try:
+            spec = pickle.loads(header, buffers=buffers)
+        except Exception as exc:  # noqa: BLE001 - e.g. a store class only the deciding process knows
+            answer = ("unreadable", f"{type(exc).__name__}: {exc}")
+        else:
+            try:
+                answer = ("ok", _write_here(spec))
+            except Exception as exc:  # noqa: BLE001 - the deciding process raises it
+                answer = ("error", f"{type(exc).__name__}: {exc}")
+        try:
+            answers.send(answer)
+        except (EOFError, OSError):
+            return
 
 
 @atexit.register
