@@ -1,10 +1,15 @@
 """The team mode's decision store: decision log rows into PostgreSQL and back, as the Parquet store
-gives them (a throw-away cluster on loopback, made by the team server's own `Cluster`)."""
+gives them (a throw-away cluster on loopback, made by the team server's own `Cluster`
+in a folder the `postgres` user can reach when the tests run as root)."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,18 +25,27 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
+def cluster():
     from creditmine.team.postgres import Cluster, PostgresError, find_binaries
 
     try:
         find_binaries()
     except PostgresError as exc:
         pytest.fail(f"{exc} (the test set-up installs Debian's postgresql package)")
-    folder = tmp_path_factory.mktemp("pg") / "postgres"
-    made = Cluster(folder, _free_port())
-    made.ensure()
-    yield made
-    made.stop()
+    # made as the team server's tests make theirs (tests/team_server.py on main): under the system's
+    # temporary folder, open to others, not under pytest's (0700): run as root, PostgreSQL runs as
+    # the `postgres` user, which must reach its cluster's folder
+    root = Path(tempfile.mkdtemp(prefix="creditmine-pg-"))
+    os.chmod(root, 0o755)
+    made = Cluster(root / "postgres", _free_port())
+    try:
+        made.ensure()
+        yield made
+    finally:
+        try:
+            made.stop()
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
 
 
 def _batch(n: int, model="creditmine-quick_loan", version="3"):
