@@ -8,11 +8,13 @@ of the model), and what was decided: `pd`, `score`, `grade`, `decision`, `credit
 `term_months`, the reasons (`reason_1_en` .. `reason_4_zh`) and `error` (why a row was referred);
 a row that could not be read as given keeps its values as text too (`raw_input`, JSON).
 
-Recording costs the caller a copy of its rows (a few rows are serialised at once): `DecisionLog.record`
-queues the inputs and outputs, and a writer thread hands them every `flush_seconds` (or `flush_rows`
-rows), and when the process exits, to a writer process that turns them into Arrow and appends them to
-the store (in this process when no writer process can run or the store cannot travel to it); the rows
-stay queued here until the store has taken them. A store that cannot be written keeps the rows
+Recording costs the caller a shallow copy of its rows (copy-on-write keeps them as they were) and
+an append to a list: `DecisionLog.record` queues the inputs and outputs, and a writer thread hands
+them every `flush_seconds` (or `flush_rows` rows), and when the process exits, to a writer process,
+serialised and sent a piece at a time (at most `PIECE_ROWS` rows, letting the deciding threads run
+between pieces); the writer process turns them into Arrow as they come and appends them to the store
+once all have come (in this process when no writer process can run or the store cannot travel to
+it); the rows stay queued here until the store has taken them. A store that cannot be written keeps the rows
 queued and the failure is raised: by `flush` and `close`, and by `record` once `max_backlog` rows
 wait, so decisions never go on unlogged. The stores (`creditmine.monitoring.store`): partitioned
 Parquet beside the embedded MLflow store (`mlruns/decisions/model=<name>/version=<v>/month=<YYYY-MM>/`),
@@ -75,9 +77,10 @@ def logging_enabled() -> bool:
 @dataclass
 class _Pending:
     decided_at: float
-    inputs: pd.DataFrame | bytes      # bytes: pickled when recorded (a few rows)
-    outputs: pd.DataFrame | bytes
+    inputs: pd.DataFrame
+    outputs: pd.DataFrame
     source: str
+    batch_id: str | None = None       # the call's; None: a new one when built
 
 
 class DecisionLog:
@@ -138,10 +141,7 @@ class DecisionLog:
         if self._error is not None and self._pending_rows >= self.max_backlog:
             raise DecisionLogError(f"decision log {self.store}: {self._pending_rows:,} decisions wait unwritten "
                                    f"({self._error}); no more decisions until the store takes them")
-        item = _Pending(time.time(), _keep(inputs), outputs, source or self.source)
-        if len(outputs) <= _SMALL_ROWS:   # a few rows: serialised here, so the writer holds no lock long for them
-            item = _Pending(item.decided_at, pickle.dumps(item.inputs, protocol=5), pickle.dumps(outputs, protocol=5),
-                            item.source)
+        item = _Pending(time.time(), _keep(inputs), _keep(outputs), source or self.source, uuid.uuid4().hex[:16])
         with self._lock:
             if self._closed:
                 raise DecisionLogError(f"decision log {self.store} is closed")
@@ -219,18 +219,21 @@ class DecisionLog:
     def _write(self, batch: list[_Pending]) -> int:
         """Append queued decisions to the store: in the writer process, else (none could start, or it
         ended) here."""
-        spec = (self.store, batch, self.model, self.version, self.input_columns, self.categorical)
+        spec = (self.store, self.model, self.version, self.input_columns, self.categorical)
         worker = _Worker.shared() if self.use_process else None
         if worker is not None:
             try:
-                return worker.write(spec)
+                return worker.write(spec, batch)
             except _WorkerGone as exc:
                 _log.warning("decision log %s: the writer process ended (%s); writing in this process", self.store, exc)
-        return _write_here(spec)
+        return _write_here(spec, batch)
 
 
 _OPEN: "weakref.WeakSet[DecisionLog]" = weakref.WeakSet()
-_SMALL_ROWS = 256
+PIECE_ROWS = 5_000
+"""Rows serialised and sent to the writer process at a time; the writer process builds at least
+`_BUILD_ROWS` rows at a time."""
+_BUILD_ROWS = 2_000
 
 
 def _keep(inputs: pd.DataFrame) -> pd.DataFrame:
@@ -240,13 +243,53 @@ def _keep(inputs: pd.DataFrame) -> pd.DataFrame:
     return inputs.copy(deep=not cow)
 
 
-def _write_here(spec) -> int:
-    store, batch, model, version, input_columns, categorical = spec
-    batch = [_Pending(r.decided_at, pickle.loads(r.inputs) if isinstance(r.inputs, bytes) else r.inputs,
-                      pickle.loads(r.outputs) if isinstance(r.outputs, bytes) else r.outputs, r.source) for r in batch]
-    table = build_batch(batch, model, version, input_columns, categorical)
-    store.append(table)
-    return table.num_rows
+def _write_here(spec, batch) -> int:
+    builder = _Builder(spec)
+    for item in batch:
+        builder.add([item])
+    return builder.finish()
+
+
+def _pieces(item: _Pending):
+    """A queued call's rows in pieces of at most `PIECE_ROWS` (one batch id)."""
+    n = len(item.outputs)
+    if n <= PIECE_ROWS:
+        yield item
+        return
+    for start in range(0, n, PIECE_ROWS):
+        yield _Pending(item.decided_at, item.inputs.iloc[start:start + PIECE_ROWS],
+                       item.outputs.iloc[start:start + PIECE_ROWS], item.source, item.batch_id)
+
+
+class _Builder:
+    """Rows turned into Arrow as they come, at least `_BUILD_ROWS` at a time, and appended to the
+    store in one go (`finish`)."""
+
+    def __init__(self, spec):
+        self.store, self.model, self.version, self.input_columns, self.categorical = spec
+        self.tables: list[pa.Table] = []
+        self.waiting: list[_Pending] = []
+        self.waiting_rows = 0
+
+    def add(self, records) -> None:
+        self.waiting += records
+        self.waiting_rows += sum(len(r.outputs) for r in records)
+        if self.waiting_rows >= _BUILD_ROWS:
+            self._build()
+
+    def _build(self) -> None:
+        if self.waiting:
+            self.tables.append(build_batch(self.waiting, self.model, self.version, self.input_columns,
+                                           self.categorical))
+        self.waiting, self.waiting_rows = [], 0
+
+    def finish(self) -> int:
+        self._build()
+        if not self.tables:
+            return 0
+        table = self.tables[0] if len(self.tables) == 1 else pa.concat_tables(self.tables, promote_options="default")
+        self.store.append(table)
+        return table.num_rows
 
 
 class _WorkerGone(RuntimeError):
@@ -295,29 +338,56 @@ class _Worker:
                 return None
             return worker
 
-    def write(self, spec) -> int:
+    def write(self, spec, batch: list[_Pending]) -> int:
+        """Send the store and the rows, a piece at a time (the GIL let go between pieces), then
+        wait for the rows written (or the store's error)."""
         with self._lock:
             if self.gone is not None:
                 raise _WorkerGone(self.gone)
-            buffers: list = []
             try:
-                header = pickle.dumps(spec, protocol=5, buffer_callback=buffers.append)
-            except (pickle.PicklingError, AttributeError, TypeError) as exc:   # e.g. a store that cannot travel
-                raise _WorkerGone(f"cannot send the rows: {exc}") from None
-            try:
-                self._send.send_bytes(pickle.dumps(len(buffers)))
-                self._send.send_bytes(header)
-                for buffer in buffers:
-                    self._send.send_bytes(buffer.raw())
+                self._message(("begin", spec))
+                unsent = None
+                for item in batch:
+                    for piece in _pieces(item):
+                        try:
+                            self._message(("piece", [piece]))
+                        except _Unpicklable as exc:
+                            unsent = exc
+                            break
+                        time.sleep(0)       # the deciding threads take the GIL between pieces
+                    if unsent is not None:
+                        break
+                self._message(("end", unsent is None))
                 status, value = self._recv.recv()
             except (OSError, EOFError) as exc:
                 self.gone = f"{type(exc).__name__}: {exc}"
                 raise _WorkerGone(self.gone) from None
+            except _Unpicklable as exc:                     # e.g. a store that cannot travel
+                self._message(("end", False))
+                self._recv.recv()
+                raise _WorkerGone(f"cannot send the rows: {exc}") from None
+        if unsent is not None:
+            raise _WorkerGone(f"cannot send the rows: {unsent}")
         if status == "ok":
             return value
         if status == "unreadable":
             raise _WorkerGone(f"the writer process cannot read the rows: {value}")
         raise DecisionLogError(value)
+
+    def _message(self, message) -> None:
+        buffers: list = []
+        try:
+            header = pickle.dumps(message, protocol=5, buffer_callback=buffers.append)
+        except (pickle.PicklingError, AttributeError, TypeError) as exc:
+            raise _Unpicklable(str(exc)) from None
+        self._send.send_bytes(pickle.dumps(len(buffers)))
+        self._send.send_bytes(header)
+        for buffer in buffers:
+            self._send.send_bytes(buffer.raw())
+
+
+class _Unpicklable(RuntimeError):
+    """A message for the writer process cannot be serialised."""
 
 
 def _worker_main() -> None:
@@ -329,6 +399,7 @@ def _worker_main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)      # Ctrl-C stops the deciding process, which flushes first
     conn, answers = Connection(os.dup(0), writable=False), Connection(os.dup(1), readable=False)
     os.dup2(2, 1)
+    builder, failed = None, None        # one write: "begin" (the store), "piece"s (rows), "end"
     while True:
         try:
             count = pickle.loads(conn.recv_bytes())
@@ -337,18 +408,34 @@ def _worker_main() -> None:
         except (EOFError, OSError):
             return
         try:
-            spec = pickle.loads(header, buffers=buffers)
+            kind, value = pickle.loads(header, buffers=buffers)
         except Exception as exc:  # noqa: BLE001 - e.g. a store class only the deciding process knows
-            answer = ("unreadable", f"{type(exc).__name__}: {exc}")
-        else:
+            kind, value = "unreadable", f"{type(exc).__name__}: {exc}"
+        if kind == "unreadable":
+            failed = failed or ("unreadable", value)
+        elif kind == "begin":
+            builder, failed = _Builder(value), None
+        elif kind == "piece":
+            if failed is None:
+                try:
+                    builder.add(value)
+                except Exception as exc:  # noqa: BLE001 - the deciding process raises it
+                    failed = ("error", f"{type(exc).__name__}: {exc}")
+        elif kind == "end":
+            if failed is not None:
+                answer = failed
+            elif not value:
+                answer = ("aborted", "")
+            else:
+                try:
+                    answer = ("ok", builder.finish())
+                except Exception as exc:  # noqa: BLE001 - the deciding process raises it
+                    answer = ("error", f"{type(exc).__name__}: {exc}")
+            builder, failed = None, None
             try:
-                answer = ("ok", _write_here(spec))
-            except Exception as exc:  # noqa: BLE001 - the deciding process raises it
-                answer = ("error", f"{type(exc).__name__}: {exc}")
-        try:
-            answers.send(answer)
-        except (EOFError, OSError):
-            return
+                answers.send(answer)
+            except (EOFError, OSError):
+                return
 
 
 @atexit.register
@@ -383,7 +470,7 @@ def build_batch(records, model: str, version: str, input_columns, categorical) -
             raw[row] = json.dumps({c: _jsonable(given_values[c][k]) for c in given}, ensure_ascii=False,
                                   sort_keys=True)
     decided = np.repeat(np.array([r.decided_at for r in records]) * 1000, sizes).astype("int64")
-    batch_ids = np.repeat(np.array([uuid.uuid4().hex[:16] for _ in records], dtype=object), sizes)
+    batch_ids = np.repeat(np.array([r.batch_id or uuid.uuid4().hex[:16] for r in records], dtype=object), sizes)
     sources = np.repeat(np.array([r.source for r in records], dtype=object), sizes)
     text = {c: _text(typed[c]) for c in input_columns if c in categorical}
     columns = {
