@@ -14,7 +14,7 @@ STAMP := $(VENV)/.setup-stamp
 help: ## Show this list of targets.
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
 
-setup: $(STAMP) ## Create .venv, install creditmine with its extras, register the `creditmine` Jupyter kernel.
+setup: $(STAMP) ## Create .venv, install creditmine with its extras (the CJK plot font included), register the `creditmine` Jupyter kernel.
 
 # Re-runs only when pyproject.toml changes: a second `make` skips the install.
 $(STAMP): pyproject.toml
@@ -25,11 +25,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name creditmine --display-name "creditmine (Python 3.11)" >/dev/null
 	touch $(STAMP)
 
-system-deps: ## Install the system packages the tests use (Chromium, a CJK font, Java 17, PostgreSQL) when missing; needs root.
+system-deps: ## Install the system packages the tests use (Chromium, Java 17, PostgreSQL) when missing; needs root.
 	@missing=""; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || missing="$$missing postgresql"; \
-	fc-list 2>/dev/null | grep -qiE 'wqy|noto.*cjk' || missing="$$missing fonts-wqy-microhei"; \
 	command -v java >/dev/null || missing="$$missing openjdk-17-jre-headless"; \
 	if [ -z "$$missing" ]; then echo "system packages present"; \
 	elif [ "$$(id -u)" = 0 ]; then \
@@ -50,8 +49,13 @@ test: setup system-deps ## Run the test suite (includes the whole pipeline on pa
 reports: setup ## Regenerate every report from scratch on params/ci.yaml (what CI checks).
 	$(BIN)/creditmine run --params params/ci.yaml --fresh
 
-lab: setup ## Open JupyterLab on the notebooks.
-	$(BIN)/jupyter lab notebooks/
+LAB_PORT ?= 8888
+LAB_ARGS ?=
+# root (a container, CI) must say so to Jupyter; the server listens on loopback only either way
+LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+lab: setup ## Open JupyterLab on the notebooks on 127.0.0.1 (port LAB_PORT, 8888); their defaults are the latest run.
+	$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(LAB_PORT) $(LAB_ROOT) --notebook-dir=notebooks $(LAB_ARGS)
 
 mlflow-ui: setup ## Browse the embedded MLflow store at http://127.0.0.1:$(MLFLOW_PORT) (loopback only).
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db --default-artifact-root ./mlruns/artifacts --host 127.0.0.1 --port $(MLFLOW_PORT)

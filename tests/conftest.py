@@ -53,3 +53,31 @@ def project(tmp_path: Path) -> Path:
     (root / "datasets").symlink_to(REPO / "datasets", target_is_directory=True)
     (root / "mlruns").mkdir()
     return root
+
+
+# -- the ingestion tests' world (test_ingest*.py) ----------------------------------------------------
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> Path:
+    """A small synthetic world in the data model's Parquet, once per test module."""
+    from creditmine.config.data import SyntheticParams
+    from creditmine.data import synthetic
+
+    out = tmp_path_factory.mktemp("world")
+    synthetic.generate(SyntheticParams(enterprises=120), 3, out, progress=False)
+    return out
+
+
+@pytest.fixture
+def source(world, tmp_path) -> Path:
+    """A user's folder: some tables as CSV (ISO dates), the others as Parquet."""
+    from creditmine.data import io
+    from ingest_world import AS_CSV
+
+    folder = tmp_path / "source"
+    folder.mkdir()
+    for name in io.TABLES:
+        if name in AS_CSV:
+            io.read_table(world, name).to_csv(folder / f"{name}.csv", index=False, date_format="%Y-%m-%d")
+        else:
+            shutil.copy(io.table_path(world, name), folder / f"{name}.parquet")
+    return folder

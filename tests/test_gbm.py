@@ -79,7 +79,9 @@ def test_search_trials_logged_and_best_chosen(fitted):
     assert len(trials) == 3 and trials["chosen"].sum() == 1
     assert trials.loc[0, "learning_rate"] == 0.1  # the params' settings come first
     assert trials.loc[trials["chosen"], "auc"].item() == trials["auc"].max()
-    assert (trials["score"] == "validation_auc").all()
+    # search_folds "auto": fewer than 5,000 training rows score the trials by 5-fold CV, not the small holdout
+    expected = "cv_auc" if trials["rows"].iloc[0] < 5000 else "validation_auc"
+    assert (trials["score"] == expected).all() and model.search_folds_ == (5 if expected == "cv_auc" else 0)
 
 
 def test_cross_validated_search_on_small_data():

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -12,71 +10,16 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from creditmine.cli.data import generate, ingest as ingest_command
-from creditmine.config.data import SyntheticParams
+from creditmine.cli.data import generate
 from creditmine.data import io, synthetic
 from creditmine.data.ingest import IngestError, ingest
-
-WINDOW_END = date(2024, 12, 31)
-AS_CSV = ("enterprises", "tax_filings", "invoices", "customs", "procurement_awards")
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("world")
-    synthetic.generate(SyntheticParams(enterprises=120), 3, out, progress=False)
-    return out
-
-
-@pytest.fixture
-def source(world, tmp_path) -> Path:
-    """A user's folder: some tables as CSV (ISO dates), the others as Parquet."""
-    folder = tmp_path / "source"
-    folder.mkdir()
-    for name in io.TABLES:
-        if name in AS_CSV:
-            io.read_table(world, name).to_csv(folder / f"{name}.csv", index=False, date_format="%Y-%m-%d")
-        else:
-            shutil.copy(io.table_path(world, name), folder / f"{name}.parquet")
-    return folder
-
-
-def _edit_csv(folder: Path, name: str, edit) -> pd.DataFrame:
-    path = folder / f"{name}.csv"
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    frame = edit(frame)
-    frame.to_csv(path, index=False)
-    return frame
-
-
-def _edit_parquet(folder: Path, name: str, edit) -> pd.DataFrame:
-    frame = edit(io.read_table(folder, name))
-    io.write_table(folder, name, pa.Table.from_pandas(frame, preserve_index=False))
-    return frame
-
-
-def _quarantine(out: Path, name: str) -> pd.DataFrame:
-    return pd.read_csv(out / f"{name}.quarantine.csv", dtype=str, keep_default_na=False)
-
-
-def _deduplicated(out: Path, name: str) -> pd.DataFrame:
-    return pd.read_csv(out / f"{name}.deduplicated.csv", dtype=str, keep_default_na=False)
-
-
-def _counts(report, name: str) -> tuple[int, int, int, int, int]:
-    row = report.to_frame().set_index("table").loc[name]
-    return tuple(int(row[c]) for c in ("read", "accepted", "deduplicated", "quarantined", "key_conflicts"))
-
-
-def _run_cli(source: Path, out: Path, *extra: str, as_of: str | None = "2024-12-31"):
-    args = ["--source", str(source), "--out", str(out), *(["--as-of", as_of] if as_of else []), *extra]
-    result = CliRunner().invoke(ingest_command, args)
-    assert "Traceback" not in result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit)
-    return result
-
-
-# -- clean data ---------------------------------------------------------------------------------
+from ingest_world import (
+    WINDOW_END,
+    _deduplicated,
+    _edit_csv,
+    _quarantine,
+    _run_cli,
+)
 
 
 def test_clean_files_are_accepted_unchanged(world, source, tmp_path):

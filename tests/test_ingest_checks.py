@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-import test_ingest
 from creditmine.cli.data import ingest as ingest_command
 from creditmine.data import io
 from creditmine.data.ingest import (
@@ -18,7 +17,7 @@ from creditmine.data.ingest import (
     QuarantineLimitExceeded,
     ingest,
 )
-from test_ingest import (
+from ingest_world import (
     WINDOW_END,
     _counts,
     _deduplicated,
@@ -27,8 +26,6 @@ from test_ingest import (
     _quarantine,
     _run_cli,
 )
-
-world, source = test_ingest.world, test_ingest.source   # the fixtures of test_ingest.py
 
 # -- a table with too many rows quarantined fails, and loses nothing ----------------------------------
 

@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
@@ -9,6 +10,8 @@ from mlflow import MlflowClient
 from creditmine import artifacts, config
 from creditmine.pipeline import STAGES, select_stages
 from factories import creditmine_env
+
+REPO = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.slow
 
@@ -27,7 +30,7 @@ def test_ci_pipeline_runs_end_to_end_and_is_deterministic(project):
     run_pipeline(params, "first")
     cfg = config.load(params, run_name="first")
     reports = sorted(p.relative_to(cfg.reports_dir).as_posix() for p in cfg.reports_dir.rglob("*.html"))
-    expected = ["01_build_features.html"] + [
+    expected = ["01_build_features.html", "index.html"] + [
         f"{product}/{stage.name}.html" for product in cfg.products for stage in STAGES if stage.per_product
     ]
     assert reports == sorted(expected)
@@ -57,15 +60,25 @@ def model_metrics(validation: dict) -> dict:
     return {k: v for k, v in validation["metrics"].items() if not k.endswith("seconds")}
 
 
-def test_bring_your_own_data_runs_the_whole_pipeline(project):
-    params = project / "params" / "germancredit.yaml"
+def test_bring_your_own_data_runs_the_whole_pipeline(tmp_path):
+    """A folder with nothing but a data file: `creditmine init`, then the pipeline on the scaffolded
+    params (default settings, no tuning) with the notebooks installed with creditmine."""
+    project = tmp_path / "mine"
+    (project / "data").mkdir(parents=True)
+    (project / "data" / "german.csv").write_bytes((REPO / "datasets" / "germancredit" / "germancredit.csv").read_bytes())
+    scaffolded = subprocess.run([sys.executable, "-m", "creditmine.cli", "init", str(project), "--data",
+                                 str(project / "data" / "german.csv")], capture_output=True, text=True,
+                                env=creditmine_env())
+    assert scaffolded.returncode == 0, scaffolded.stderr
+    params = project / "params" / "german.yaml"
     run_pipeline(params, "german")
+    assert not (project / "notebooks").exists()
     cfg = config.load(params, run_name="german")
-    assert len(list(cfg.reports_dir.rglob("*.html"))) == 5
-    validation = artifacts.read_validation(artifacts.layout(cfg, "germancredit"))
+    assert len(list(cfg.reports_dir.rglob("*.html"))) == 6   # five reports and the index
+    validation = artifacts.read_validation(artifacts.layout(cfg, "german"))
     assert validation["verdict"] in {"green", "amber", "red"}
     client = MlflowClient(tracking_uri=cfg.tracking_uri)
-    assert client.search_model_versions("name='creditmine-germancredit'")
+    assert client.search_model_versions("name='creditmine-german'")
 
 
 def test_stage_selection():

@@ -7,7 +7,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from creditmine.models.base import VALIDATION_SHARE
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 
@@ -73,7 +72,8 @@ def test_scorecard_table_matches_training_counts(fitted):
     assert {"feature", "bin", "woe", "points", "count", "bad_rate"} <= set(table.columns)
     for feature in model.features_:
         rows = table[table.feature == feature]
-        assert rows["count"].sum() == len(X) * (1 - VALIDATION_SHARE)
+        # fitted without validation data: the choices on a set-aside fifth, then refitted on every row
+        assert rows["count"].sum() == len(X)
     debt = table[table.feature == "debt"].set_index("bin")
     assert debt.loc["Special", "count"] > 0 and debt.loc["Missing", "count"] > 0
 
@@ -148,3 +148,42 @@ def test_bad_input_names_column_and_row(fitted):
         model.credit_score(broken)
     with pytest.raises(ValueError, match="lacks the scorecard's feature columns"):
         model.credit_score(X.drop(columns="sales"))
+
+
+def test_a_u_shaped_feature_of_unknown_direction_survives_and_rare_categories_are_grouped():
+    """Risk high at both ends (age, say): the binning's trend is chosen from the data (a valley of
+    the WoE), so the feature is kept; a 200-value category keeps its most frequent values and
+    scores the rest, and unseen ones, as one group in Python, JSON and SQL alike."""
+    rng = np.random.default_rng(7)
+    n = 6000
+    age = rng.uniform(18, 75, n)
+    shop = rng.choice([f"s{i:03d}" for i in range(200)], n, p=np.r_[np.full(10, 0.05), np.full(190, 0.5 / 190)])
+    logit = -2.6 + 0.0025 * (age - 45) ** 2 + np.where(pd.Series(shop).isin(["s000", "s001"]), 0.8, 0.0)
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    X = pd.DataFrame({"age": age, "shop": shop})
+    model = ScorecardModel(max_categories=12, random_state=0).fit(X, y)
+    assert "age" in model.features_, model.selection_reasons_
+    woe = np.asarray(model.bins_["age"]["woe"][: len(model.bins_["age"]["splits"]) + 1])
+    assert woe.argmax() not in (0, len(woe) - 1)          # safest in the middle: not monotone
+    spec = model.bins_["shop"]
+    assert len(spec["kept"]) == 11 and spec["other_group"] is not None
+    unseen = pd.DataFrame({"age": [40.0, 40.0], "shop": ["s150", "never-seen"]})
+    assert model.credit_score(unseen)[0] == model.credit_score(unseen)[1]
+    assert np.array_equal(score_json(model.to_json(), unseen), model.credit_score(unseen))
+    con = duckdb.connect()
+    con.register("apps", unseen)
+    sql = con.execute(model.to_sql("apps")).df()["credit_score"].to_numpy()
+    assert np.array_equal(sql, model.credit_score(unseen))
+
+
+def test_information_value_is_never_negative():
+    from creditmine.models.binning import woe_iv
+
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        count = rng.integers(0, 30, 6).astype(float)
+        bads = np.minimum(count, rng.integers(0, 8, 6))
+        woe, iv = woe_iv(count, bads, smoothing=0.5)
+        assert iv >= 0.0 and np.isfinite(woe).all()
+    woe, iv = woe_iv(np.array([10.0, 10.0]), np.array([0.0, 10.0]), smoothing=0.5)   # a bin without bads
+    assert iv > 0 and woe[0] > 0 > woe[1]

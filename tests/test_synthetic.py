@@ -280,3 +280,21 @@ def test_profile_reports_rows_dates_missing_shares_and_default_rates(world):
     assert overall["default_rate"] == pytest.approx(apps["default_12m"].mean())
     assert rates.loc[rates["year"] == "2024", "labelled"].sum() == 0
     assert profile.to_jsonable(prof)["tables"][0]["table"] == "enterprises"
+
+
+def test_a_stricter_past_policy_books_fewer_and_safer_loans_in_the_same_world(tmp_path):
+    """`past_policy: strict` changes who was booked, nothing the sources show; standard is the default world."""
+    assert SyntheticParams().past_policy == "standard"
+    for policy in ("standard", "strict"):
+        synthetic.generate(SyntheticParams(enterprises=600, chunk_enterprises=300, past_policy=policy), 5,
+                           tmp_path / policy, progress=False)
+    standard, strict = _digests(tmp_path / "standard"), _digests(tmp_path / "strict")
+    for table in ("enterprises", "tax_filings", "invoices", "electricity", "customs", "procurement_awards"):
+        assert standard[f"{table}.parquet"] == strict[f"{table}.parquet"], table
+    shares = {}
+    for policy in ("standard", "strict"):
+        apps = io.read_table(tmp_path / policy, "applications").merge(
+            io.read_table(tmp_path / policy, io.GROUND_TRUTH), on="application_id")
+        shares[policy] = (apps["booked"].mean(), apps.loc[apps["booked"], "true_pd"].mean())
+    assert 0.6 < shares["standard"][0] < 0.8 and 0.35 < shares["strict"][0] < 0.6
+    assert shares["strict"][1] < shares["standard"][1]

@@ -2,7 +2,9 @@
 
 Each stage reads the previous stages' outputs by path (docs/architecture.md) and leaves its
 executed notebook and a code-free HTML rendering in reports/<run_name>/. Stage 01 runs once per
-run; stages 02..05 run once per product of the params.
+run; stages 02..05 run once per product of the params. The run is recorded in runs/<run>/run.json
+(so that a notebook opened without parameters finds it), ends with reports/<run>/index.html, and
+`summary` says per product what came out and what to do next.
 """
 
 from __future__ import annotations
@@ -41,6 +43,10 @@ class StageRun:
 class PipelineResult:
     run_name: str
     runs: list[StageRun] = field(default_factory=list)
+    products: tuple[str, ...] = ()
+    index: Path | None = None
+    seconds: float = 0.0
+    states: dict[str, str] = field(default_factory=dict)   # product -> review state of its version
 
     @property
     def reports(self) -> list[Path]:
@@ -80,26 +86,98 @@ def run(
     ------
     StageFailed : when a notebook raises; later stages do not run.
     """
+    from creditmine.config import resolve_tracking_env
+    from creditmine.reports.index import write_index
+    from creditmine.reports.notebook import write_run_record
+
     products = tuple(products or cfg.products)
     for name in products:
         cfg.product(name)  # an unknown product fails before any stage runs
     if fresh:
         shutil.rmtree(cfg.run_dir, ignore_errors=True)
         shutil.rmtree(cfg.reports_dir, ignore_errors=True)
-    result = PipelineResult(run_name=cfg.run_name)
-    if any(s.number == "01" for s in stages):
-        from creditmine.data import prepare
+    # the notebooks run in notebooks/: a relative store URI must not mean a second store there
+    resolve_tracking_env(cfg.root)
+    write_run_record(cfg, products)
+    result = PipelineResult(run_name=cfg.run_name, products=products)
+    begun = time.perf_counter()
+    try:
+        if any(s.number == "01" for s in stages):
+            from creditmine.data import prepare
 
-        started = time.perf_counter()
-        data_dir = prepare(cfg)
-        log(f"[00_data] {data_dir} ({time.perf_counter() - started:.1f} s)")
-    kernel = _kernel_name()
-    for stage in (s for s in stages if not s.per_product):
-        result.runs.append(_execute(cfg, stage, None, kernel, log))
-    for product in products:
-        for stage in (s for s in stages if s.per_product):
-            result.runs.append(_execute(cfg, stage, product, kernel, log))
+            started = time.perf_counter()
+            data_dir = prepare(cfg)
+            log(f"[00_data] {data_dir} ({time.perf_counter() - started:.1f} s)")
+        kernel = _kernel_name()
+        for stage in (s for s in stages if not s.per_product):
+            result.runs.append(_execute(cfg, stage, None, kernel, log))
+        for product in products:
+            for stage in (s for s in stages if s.per_product):
+                result.runs.append(_execute(cfg, stage, product, kernel, log))
+    finally:
+        # the index shows what there is, also after a failed stage
+        result.seconds = time.perf_counter() - begun
+        result.states = review_states(cfg, cfg.products)
+        try:
+            result.index = write_index(cfg, cfg.products, result.states)
+        except (OSError, ValueError) as exc:
+            log(f"[index] not written: {exc}")
     return result
+
+
+def review_states(cfg: RunConfig, products) -> dict[str, str]:
+    """The review state of each product's registered version (registration.json), as the store's
+    audit trail records it; products whose state cannot be read are left out."""
+    registered = {}
+    for product in products:
+        try:
+            registered[product] = artifacts.read_registration(artifacts.layout(cfg, product))
+        except (FileNotFoundError, ValueError):
+            continue
+    if not registered:
+        return {}
+    states = {}
+    try:
+        from creditmine.registry.trail import recorded_state
+        from creditmine.registry.trail_store import open_trail
+
+        entries = open_trail(cfg.tracking_uri).entries()
+        for product, record in registered.items():
+            states[product] = recorded_state(entries, record["model_name"], record["version"]) or ""
+    except Exception:  # noqa: BLE001 - the summary then shows the state a registration starts in
+        return states
+    return states
+
+
+def summary(cfg: RunConfig, result: PipelineResult) -> list[str]:
+    """The lines `creditmine run` ends with: per product the primary model, its out-of-time AUC,
+    the verdict and the gating tests that set it, the registered version, its review state and
+    the next command; then the index of the reports."""
+    from creditmine.reports.index import summary_lines
+
+    minutes, seconds = divmod(int(round(result.seconds)), 60)
+    took = f"{minutes} min {seconds:02d} s" if minutes else f"{seconds} s"
+    lines = [f"run '{cfg.run_name}': {len(result.runs)} stage runs in {took}"]
+    lines += summary_lines(cfg, result.products, result.states)
+    if result.index is not None:
+        lines.append(f"reports: {result.index}")
+    return lines
+
+
+PACKAGED_NOTEBOOKS = Path(__file__).resolve().parent / "notebooks"
+"""The stage notebooks installed with creditmine (src/creditmine/notebooks links the repository's)."""
+
+
+def notebook_path(root, notebook: str) -> Path:
+    """A stage notebook: the project's own (`notebooks/<name>` under `root`) when it has one, else
+    the copy installed with creditmine, so a project folder needs nothing but its params."""
+    own = Path(root) / "notebooks" / notebook
+    if own.is_file():
+        return own
+    packaged = PACKAGED_NOTEBOOKS / notebook
+    if not packaged.is_file():
+        raise FileNotFoundError(f"{own}: no such notebook, and none installed with creditmine ({packaged})")
+    return packaged
 
 
 def _execute(cfg: RunConfig, stage: Stage, product: str | None, kernel: str, log) -> StageRun:
@@ -116,12 +194,13 @@ def _execute(cfg: RunConfig, stage: Stage, product: str | None, kernel: str, log
     log(f"[{label}] running")
     started = time.perf_counter()
     try:
+        notebook = notebook_path(cfg.root, stage.notebook)
         pm.execute_notebook(
-            str(cfg.root / "notebooks" / stage.notebook),
+            str(notebook),
             str(executed),
             parameters=parameters,
             kernel_name=kernel,
-            cwd=str(cfg.root / "notebooks"),
+            cwd=str(notebook.parent if notebook.parent == cfg.root / "notebooks" else cfg.root),
             progress_bar=False,
             report_mode=False,
         )

@@ -15,6 +15,7 @@ import click
 # name -> (module, attribute, one-line help shown by `creditmine --help`)
 LAZY_COMMANDS = {
     "generate": ("creditmine.cli.data", "generate", "Generate the synthetic government-data world as Parquet."),
+    "init": ("creditmine.cli.init", "init", "Scaffold a project for your own data file: params, a product, next steps."),
     "ingest": ("creditmine.cli.data", "ingest", "Validate your own tables; quarantine rejected rows."),
     "monitor": ("creditmine.cli.monitor", "monitor", "Monitor a version after go-live: report, MLflow figures, verdict."),
     "monitor-period": ("creditmine.cli.monitor", "monitor_period",
@@ -49,8 +50,13 @@ class LazyGroup(click.Group):
 @click.version_option(package_name="creditmine")
 def main() -> None:
     """Develop, explain, validate and govern SME credit models from government data."""
+    from creditmine.config import project_root, resolve_tracking_env
+
     # MLflow draws a progress bar for every artifact download; our commands report their own progress
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    # a relative MLFLOW_TRACKING_URI (sqlite:///mlruns/mlflow.db) means the project's store, wherever
+    # the command or the notebooks it starts run
+    resolve_tracking_env(project_root())
 
 
 @main.command()
@@ -64,7 +70,9 @@ def main() -> None:
 def run(params_file: str, stages: str | None, run_name: str | None, products: str | None, fresh: bool) -> None:
     """Run the pipeline: data, then notebooks 01-05 executed with papermill.
 
-    Writes each executed notebook and its HTML report (no code) to reports/<run-name>/ and exits
+    Writes each executed notebook and its HTML report (no code) to reports/<run-name>/, and
+    reports/<run-name>/index.html linking them with their verdicts; ends with a summary per
+    product (primary model, out-of-time AUC, verdict, registered version, next command). Exits
     non-zero with the failing stage's name and error when a stage fails.
     """
     from creditmine import config
@@ -81,7 +89,11 @@ def run(params_file: str, stages: str | None, run_name: str | None, products: st
         result = pipeline.run(cfg, selected, products=chosen, fresh=fresh, log=click.echo)
     except (pipeline.StageFailed, config.ConfigError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"run '{cfg.run_name}': {len(result.runs)} stage runs, reports in {cfg.reports_dir}")
+    except Exception as exc:  # noqa: BLE001 - one line naming what failed, never a traceback
+        raise click.ClickException(f"run '{cfg.run_name}' failed: {_one_line(exc)}") from None
+    click.echo("")
+    for line in pipeline.summary(cfg, result):
+        click.echo(line)
 
 
 @main.command("check-params")
@@ -96,6 +108,12 @@ def check_params(params_file: str) -> None:
         raise click.ClickException(str(exc)) from None
     click.echo(cfg.params.model_dump_json(indent=2))
     click.echo(f"products: {', '.join(cfg.products)}; data: {cfg.data_dir}; tracking: {cfg.tracking_uri}")
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else ""
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
 if __name__ == "__main__":  # pragma: no cover

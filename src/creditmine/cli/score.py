@@ -22,25 +22,40 @@ from creditmine.cli.store import store_uri
                    "project's mlruns/mlflow.db.")
 @click.option("--tracking-uri", default=None, help="MLflow store; overrides --params.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def score(model_uri, input_path, output_path, features_path, params_file, tracking_uri, quiet) -> None:
+@click.option("--engine", type=click.Choice(["local", "spark"]), default="local", show_default=True,
+              help="local: this process; spark: mlflow.pyfunc.spark_udf (needs pyspark, the 'spark' "
+                   "extra, and Java 17), the same decisions.")
+@click.option("--spark-master", default=None, metavar="URL",
+              help="Spark master for --engine spark; local[*] when omitted.")
+def score(model_uri, input_path, output_path, features_path, params_file, tracking_uri, quiet, engine,
+          spark_master) -> None:
     """Score a batch of applications with a registered model.
 
     The deployment gate is checked first: a version that is not approved, whose audit trail does
     not verify or whose artifacts do not match their manifest is refused. Every input row gets a
     decision row; rows that cannot be decided automatically are referred, with the reason in the
     `error` column (every row of an application_id given more than once among them). An input
-    without rows gives an output with the columns only.
+    without rows gives an output with the columns only. With --engine spark, Spark decides the
+    rows (the version's verified copy, checked again by every worker that loads it).
     """
     import time
 
     tracking_uri = store_uri(tracking_uri, params_file)
-    from creditmine.decision.score import score_file
+    from creditmine.decision.score import referral_summary, score_file
     from creditmine.registry.gate import DeploymentRefused
+
+    if engine == "spark":
+        from creditmine.decision.spark import spark_unavailable
+
+        why = spark_unavailable()
+        if why:
+            raise click.ClickException(why)
 
     started = time.perf_counter()
     try:
         decisions = score_file(model_uri, input_path, output_path, tracking_uri=tracking_uri,
-                               features_path=features_path, progress=not quiet)
+                               features_path=features_path, progress=not quiet, engine=engine,
+                               spark_master=spark_master)
     except DeploymentRefused as exc:
         raise click.ClickException(f"refused to score with {model_uri}: {exc}") from None
     except (ValueError, OSError) as exc:
@@ -54,4 +69,7 @@ def score(model_uri, input_path, output_path, features_path, params_file, tracki
     errors = int((decisions["error"] != "").sum())
     click.echo(f"{len(decisions)} applications -> {output_path}: {summary}; "
                f"{errors} referred with a reason in 'error'; {elapsed:.1f} s")
+    note = referral_summary(decisions, features_given=features_path is not None)
+    if note:
+        click.echo(f"note: {note}")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +35,7 @@ __all__ = [
     "LimitRule", "MasterScaleParams", "ModelParams", "MonitoringParams", "Params", "PolicyParams", "ProductParams",
     "ProductionParams", "RunConfig", "ScaleParams", "ScorecardParams", "SearchSpace", "SplitParams", "SyntheticParams",
     "TabularParams", "Thresholds", "TrackingParams", "ValidationParams", "load", "project_root",
+    "resolve_tracking_env", "resolve_tracking_uri",
 ]
 
 
@@ -100,11 +102,13 @@ class RunConfig:
 
     @property
     def tracking_uri(self) -> str:
-        """Params first, then MLFLOW_TRACKING_URI, then the embedded SQLite store."""
+        """Params first, then MLFLOW_TRACKING_URI, then the embedded SQLite store; a relative path
+        in either (``sqlite:///mlruns/mlflow.db``, ``mlruns``) is resolved against the project root,
+        so every command and notebook, wherever it runs, uses one store."""
         if self.params.mlflow.tracking_uri:
-            return self.params.mlflow.tracking_uri
+            return resolve_tracking_uri(self.params.mlflow.tracking_uri, self.root)
         if os.environ.get("MLFLOW_TRACKING_URI"):
-            return os.environ["MLFLOW_TRACKING_URI"]
+            return resolve_tracking_uri(os.environ["MLFLOW_TRACKING_URI"], self.root)
         return f"sqlite:///{(self.root / 'mlruns' / 'mlflow.db').as_posix()}"
 
     @property
@@ -137,6 +141,9 @@ def load(params_file: str | os.PathLike, run_name: str | None = None, root: str 
     products = {}
     for name in params.products:
         product_file = product_dir / f"{name}.yaml"
+        if not product_file.is_file():
+            raise ConfigError(f"{path}: product '{name}' has no file {product_file}: create it (at least "
+                              f"`name: {name}`; `creditmine init` writes one) or drop '{name}' from `products`")
         product = _validate(ProductParams, _read_yaml(product_file), product_file)
         if product.name != name:
             raise ConfigError(f"{product_file}: name '{product.name}' does not match the file name '{name}'")
@@ -151,6 +158,46 @@ def load(params_file: str | os.PathLike, run_name: str | None = None, root: str 
         run_name=run_name or params.name,
         products=products,
     )
+
+
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+TRACKING_ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+
+
+def resolve_tracking_uri(uri: str, root: str | os.PathLike) -> str:
+    """An MLflow store URI whose relative path is made absolute against `root`.
+
+    ``sqlite:///mlruns/mlflow.db`` -> ``sqlite:////<root>/mlruns/mlflow.db``; ``file:mlruns`` and a
+    plain ``mlruns`` likewise; absolute paths and server URIs (http, https, databricks, ...) are
+    returned unchanged.
+    """
+    if not uri:
+        return uri
+    root = Path(root)
+    if uri.startswith("sqlite:///"):
+        path = uri[len("sqlite:///"):]
+        if not path or path.startswith("/") or path.startswith(":memory:") or re.match(r"^[A-Za-z]:[/\\]", path):
+            return uri
+        return f"sqlite:///{(root / path).resolve().as_posix()}"
+    if uri.startswith("file:"):
+        rest = uri[len("file:"):]
+        if rest.startswith("/"):
+            return uri
+        return (root / rest).resolve().as_uri()
+    if (_SCHEME.match(uri) and not re.match(r"^[A-Za-z]:[/\\]", uri)) or uri in ("databricks", "databricks-uc"):
+        return uri
+    path = Path(uri).expanduser()
+    return str(path if path.is_absolute() else (root / path).resolve())
+
+
+def resolve_tracking_env(root: str | os.PathLike) -> None:
+    """Rewrite MLFLOW_TRACKING_URI and MLFLOW_REGISTRY_URI, when set to a relative path, as absolute
+    against `root`, so that subprocesses (papermill kernels running in notebooks/) and MLflow itself
+    see the same store."""
+    for name in TRACKING_ENV:
+        value = os.environ.get(name)
+        if value:
+            os.environ[name] = resolve_tracking_uri(value, root)
 
 
 def project_root(start: str | os.PathLike | None = None) -> Path:

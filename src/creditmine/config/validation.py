@@ -60,6 +60,12 @@ def default_thresholds() -> dict[str, Thresholds]:
         # segments and financial inclusion
         "segment_auc_min": Thresholds(green=0.65, amber=0.55, **high),
         "first_time_approval_ratio": Thresholds(green=0.80, amber=0.50, **high),
+        # guards of stages 01-02: features flagged by the leakage screen, categorical features grouped
+        # or excluded for their cardinality, and the fewest defaults of the train, holdout and
+        # out-of-time samples (an AUC on 20 defaults has a standard error near 0.05)
+        "leakage_screen": Thresholds(green=1, amber=3, **low),
+        "high_cardinality": Thresholds(green=1, amber=10, **low),
+        "sample_defaults_min": Thresholds(green=50, amber=20, **high),
     }
 
 
@@ -68,6 +74,9 @@ class ValidationParams(Section):
     confidence: float = Field(0.95, gt=0.5, lt=1)
     min_segment_size: int = Field(100, ge=1, description="smaller segments are flagged, not judged")
     min_segment_defaults: int = Field(10, ge=0)
+    min_sample_defaults: int = Field(
+        20, ge=1, description="a test on a sample (holdout, out-of-time) with fewer defaults is not assessed"
+    )
     thresholds: dict[str, Thresholds] = Field(
         default_factory=default_thresholds,
         description="test name -> light thresholds; keys given here override the defaults one by one",

@@ -18,6 +18,9 @@ _PD_INTERCEPT = {
     "procurement": -3.8, "tax": -4.35, "invoice": -4.2, "electricity": -4.15, "customs": -4.1,
     "engineering": -3.9, "tech": -4.3, "first_loan": -3.7,
 }
+# The past booking policy: P(booked) = sigmoid(level - steepness * (logit PD + 4.1)); "standard" is the
+# world's default, "strict" books about half the applications and declines the weak more sharply
+_PAST_POLICY = {"standard": (1.6, 0.7), "strict": (0.9, 1.3)}
 # Requested amount as a share of the trailing 12 months' sales (median)
 _REQUEST_SHARE = {
     "tax": 0.12, "invoice": 0.10, "electricity": 0.08, "customs": 0.10, "engineering": 0.20,
@@ -151,12 +154,15 @@ class ApplicationChunk(RecordChunk):
         )
         pd_true = _sigmoid(z)
         # the bank's past policy booked most applications, fewer of the visibly weak ones
-        booked = rng.random(m) < _sigmoid(1.6 - 0.7 * (z + 4.1))
+        level, steepness = _PAST_POLICY[self.params.past_policy]
+        booked = rng.random(m) < _sigmoid(level - steepness * (z + 4.1))
         matured = t + 12 <= self.T - 1
         outcome = (rng.random(m) < pd_true).astype(float)
         default = np.where(booked & matured, outcome, np.nan)
         days_in_month = cal.month_start[t + 1] - cal.month_start[t]
         applied = cal.month_start[t] + (rng.random(m) * days_in_month).astype(np.int64)
+        # an enterprise registered during month t applies on or after its registration day
+        applied = np.maximum(applied, self.registered[e])
         return {
             "t": t, "e": e, "applied": applied, "product": np.full(m, _PRODUCT_INDEX[product]),
             "amount": amount, "term": term, "award": award, "booked": booked, "default": default,

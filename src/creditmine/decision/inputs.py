@@ -12,26 +12,23 @@ indicator set, or all its features blank) is referred too: a PD from nothing is 
 
 from __future__ import annotations
 
-import re
+import functools
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from creditmine.config import PolicyParams
+from creditmine.decision.columns import _add, _as_text, _flag, _floats, _number, _Source, _text
 from creditmine.decision.policy import BASE_COLUMNS, limit_base_columns
+from creditmine.decision.rows import ParsedRows
 
 #: Application fields the decision needs besides the model's features and the limit bases.
 APPLICATION_FIELDS = ("application_id", "product", "requested_amount_cny", "term_months", "specialized_innovative")
 #: Smallest allowed value of columns that cannot be negative by nature (the enterprise's counts and
 #: money), wherever validation reads them (features, fields); one dict until the catalog has bounds.
 LOWER_BOUNDS: dict[str, float] = {"employees": 0.0, "registered_capital_cny": 0.0}
-#: Up to this many rows are read in one go (see _Source).
-_SMALL_BATCH_ROWS = 64
-_TRUE = {"true", "1", "yes", "y", "t"}
-_FALSE = {"false", "0", "no", "n", "f"}
-_PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", re.ASCII)
-_SEPARATED = re.compile(r"\d[,\s'_]\d|\..*\.")     # 1,234  1 234  12,5  1_000  1.234.567
 
 
 @dataclass(frozen=True)
@@ -52,6 +49,30 @@ class InputSpec:
     application_products: tuple[str, ...]
     policy: PolicyParams
     feature_sources: dict[str, str] = field(default_factory=dict)
+
+    @functools.cached_property
+    def plain_numeric_features(self) -> tuple[str, ...]:
+        """Numeric features that are no application field or limit base (read by `_number` alone)."""
+        checked = {*APPLICATION_FIELDS, *limit_base_columns(self.policy)}
+        return tuple(n for n in self.feature_names if n not in checked and n not in self.categorical_features)
+
+    @functools.cached_property
+    def source_groups(self) -> tuple[tuple[str | None, tuple[str, ...]], ...]:
+        """Per data source of the enterprise (not "application"): its `<source>_missing` indicator
+        when the model reads it as a number (else None), and its other features (see `_no_data`)."""
+        by_source: dict[str, list[str]] = {}
+        for name in self.feature_names:
+            source = self.feature_sources.get(name, "unknown")
+            if source != "application":
+                by_source.setdefault(source, []).append(name)
+        groups = []
+        for source, names in by_source.items():
+            indicator = f"{source}_missing"
+            if indicator in names and indicator not in self.categorical_features:
+                groups.append((indicator, tuple(n for n in names if n != indicator)))
+            else:
+                groups.append((None, tuple(names)))
+        return tuple(groups)
 
 
 @dataclass(frozen=True)
@@ -86,14 +107,15 @@ def validate_applications(rows: pd.DataFrame, spec: InputSpec) -> ValidatedBatch
     Parameters
     ----------
     rows : one row per application: the fields of `APPLICATION_FIELDS`, the model's features and
-        the limit-base columns of the row's product (see `creditmine.decision.policy.BASE_COLUMNS`).
+        the limit-base columns of the row's product (see `creditmine.decision.policy.BASE_COLUMNS`);
+        a DataFrame, or the same rows as parsed JSON (`creditmine.decision.rows.ParsedRows`).
     spec : what the model needs.
 
     Returns
     -------
     ValidatedBatch
     """
-    if not isinstance(rows, pd.DataFrame):
+    if not isinstance(rows, (pd.DataFrame, ParsedRows)):
         raise TypeError(f"application rows must be a pandas DataFrame; got {type(rows).__name__}")
     n = len(rows)
     source = _Source(rows)
@@ -134,6 +156,7 @@ def validate_applications(rows: pd.DataFrame, spec: InputSpec) -> ValidatedBatch
         typed[column] = base
 
     blank: dict[str, np.ndarray] = {}
+    numbers = _numeric_block(source, spec)
     for name in spec.feature_names:
         if name in typed:  # an application field or limit base the model also reads: checked above
             values = typed[name]
@@ -142,6 +165,11 @@ def validate_applications(rows: pd.DataFrame, spec: InputSpec) -> ValidatedBatch
             values = _text(source, name, problems, required=False, must_exist=True)
             blank[name] = values == ""
             typed[name] = np.where(values == "", None, values)
+        elif name in numbers.position:
+            j = numbers.position[name]
+            for row, value in numbers.infinite.get(name, ()):
+                _add(problems, row, f"{name} must be finite; got {value}")
+            typed[name], blank[name] = numbers.values[:, j], numbers.blank[:, j]
         else:
             values = _number(source, name, problems, required=False)
             blank[name] = np.isnan(values)
@@ -158,7 +186,8 @@ def validate_applications(rows: pd.DataFrame, spec: InputSpec) -> ValidatedBatch
     errors = np.full(n, "", dtype=object)
     for row, messages in problems.items():
         errors[row] = "; ".join(messages)
-    return ValidatedBatch(columns=typed, errors=errors, index=rows.index)
+    index = rows.index if isinstance(rows, pd.DataFrame) else pd.RangeIndex(n)
+    return ValidatedBatch(columns=typed, errors=errors, index=index)
 
 
 def duplicate_ids(ids) -> np.ndarray:
@@ -184,28 +213,71 @@ def _no_data(typed: dict, blank: dict[str, np.ndarray], spec: InputSpec, n: int)
     among the model's features, when any of its features is not blank. Application fields
     (product, amount, term) say nothing about the enterprise.
     """
-    by_source: dict[str, list[str]] = {}
-    for name in spec.feature_names:
-        source = spec.feature_sources.get(name, "unknown")
-        if source != "application":
-            by_source.setdefault(source, []).append(name)
-    if not by_source:
+    groups = spec.source_groups
+    if not groups:
         return np.zeros(n, dtype=bool)
     has_record = np.zeros(n, dtype=bool)
-    for source, names in by_source.items():
-        indicator = f"{source}_missing"
-        if indicator in names and indicator not in spec.categorical_features:
+    for indicator, names in groups:
+        any_value = _any_value(blank, names, n)
+        if indicator is None:
+            has_record |= any_value
+        else:
             # the indicator decides; only where it is blank do the source's values
             flag = typed[indicator]
-            others = [name for name in names if name != indicator]
-            any_value = np.zeros(n, dtype=bool)
-            for name in others:
-                any_value |= ~blank[name]
             has_record |= np.where(np.isnan(flag), any_value, flag == 0)
-            continue
-        for name in names:
-            has_record |= ~blank[name]
     return ~has_record
+
+
+def _any_value(blank: dict[str, np.ndarray], names: list[str], n: int) -> np.ndarray:
+    """Rows with a value in any of the columns `names` (one numpy call, not one per column)."""
+    if not names:
+        return np.zeros(n, dtype=bool)
+    return ~np.array([blank[name] for name in names]).all(axis=0)
+
+
+@dataclass(frozen=True)
+class _NumericBlock:
+    """The numeric features of a few rows read as one float matrix (`_numeric_block`)."""
+
+    position: dict[str, int]
+    values: np.ndarray
+    blank: np.ndarray
+    infinite: dict[str, list[tuple[int, float]]]
+
+
+_NO_BLOCK = _NumericBlock({}, np.empty((0, 0)), np.empty((0, 0), dtype=bool), {})
+
+
+def _numeric_block(source: _Source, spec: InputSpec) -> _NumericBlock:
+    """The model's numeric features that arrive as numbers, for a few rows, in one go.
+
+    What `_number` does column by column (infinite values are errors and become blanks), with one
+    numpy call for all of them instead of several per column: for one application, a hundred
+    columns of one value each cost more in numpy calls than the rest of the decision. Columns of
+    blanks only are read as blanks, as `_number` reads them. Many rows, and columns of another
+    kind (text that may hold numbers), go through `_number`.
+    """
+    if source.matrix is None:
+        return _NO_BLOCK
+    kinds, position, matrix = source.kinds, source.position, source.matrix
+    names = [name for name in spec.plain_numeric_features if name in position
+             and (kinds[name] == "float" or kinds[name] == "other" and _all_blank(matrix[:, position[name]]))]
+    if not names:
+        return _NO_BLOCK
+    values = _floats(matrix[:, [position[name] for name in names]])
+    infinite = np.isinf(values)
+    found: dict[str, list[tuple[int, float]]] = {}
+    if infinite.any():
+        for row, j in zip(*np.nonzero(infinite)):
+            found.setdefault(names[j], []).append((int(row), values[row, j]))
+        for entries in found.values():
+            entries.sort()
+        values[infinite] = np.nan
+    return _NumericBlock({name: j for j, name in enumerate(names)}, values, np.isnan(values), found)
+
+
+def _all_blank(values: np.ndarray) -> bool:
+    return all(v is None or v is pd.NA or type(v) is float and math.isnan(v) for v in values)
 
 
 def _rows_needing_base(products: np.ndarray, column: str, policy: PolicyParams) -> np.ndarray:
@@ -215,185 +287,3 @@ def _rows_needing_base(products: np.ndarray, column: str, policy: PolicyParams) 
     for product, rule in policy.limit_rules.items():
         needed[products == product] = BASE_COLUMNS[rule.base] == column
     return needed
-
-
-def _add(problems: dict[int, list[str]], row: int, message: str) -> None:
-    problems.setdefault(int(row), []).append(message)
-
-
-class _Source:
-    """The input's columns as numpy arrays, read once.
-
-    A few rows are read in one `to_numpy(dtype=object)` call (a column at a time costs more than
-    the whole decision of one application); many rows are read a column at a time. `get` gives the
-    values and their kind: "float" (numeric, NaN for blanks), "bool" or "other" (objects).
-    """
-
-    def __init__(self, rows: pd.DataFrame):
-        self.n = len(rows)
-        self.rows = rows
-        self.position = {str(name): j for j, name in enumerate(rows.columns)}
-        self.kinds = {str(name): _kind(dtype) for name, dtype in rows.dtypes.items()}
-        self.matrix = rows.to_numpy(dtype=object) if self.n <= _SMALL_BATCH_ROWS else None
-
-    def __contains__(self, name: str) -> bool:
-        return name in self.position
-
-    def get(self, name: str) -> tuple[np.ndarray, str]:
-        kind = self.kinds[name]
-        if self.matrix is not None:
-            values = self.matrix[:, self.position[name]]
-            return (_floats(values) if kind == "float" else values), kind
-        column = self.rows.iloc[:, self.position[name]]
-        if kind == "float":
-            return column.to_numpy(dtype=float, na_value=np.nan, copy=True), kind
-        return column.to_numpy(dtype=object), kind
-
-
-def _kind(dtype) -> str:
-    if pd.api.types.is_bool_dtype(dtype):
-        return "bool"
-    if pd.api.types.is_numeric_dtype(dtype):
-        return "float"
-    return "other"
-
-
-def _floats(values: np.ndarray) -> np.ndarray:
-    """Numbers of a numeric column's objects as float64 (pd.NA and None as NaN)."""
-    try:
-        return np.array(values, dtype=float)
-    except TypeError:
-        return np.array([np.nan if v is None or v is pd.NA else v for v in values], dtype=float)
-
-
-def _missing_column(source: _Source, name: str, problems, which: np.ndarray | None = None) -> None:
-    for row in np.arange(source.n) if which is None else np.flatnonzero(which):
-        _add(problems, row, f"missing field {name}")
-
-
-def _text(source: _Source, name: str, problems, required: bool, must_exist: bool = False) -> np.ndarray:
-    """A text column as an object array, "" for blanks; blank: an error when required; absent: when required or must_exist."""
-    if name not in source:
-        if required or must_exist:
-            _missing_column(source, name, problems)
-        return np.full(source.n, "", dtype=object)
-    values, kind = source.get(name)
-    values = np.asarray(values, dtype=object)
-    blank = pd.isna(values)
-    if kind == "other" and all(isinstance(v, str) for v in values[~blank]):
-        values = np.where(blank, "", values).astype(object)
-    else:  # numbers or mixed objects: ids may arrive as integers
-        values = np.array(["" if b else _as_text(v) for v, b in zip(values, blank)], dtype=object)
-    blank |= values == ""
-    if required:
-        for row in np.flatnonzero(blank):
-            _add(problems, row, f"{name} is blank")
-    return values
-
-
-def _as_text(value) -> str:
-    """An identifier or category as text; a whole float (17.0, from a numeric column) as 17."""
-    if isinstance(value, (float, np.floating)) and float(value).is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def _number(
-    source: _Source, name: str, problems, *, required: bool, rows_needing: np.ndarray | None = None
-) -> np.ndarray:
-    """A numeric column as float64 (NaN for blanks); text that is no number is an error.
-
-    A missing column is an error for every row (or for `rows_needing` only); a blank value is an
-    error only when `required`. Infinite values are errors. Yes/no columns count as 1 / 0 for a
-    feature, never for an amount or a term.
-    """
-    n = source.n
-    if name not in source:
-        if rows_needing is None or rows_needing.any():
-            _missing_column(source, name, problems, rows_needing)
-        return np.full(n, np.nan)
-    raw, kind = source.get(name)
-    if kind == "float":
-        values = raw
-    elif kind == "bool" and not required:
-        values = _floats(raw)
-    else:
-        values = np.full(n, np.nan)
-        for row, value in enumerate(raw):
-            parsed = _parse_number(value)
-            if parsed is None:
-                _add(problems, row, _not_a_number(name, value))
-            else:
-                values[row] = parsed
-    infinite = np.isinf(values)
-    for row in np.flatnonzero(infinite):
-        _add(problems, row, f"{name} must be finite; got {values[row]}")
-    values[infinite] = np.nan
-    if required:
-        for row in np.flatnonzero(np.isnan(values) & ~infinite):
-            if not _already_reported(problems, row, name):
-                _add(problems, row, f"{name} is blank")
-    return values
-
-
-def _parse_number(value) -> float | None:
-    """A float from a number or numeric text; NaN for a blank; None when it is no number."""
-    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
-        return np.nan
-    if isinstance(value, (bool, np.bool_)):
-        return None
-    if isinstance(value, (int, float, np.integer, np.floating)):
-        return float(value)
-    if isinstance(value, str):
-        text = value.strip()
-        if text == "":
-            return np.nan
-        if _PLAIN_NUMBER.fullmatch(text) or text.lower().lstrip("+-") in ("nan", "inf", "infinity"):
-            return float(text)
-    return None
-
-
-def _not_a_number(name: str, value) -> str:
-    """Why `value` is no number; separators get their own message, never a guess at their meaning."""
-    shown = repr(value) if not isinstance(value, str) else f"'{value[:40]}'"
-    if isinstance(value, str) and _SEPARATED.search(value.strip()):
-        return (f"{name}: {shown} has a thousands separator or a decimal comma; "
-                "expected a plain number such as 1234.5")
-    return f"{name}: expected a number, got {shown}"
-
-
-def _already_reported(problems, row: int, name: str) -> bool:
-    return any(message.startswith(name) or message.endswith(f" {name}") for message in problems.get(int(row), []))
-
-
-def _flag(source: _Source, name: str, problems) -> np.ndarray:
-    """A yes/no column as 1.0 / 0.0 (NaN where blank); blanks and anything but
-    true/false/1/0/yes/no are errors."""
-    n = source.n
-    if name not in source:
-        _missing_column(source, name, problems)
-        return np.full(n, np.nan)
-    raw, kind = source.get(name)
-    if kind == "float":
-        flags = raw.copy()
-        blank = np.isnan(flags)
-        bad = ~blank & ~np.isin(flags, (0.0, 1.0))
-        for row in np.flatnonzero(blank):
-            _add(problems, row, f"{name} is blank")
-        for row in np.flatnonzero(bad):
-            _add(problems, row, f"{name}: expected true or false, got {flags[row]:g}")
-        flags[bad] = np.nan
-        return flags
-    flags = np.full(n, np.nan)
-    for row, value in enumerate(raw):
-        if isinstance(value, (bool, np.bool_)):
-            flags[row] = float(value)
-        elif isinstance(value, (int, float, np.integer, np.floating)) and not pd.isna(value) and value in (0, 1):
-            flags[row] = float(value)
-        elif isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-            flags[row] = float(value.strip().lower() in _TRUE)
-        elif value is None or (not isinstance(value, str) and pd.isna(value)):
-            _add(problems, row, f"{name} is blank")
-        else:
-            _add(problems, row, f"{name}: expected true or false, got {value!r}")
-    return flags

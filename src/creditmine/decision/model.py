@@ -23,6 +23,7 @@ from threadpoolctl import ThreadpoolController
 from creditmine.config import ProductParams
 from creditmine.decision.inputs import InputSpec, validate_applications
 from creditmine.decision.policy import REFER, apply_policy
+from creditmine.decision.rows import ParsedRows
 
 TOP_REASONS = 4
 REASON_COLUMNS = (
@@ -102,6 +103,11 @@ class DecisionEngine:
 
     def decide(self, rows: pd.DataFrame) -> pd.DataFrame:
         """One output row per application row, in the same order (columns `OUTPUT_COLUMNS`)."""
+        return pd.DataFrame(self.decide_columns(rows), columns=list(OUTPUT_COLUMNS))
+
+    def decide_columns(self, rows: "pd.DataFrame | ParsedRows") -> dict[str, np.ndarray]:
+        """What `decide` gives, as one array per output column (keys in `OUTPUT_COLUMNS` order),
+        without building a DataFrame; `rows` may be parsed JSON (`ParsedRows`), as served."""
         if len(rows) <= SINGLE_THREAD_ROWS:
             # a few rows: thread start-up and spinning cost more than they save, the more so on
             # a busy machine, so OpenMP (scikit-learn) and numba (SHAP) run on this thread only
@@ -109,7 +115,7 @@ class DecisionEngine:
                 return self._decide(rows)
         return self._decide(rows)
 
-    def _decide(self, rows: pd.DataFrame) -> pd.DataFrame:
+    def _decide(self, rows) -> dict[str, np.ndarray]:
         from creditmine.models.master_scale import assign_grades
 
         n = len(rows)
@@ -142,7 +148,7 @@ class DecisionEngine:
             out["error"][good] = outcome.note
             for column, texts in self.reason_texts(contributions, columns).items():
                 out[column][good] = texts
-        return pd.DataFrame(out, columns=list(OUTPUT_COLUMNS))
+        return out
 
     def pd_and_contributions(self, columns: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Calibrated PD and the reason coder's per-feature log-odds contributions of valid rows.

@@ -220,7 +220,69 @@ def referred_rows(application_ids, errors) -> pd.DataFrame:
         **{column: "" for column in REASON_COLUMNS},
         "error": errors if isinstance(errors, str) else np.asarray(errors, dtype=object),
     }, index=range(n))
-    return frame[list(OUTPUT_COLUMNS)]
+    return without_placeholders(frame[list(OUTPUT_COLUMNS)])
+
+
+#: columns where 0 stands for "none" in the decision model's output
+NO_VALUE_ZERO = ("grade", "term_months")
+
+
+def without_placeholders(decisions: pd.DataFrame) -> pd.DataFrame:
+    """Grade and term of rows that have none (0 in the model's output) as missing (nullable integers);
+    columns without such a row keep their dtype."""
+    out = decisions.copy()
+    for column in NO_VALUE_ZERO:
+        if column in out and len(out):
+            values = pd.to_numeric(out[column], errors="coerce")
+            none = values.isna() | (values == 0)
+            if none.any():
+                out[column] = values.round().astype("Int64").mask(none)
+    return out
+
+
+def referral_summary(decisions: pd.DataFrame, features_given: bool) -> str | None:
+    """One line when most rows are referred for one reason: how many, the reason in short, and a hint.
+
+    None when fewer than half of the rows share one reason.
+    """
+    if decisions.empty or "error" not in decisions:
+        return None
+    errors = decisions["error"].fillna("").astype(str)
+    counts = errors[errors != ""].value_counts()
+    if counts.empty or counts.iloc[0] * 2 <= len(decisions):
+        return None
+    top, n = counts.index[0], int(counts.iloc[0])
+    messages = top.split("; ")
+    missing = [m.removeprefix("missing field ") for m in messages if m.startswith("missing field ")]
+    if missing:
+        shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+        reason = f"the input lacks {len(missing)} column(s) the model needs ({shown})"
+        hint = ("to score application ids, add --features runs/<run>/01_build_features/features.parquet"
+                if not features_given else
+                "the feature table lacks them too: is it from the run the model was trained on?")
+    elif top.startswith("application_id not found in the feature table"):
+        reason, hint = "application_id not found in the feature table", "is --features the table of these applications?"
+    else:
+        reason = top if len(top) <= 160 else top[:157] + "..."
+        hint = "the full reason of each row is in the 'error' column"
+    return f"{n:,} of {len(decisions):,} rows referred for one reason: {reason}; {hint}"
+
+
+_CSV_DECIMALS = {"pd": 6, "score": 1, "credit_limit_cny": 0}
+
+
+def rounded_for_csv(decisions: pd.DataFrame) -> pd.DataFrame:
+    """PD to 1e-6 (6 significant digits from 10 %), score to 0.1, limits in whole yuan (as integers)."""
+    out = decisions.copy()
+    for column, decimals in _CSV_DECIMALS.items():
+        if column not in out:
+            continue
+        values = pd.to_numeric(out[column], errors="coerce").round(decimals)
+        out[column] = values.astype("Int64") if decimals == 0 else values
+    return out
+
+
+ENGINES = ("local", "spark")
 
 
 def score_file(
@@ -230,6 +292,8 @@ def score_file(
     tracking_uri: str | None = None,
     features_path: str | os.PathLike | None = None,
     progress: bool = True,
+    engine: str = "local",
+    spark_master: str | None = None,
 ) -> pd.DataFrame:
     """Gate, load, read, decide and write: what `creditmine score` does.
 
@@ -241,16 +305,22 @@ def score_file(
     output_path : decisions, by suffix (.csv, .parquet or .jsonl).
     tracking_uri : the MLflow store.
     features_path : a feature table (stage 01's features.parquet) to complete the rows from.
+    engine : "local" (this process) or "spark" (`mlflow.pyfunc.spark_udf` on `spark_master`,
+        local mode by default; see `creditmine.decision.spark`): the same decisions.
 
     Returns
     -------
     The decisions written (DataFrame, one row per input row, in input order; no rows, but the
     output columns, for an input without rows).
+
+    Raises
+    ------
+    ValueError : among others, an unknown engine, or Spark unavailable here (the message says why).
     """
     from creditmine.decision.inputs import duplicate_ids
 
-    model = load_decision_model(model_uri, tracking_uri)
-    log = getattr(model.unwrap_python_model(), "log_", None)  # the decision log (None: off)
+    decide = decider(model_uri, tracking_uri, engine, spark_master, progress)
+    log = getattr(decide, "log", None)  # the in-process model's decision log (None: off, or on Spark)
     if log is not None:
         log.source = "score"
     rows = read_applications(input_path)
@@ -265,7 +335,7 @@ def score_file(
         rows, found = attach_features(rows, features_path)
         errors[(errors == "") & ~found] = f"application_id not found in the feature table {features_path}"
     scored = errors == ""
-    decisions = score_applications(model, rows[scored], progress=progress) if scored.any() else None
+    decisions = decide(rows[scored]) if scored.any() else None
     if not scored.all():
         referred = referred_rows(ids[~scored], errors[~scored])
         if log is not None:  # referred here, never seen by the model: logged all the same
@@ -277,20 +347,45 @@ def score_file(
         else:
             decisions = referred
         decisions = decisions.reset_index(drop=True)
+    decisions = without_placeholders(decisions)
     write_decisions(decisions, output_path)
     if log is not None:
         log.flush()
     return decisions
 
 
+def decider(model_uri: str, tracking_uri: str | None = None, engine: str = "local",
+            spark_master: str | None = None, progress: bool = True):
+    """A function deciding application rows with the version `model_uri` names, once the gate
+    let it through: in this process, or on Spark from the gate's verified local copy."""
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}; got {engine!r}")
+    if engine == "spark":
+        from creditmine.decision.spark import decide_on_spark, spark_unavailable
+
+        why = spark_unavailable()
+        if why:
+            raise ValueError(why)
+        local = verified_copy(resolve_model(model_uri, tracking_uri), tracking_uri)
+        return lambda rows: decide_on_spark(local, rows, tracking_uri, spark_master)
+    model = load_decision_model(model_uri, tracking_uri)
+
+    def decide(rows):
+        return score_applications(model, rows, progress=progress)
+
+    decide.log = getattr(model.unwrap_python_model(), "log_", None)  # the decision log (None: off)
+    return decide
+
+
 def write_decisions(decisions: pd.DataFrame, path: str | os.PathLike) -> Path:
-    """Write decisions by suffix: .csv (UTF-8 with BOM, so Excel shows the Chinese reasons),
-    .parquet, or .jsonl."""
+    """Write decisions by suffix: .csv (UTF-8 with BOM, so Excel shows the Chinese reasons; figures
+    rounded by `rounded_for_csv`, no grade or term written as empty), .parquet or .jsonl (full
+    precision)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        decisions.to_csv(path, index=False, encoding="utf-8-sig")
+        rounded_for_csv(without_placeholders(decisions)).to_csv(path, index=False, encoding="utf-8-sig")
     elif suffix in (".parquet", ".pq"):
         decisions.to_parquet(path, index=False)
     elif suffix in (".jsonl", ".ndjson"):

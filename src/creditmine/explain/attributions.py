@@ -216,7 +216,6 @@ class HistGradientBoostingExplainer(BaseEstimator):
             self.quadrature_weights_[tree_points == q, :q] = weights / 2.0
         tables["tree_points"] = tree_points.astype(np.int64)
         self._fit_tables(tables, budget_mb)
-        import shap
         self.method_ = {
             "algorithm": "exact TreeSHAP, path-dependent (equal to shap.TreeExplainer with "
                          "feature_perturbation='tree_path_dependent'), vectorised kernel",
@@ -233,7 +232,8 @@ class HistGradientBoostingExplainer(BaseEstimator):
             "quadrature_points": self.quadrature_points_,
             "table_memory_mb": round(self.table_memory_mb_, 2) if np.isfinite(self.table_memory_mb_) else None,
             "memory_budget_mb": budget_mb,
-            "shap_version": shap.__version__,
+            # the version only: importing shap takes seconds, and a served model loads this
+            "shap_version": _distribution_version("shap"),
         }
         return self
 
@@ -380,3 +380,12 @@ class ScorecardExplainer(BaseEstimator):
             values=values.set_axis(X.index), base_value=self.expected_value_, output=output,
             method=dict(self.method_),
         )
+
+
+def _distribution_version(name: str) -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None

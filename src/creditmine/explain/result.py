@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,69 +34,38 @@ class ExplainResult:
     interactions: object
     plots: dict = field(default_factory=dict)
 
-    def summary_table(self):
-        """The one-screen summary for the validator: one row per check, with its verdict."""
-        import pandas as pd
+    def at_a_glance(self):
+        """The report's opening panel: whether the explanations hold, and the figures that say so."""
+        from creditmine.reports import explain
 
-        s = self.summary
-        floor = s["stability_min_spearman"]
-        rows = []
-        for model, m in s["models"].items():
-            rows.append({"check": f"Additivity ({model})", "result": f"max error {m['additivity_max_error']:.2e} log-odds",
-                         "verdict": "pass" if m["additivity_max_error"] <= s["additivity_tolerance"] else "FAIL"})
-        for model, violations in s["sign_check"]["violations"].items():
-            judged = s["sign_check"]["judged"][model]
-            rows.append({"check": f"Sign check ({model})",
-                         "result": f"{len(violations)} of {judged} features against the expected direction"
-                                   + (f": {', '.join(violations)}" if violations else ""),
-                         "verdict": "pass" if not violations else "REVIEW"})
-        for model, st in s["stability"].items():
-            rho = st["train_vs_oot"]["spearman"]
-            rows.append({"check": f"Top-{st['train_vs_oot']['top']} ranking, train vs out-of-time ({model})",
-                         "result": f"Spearman {rho:.2f}, {st['train_vs_oot']['overlap']} shared features" if rho is not None else "n/a",
-                         "verdict": "pass" if rho is not None and rho >= floor else "REVIEW"})
-            low = [f"{x['by']} {x['segment']}" for x in st["segments"]
-                   if x["judged"] and (x["spearman"] if x["spearman"] is not None else -1) < floor]
-            judged = sum(1 for x in st["segments"] if x["judged"])
-            rows.append({"check": f"Ranking per product / industry section ({model})",
-                         "result": f"{judged - len(low)} of {judged} segments with Spearman >= {floor:g}"
-                                   + (f"; low: {', '.join(low[:6])}" if low else ""),
-                         "verdict": "pass" if not low else "REVIEW"})
-        agreement = s["top_reason_agreement"]
-        share = agreement["share"]
-        rows.append({"check": "Top reason agrees between the two models",
-                     "result": f"{share:.0%} of {agreement['applications']} applications" if share is not None else "n/a",
-                     "verdict": "info"})
-        rows.append({"check": "Reason statements (EN + ZH)",
-                     "result": f"{s['reasons']['applications_with_reasons']} of {s['rows_explained']} out-of-time "
-                               f"applications have at least one reason; {s['reasons']['rows']} statements per language",
-                     "verdict": "info"})
-        rows.append({"check": "Chinese text in plots", "result": s["cjk_font_note"],
-                     "verdict": "pass" if s["cjk_font"] else "REVIEW"})
-        frame = pd.DataFrame(rows, columns=["check", "result", "verdict"])
-        colours = {"pass": "background-color: #c8e6c9", "FAIL": "background-color: #ef9a9a",
-                   "REVIEW": "background-color: #ffe082", "info": ""}
-        return frame.style.hide(axis="index").map(lambda v: colours.get(v, ""), subset=["verdict"])
+        return explain.at_a_glance(self.summary)
+
+    def checks(self):
+        """The one-screen summary as a DataFrame: one row per check, with its verdict."""
+        from creditmine.reports import explain
+
+        return explain.checks(self.summary)
+
+    def summary_table(self):
+        """The one-screen summary for the validator: one row per check, its verdict coloured (a Styler)."""
+        from creditmine.reports import explain
+
+        return explain.checks_styler(self.summary)
 
     def sign_check_table(self):
-        """The sign check, violations in red."""
-        table = self.sign_check.copy()
+        """The sign check: violations first, every feature in a collapsed table (HTML)."""
+        from creditmine.reports import explain
 
-        def colour(row):
-            style = "color: #c62828; font-weight: bold" if not row["ok"] else ""
-            return [style] * len(row)
-
-        return (table.style.apply(colour, axis=1).hide(axis="index")
-                .format({"correlation": lambda v: "" if v is None or v != v else f"{v:+.2f}"}))
+        return explain.sign_check(self.sign_check)
 
     def stability_table(self):
-        """Ranking stability: train vs out-of-time and per segment (Spearman of the top features)."""
-        return self.stability.style.hide(axis="index").format(
-            {"spearman": lambda v: "" if v is None or v != v else f"{v:.2f}"}
-        )
+        """Ranking stability: train vs out-of-time and per segment (Spearman of the top features; HTML)."""
+        from creditmine.reports import explain
+
+        return explain.stability(self.stability)
 
     def reason_sample(self, n: int = 8, seed: int = 0):
-        """A few applications' reasons in both languages (ids masked)."""
+        """A few applications' reasons in both languages (ids masked), as a DataFrame."""
         reasons = self.reasons
         ids = reasons["application_id"].drop_duplicates().sample(
             min(n, reasons["application_id"].nunique()), random_state=seed)
@@ -104,24 +74,17 @@ class ExplainResult:
         sample = sample.sort_values(["application_id", "model", "rank"], kind="stable")
         return sample[["application_id", "model", "rank", "statement_en", "statement_zh"]].reset_index(drop=True)
 
-    def methods_table(self):
-        """How each model was explained: algorithm, background, output space, checks."""
-        import pandas as pd
+    def reason_table(self, n: int = 8, seed: int = 0):
+        """`reason_sample` in full for the report (HTML)."""
+        from creditmine.reports import explain
 
-        rows = []
-        for model, m in self.summary["models"].items():
-            method = m["method"]
-            check = m.get("verification", {})
-            rows.append({
-                "model": model, "algorithm": method.get("algorithm"), "background": method.get("background"),
-                "output": method.get("output_space"), "base value (log-odds)": round(m["base_value"], 4),
-                "additivity max error": f"{m['additivity_max_error']:.1e}",
-                "check against shap.TreeExplainer": (
-                    f"max |difference| {check['max_abs_difference']:.1e} on {check['checked_rows']} rows"
-                    if "max_abs_difference" in check else check.get("note", "")),
-                "reason reference": self.summary["reasons"]["reference"].get(model, ""),
-            })
-        return pd.DataFrame(rows).style.hide(axis="index")
+        return explain.reasons(self.reason_sample(n, seed))
+
+    def methods_table(self):
+        """How each model was explained: algorithm, background, output space, checks (HTML)."""
+        from creditmine.reports import explain
+
+        return explain.methods(self.summary)
 
     def image(self, name: str):
         """A saved plot, for display in the notebook."""
@@ -140,18 +103,48 @@ class ExplainResult:
                 display(self.image(name))
 
 
-def benchmark_figures(root) -> "object":
+def benchmark_figures(root):
     """The committed explain benchmark (benchmarks/results/explain.json) as a table, for the closing note."""
-    import pandas as pd
+    from creditmine.reports.tables import HTML
 
     path = Path(root) / "benchmarks" / "results" / "explain.json"
     if not path.is_file():
-        return pd.DataFrame({"note": [f"{path} not found: run benchmarks/explain.py"]})
+        return HTML(f"<p>No benchmark figures yet: run <code>benchmarks/explain.py</code> ({path.name} not found).</p>")
+    import pandas as pd
+
+    from creditmine.reports.tables import table_html
+
     figures = json.loads(path.read_text(encoding="utf-8"))
-    return pd.DataFrame({"figure": list(figures), "value": [str(v) for v in figures.values()]})
+    scalars = {k: v for k, v in figures.items() if not isinstance(v, dict | list)}
+    frame = pd.DataFrame({"figure": [k.replace("_", " ") for k in scalars], "value": list(scalars.values())})
+    parts = [table_html(frame, "Figures", formats={"value": _figure}, max_rows=60)]
+    explainers = pd.DataFrame(figures.get("explainers") or [])
+    if not explainers.empty:
+        columns = [c for c in ("explainer", "seconds", "rows_per_second", "ratio_to_creditmine",
+                               "max_abs_difference", "rows_measured", "extrapolated", "threads", "note")
+                   if c in explainers]
+        parts.append(table_html(explainers[columns], "Explainers on the same model and rows",
+                                formats={"seconds": "number", "rows_per_second": "count",
+                                         "ratio_to_creditmine": "number", "max_abs_difference": "number",
+                                         "rows_measured": "count", "extrapolated": _yes_no, "threads": "count"}))
+    for name, why in (figures.get("skipped") or {}).items():
+        parts.append(f"<p class=\"cm-note\">Skipped {html.escape(str(name))}: {html.escape(str(why))}</p>")
+    return HTML("".join(parts))
+
+
+def _figure(value) -> str:
+    from creditmine.reports.tables import number
+
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    return number(value, 4) if not float(value).is_integer() else f"{value:,.0f}"
 
 
 def mask_id(application_id) -> str:
     """An application id with all but its last 4 characters hidden."""
     text = str(application_id)
     return "****" + text[-4:] if len(text) > 4 else "****"
+
+
+def _yes_no(value) -> str:
+    return "yes" if bool(value) else "no"

@@ -16,9 +16,49 @@ import pandas as pd
 from creditmine.features.catalog import FeatureSpec, catalog_frame
 
 __all__ = [
-    "benchmark_figures", "benchmark_summary", "data_dictionary_html", "data_profile", "default_rate_table", "plot_default_rates",
-    "plot_missingness", "profile_html",
+    "at_a_glance", "benchmark_figures", "benchmark_summary", "data_dictionary_html", "data_profile", "default_rate_html",
+    "default_rate_table", "plot_default_rates", "plot_missingness", "profile_html",
 ]
+
+
+def at_a_glance(profile: dict, cached: bool, seconds: float):
+    """The report's opening panel: the table's size, its samples and default rate, and what to check.
+
+    Warns when the plots cannot render Chinese, when there is no out-of-time sample or no outcome,
+    and names the sources missing for most applications.
+    """
+    from creditmine.reports.glance import panel
+    from creditmine.reports.style import cjk_font, cjk_font_note
+    from creditmine.reports.tables import count, percent
+
+    splits = profile.get("splits", {})
+    labelled = sum(v for k, v in splits.items() if k != "unlabelled")
+    warnings, look = [], []
+    if not cjk_font():
+        warnings.append(html.escape(cjk_font_note()))
+    if not splits.get("oot"):
+        warnings.append("No out-of-time applications: stages 02-04 cannot test the models on unseen data "
+                        "(check split.oot_start in the params).")
+    if not labelled:
+        warnings.append("No labelled application: no model can be trained.")
+    thin = sorted(((share, source) for source, share in profile.get("missing_share_by_source", {}).items()
+                   if share >= 0.5), reverse=True)
+    if thin:
+        look.append("<b>Thin files</b>: features of " + ", ".join(
+            f"{html.escape(source)} ({percent(share)})" for share, source in thin) + " are missing for most "
+            "applications; each source has a missing indicator among the features.")
+    look.append("<b>Default rate by product and year</b>: a trend between years is what the out-of-time test meets.")
+    look.append(html.escape(cjk_font_note()))
+    figures = [
+        ("applications", count(profile.get("rows"))),
+        ("features", count(profile.get("features"))),
+        ("train / holdout / out of time", " / ".join(count(splits.get(s, 0)) for s in ("train", "holdout", "oot"))),
+        ("default rate, labelled applications", percent(profile.get("default_rate"))),
+        ("built", f"{'reused from cache' if cached else 'computed'} in {seconds:,.1f} s"),
+    ]
+    level, verdict = ("amber", "CHECK") if warnings else ("green", "READY")
+    body = "".join(f"<p><b>Warning:</b> {w}</p>" for w in warnings)
+    return panel("Feature table", verdict, level, figures, look, f"<div class=\"cm-why\">{body}</div>" if body else "")
 
 
 def data_profile(cfg) -> dict[str, pd.DataFrame]:
@@ -48,29 +88,45 @@ def data_profile(cfg) -> dict[str, pd.DataFrame]:
     return profile_tables(cfg.data_dir)
 
 
-def profile_html(profile: dict[str, pd.DataFrame], max_rows: int = 60):
-    """The profile's tables one after another under their names, as an HTML block."""
-    from IPython.display import HTML
+def profile_html(profile: dict[str, pd.DataFrame], max_rows: int = 25):
+    """The profile's tables under their names, formatted (HTML).
+
+    Columns without any missing value are counted, not listed; the default rates are left to their
+    own section of the report (`default_rate_html`); long tables are collapsed.
+    """
+    from creditmine.reports.tables import HTML, table_html
 
     parts = []
     for name, frame in profile.items():
-        shown = frame.head(max_rows)
-        note = f"<p><i>first {max_rows} of {len(frame)} rows</i></p>" if len(frame) > max_rows else ""
-        parts.append(f"<h4>{html.escape(name.replace('_', ' '))}</h4>"
-                     f"{shown.to_html(index=False, float_format=lambda v: f'{v:,.4g}', border=0)}{note}")
+        title = name.replace("_", " ")
+        if name == "default_rates":
+            continue
+        if name in ("missing", "columns") and "missing_share" in frame:
+            gaps = frame[frame["missing_share"] > 0].sort_values("missing_share", ascending=False, kind="stable")
+            complete = len(frame) - len(gaps)
+            parts.append(table_html(gaps, f"{title}: columns with missing values ({len(gaps)})", max_rows=max_rows,
+                                    empty="No column has a missing value.",
+                                    note=f"{complete} of {len(frame)} columns have no missing value." if complete else None))
+            if name == "columns":
+                parts.append(table_html(frame, f"every column ({len(frame)})", collapsed=True))
+            continue
+        parts.append(table_html(frame, title, max_rows=max_rows))
     return HTML("\n".join(parts))
 
 
 def data_dictionary_html(catalog: list[FeatureSpec]):
-    """The data dictionary (every feature, both descriptions, unit, window, risk direction) as HTML."""
-    from IPython.display import HTML
+    """The data dictionary (every feature, both descriptions, unit, window, risk direction), collapsed (HTML)."""
+    from creditmine.reports.tables import HTML, table_html
 
     frame = catalog_frame(catalog)
     arrows = {1: "↑ riskier", -1: "↓ safer", 0: "· unknown"}
     frame["risk_direction"] = frame["risk_direction"].map(arrows)
     columns = ["name", "source", "kind", "window_months", "unit", "risk_direction", "description_en",
                "description_zh", "reason_group"]
-    return HTML(frame[columns].to_html(index=False, border=0, classes="data-dictionary"))
+    counts = frame.groupby("source", sort=True).size().rename("features").reset_index()
+    return HTML(table_html(counts, f"{len(frame)} features from {len(counts)} sources")
+                + table_html(frame[columns], "Every feature", collapsed=True,
+                             formats={"window_months": "count"}))
 
 
 def default_rate_table(features: pd.DataFrame) -> pd.DataFrame:
@@ -85,6 +141,23 @@ def default_rate_table(features: pd.DataFrame) -> pd.DataFrame:
                         defaults=("default_12m", "sum"),
                         default_rate=("default_12m", "mean")).reset_index()
     return table
+
+
+def default_rate_html(features: pd.DataFrame):
+    """`default_rate_table` formatted, as a product-by-year grid of default rates (HTML)."""
+    from creditmine.reports.tables import HTML, table_html
+
+    table = default_rate_table(features)
+    grid = table.pivot(index="product", columns="year", values="default_rate")
+    grid.columns = [f"default rate {c}" for c in grid.columns]
+    counts = table.pivot(index="product", columns="year", values="labelled")
+    counts.columns = [f"labelled {c}" for c in counts.columns]
+    return HTML(table_html(grid.reset_index(), "Default rate of labelled applications by product and year",
+                           formats={c: "percent" for c in grid.columns})
+                + table_html(counts.reset_index(), "Labelled applications by product and year",
+                             formats={c: "count" for c in counts.columns}, collapsed=True)
+                + table_html(table, "Every product and year: applications, labelled, defaults", collapsed=True,
+                             formats={"defaults": "count", "labelled": "count"}))
 
 
 def plot_missingness(features: pd.DataFrame, catalog: list[FeatureSpec], path: str | os.PathLike):
@@ -132,16 +205,26 @@ def plot_default_rates(features: pd.DataFrame, path: str | os.PathLike):
 
 
 def benchmark_figures(root: str | os.PathLike):
-    """The committed figures of benchmarks/features.py: a one-line summary above the full table."""
-    from IPython.display import HTML
+    """The committed figures of benchmarks/features.py: a one-line summary above the figures (collapsed)."""
+    from creditmine.reports.tables import HTML, table_html
 
     path = Path(root) / "benchmarks" / "results" / "features.json"
     if not path.is_file():
         return HTML("<p>No benchmark figures yet: run <code>.venv/bin/python benchmarks/features.py</code>.</p>")
     figures = json.loads(path.read_text())
     line = html.escape(benchmark_summary(figures))
-    table = pd.DataFrame([figures]).to_html(index=False, border=0)
-    return HTML(f"<p><b>{line}</b></p>{table}")
+
+    frame = pd.DataFrame({"figure": [k.replace("_", " ") for k in figures], "value": list(figures.values())})
+    return HTML(f"<p><b>{line}</b></p>" + table_html(frame, "Every figure", formats={"value": _figure_text},
+                                                      collapsed=True))
+
+
+def _figure_text(value) -> str:
+    from creditmine.reports.tables import number
+
+    if isinstance(value, list):
+        return ", ".join(number(v) for v in value)
+    return number(value) if isinstance(value, int | float) and not isinstance(value, bool) else str(value)
 
 
 def benchmark_summary(figures: dict) -> str:

@@ -48,6 +48,14 @@ class FeatureResult:
     def path(self) -> Path:
         return self.stage_dir / "features.parquet"
 
+    def at_a_glance(self):
+        """The report's opening panel: size, samples, default rate, warnings (no CJK font, no
+        out-of-time sample) and what to look at (HTML)."""
+        from creditmine.features.report import at_a_glance
+
+        profile = self.profile or feature_profile(self.features, self.catalog)
+        return at_a_glance(profile, self.cached, self.seconds)
+
     def summary(self) -> pd.DataFrame:
         """One-row overview: applications, features, splits, cache use and time."""
         splits = self.features["split"].value_counts().to_dict()

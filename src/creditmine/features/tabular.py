@@ -1,7 +1,10 @@
 """Bring your own tabular data: one row per application, its columns become the features.
 
-`params.data.source: tabular` names a CSV or Parquet file, its target and bad value, optionally an
-id and an application-date column, and risk directions per column. Stage 01 then writes the same
+`params.data.source: tabular` names a CSV or Parquet file, its target with its bad (and optionally
+good) values, optionally an id, an application-date column (with its format), the requested amount
+and term columns (so that the policy's limits work), which columns are features, the population the
+model is for, and risk directions per column. Rows whose target is neither bad nor good are kept,
+unlabelled (split `unlabelled`), and counted in stage 01's profile. Stage 01 then writes the same
 files as for the synthetic world (features.parquet with the key columns, catalog.json, ...), with a
 catalog derived from the columns, so stages 02-05 run unchanged.
 """
@@ -15,7 +18,7 @@ import pandas as pd
 
 from creditmine.features.catalog import KEY_COLUMNS, FeatureSpec
 
-__all__ = ["read_tabular", "tabular_catalog", "tabular_features"]
+__all__ = ["outcome", "read_tabular", "tabular_catalog", "tabular_features"]
 
 
 def tabular_features(cfg) -> tuple[pd.DataFrame, list[FeatureSpec]]:
@@ -24,20 +27,25 @@ def tabular_features(cfg) -> tuple[pd.DataFrame, list[FeatureSpec]]:
     Returns
     -------
     (frame, catalog): frame has the key columns (application_id, enterprise_id = application_id,
-    product, applied_at (NaT without a date column), requested_amount_cny and term_months (NaN:
-    unknown), default_12m (1.0 bad, 0.0 good, NaN when the target is empty), split), then every
-    other column: numeric ones as float64, the rest as strings.
+    product, applied_at (NaT without a date column), requested_amount_cny and term_months (from
+    amount_column and term_column, else NaN), default_12m (1.0 bad, 0.0 good, NaN when the target is
+    empty or neither), split), then the feature columns: numeric ones as float64, the rest as strings.
     """
     from creditmine.data.split import assign_split
 
     tp = cfg.params.data.tabular
     path = cfg.resolve(tp.path)
     raw = read_tabular(path)
-    used = [c for c in (tp.id_column, tp.target_column, tp.date_column) if c]
-    for column in used:
+    used = [c for c in (tp.id_column, tp.target_column, tp.date_column, tp.amount_column, tp.term_column) if c]
+    named = [*used, *tp.exclude_columns, *(tp.feature_columns or ())]
+    for column in dict.fromkeys(named):
         if column not in raw.columns:
             raise ValueError(f"{path}: no column '{column}' (named in data.tabular); it has {', '.join(raw.columns)}")
-    feature_names = [c for c in raw.columns if c not in used]
+    keys = [c for c in (tp.id_column, tp.target_column, tp.date_column) if c]
+    if tp.feature_columns is not None:
+        feature_names = [c for c in tp.feature_columns if c not in keys]
+    else:
+        feature_names = [c for c in raw.columns if c not in keys and c not in tp.exclude_columns]
     clashes = [c for c in feature_names if c in KEY_COLUMNS]
     if clashes:
         raise ValueError(f"{path}: column(s) {', '.join(clashes)} clash with the key columns of the feature "
@@ -58,12 +66,14 @@ def tabular_features(cfg) -> tuple[pd.DataFrame, list[FeatureSpec]]:
         width = len(str(max(n, 1)))
         ids = pd.Series([f"{i + 1:0{width}d}" for i in range(n)], index=raw.index)
     if tp.date_column:
-        applied = pd.to_datetime(raw[tp.date_column], errors="coerce")
-        bad = (applied.isna() & raw[tp.date_column].notna()).to_numpy()
+        text = raw[tp.date_column]
+        applied = pd.to_datetime(text, errors="coerce", format=tp.date_format)
+        bad = (applied.isna() & text.notna()).to_numpy()
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
-            raise ValueError(f"{path}: column '{tp.date_column}' row {row + 1}: "
-                             f"{raw[tp.date_column].iloc[row]!r} is not a date")
+            shape = f" in the format {tp.date_format!r} (data.tabular.date_format)" if tp.date_format else \
+                " (set data.tabular.date_format for a non-ISO format)"
+            raise ValueError(f"{path}: column '{tp.date_column}' row {row + 1}: {text.iloc[row]!r} is not a date{shape}")
     else:
         applied = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ms]")
 
@@ -72,9 +82,9 @@ def tabular_features(cfg) -> tuple[pd.DataFrame, list[FeatureSpec]]:
         "enterprise_id": ids.to_numpy(),
         "product": tp.product,
         "applied_at": applied.to_numpy(),
-        "requested_amount_cny": np.nan,
-        "term_months": np.nan,
-        "default_12m": _outcome(raw[tp.target_column], tp.bad_value),
+        "requested_amount_cny": _number(raw, tp.amount_column, path),
+        "term_months": _number(raw, tp.term_column, path),
+        "default_12m": outcome(raw[tp.target_column], tp.bad_values, tp.good_values),
     })
     frame["split"] = assign_split(frame, cfg.params.split, cfg.params.seed,
                                   date_column="applied_at" if tp.date_column else None).to_numpy()
@@ -144,10 +154,29 @@ def _spec(name, source, window, unit, risk, group, en, zh, reason_en, reason_zh,
                        reason_en=reason_en, reason_zh=reason_zh)
 
 
-def _outcome(target: pd.Series, bad_value) -> np.ndarray:
-    """1.0 where the target equals the bad value, 0.0 elsewhere, NaN where it is empty."""
-    if pd.api.types.is_numeric_dtype(target) and isinstance(bad_value, (int, float)):
-        bad = target.to_numpy(dtype=float) == float(bad_value)
-    else:
-        bad = (target.astype(str) == str(bad_value)).to_numpy()
-    return np.where(target.isna().to_numpy(), np.nan, bad.astype(float))
+def outcome(target: pd.Series, bad_values, good_values=None) -> np.ndarray:
+    """1.0 where the target is one of the bad values, 0.0 where it is good (one of `good_values`, or
+    any other non-empty value when they are None), NaN elsewhere (empty, or neither bad nor good:
+    the row is kept, unlabelled)."""
+    bad = _matches(target, bad_values)
+    good = ~bad if good_values is None else _matches(target, good_values)
+    out = np.where(bad, 1.0, np.where(good, 0.0, np.nan))
+    return np.where(target.isna().to_numpy(), np.nan, out)
+
+
+def _matches(target: pd.Series, values) -> np.ndarray:
+    if pd.api.types.is_numeric_dtype(target) and all(isinstance(v, (int, float)) for v in values):
+        return np.isin(target.to_numpy(dtype=float), [float(v) for v in values])
+    return target.astype(str).isin([str(v) for v in values]).to_numpy()
+
+
+def _number(raw: pd.DataFrame, column: str | None, path) -> np.ndarray:
+    """A numeric key column (amount, term) from a column of the file, NaN when not given."""
+    if column is None:
+        return np.full(len(raw), np.nan)
+    values = pd.to_numeric(raw[column], errors="coerce")
+    bad = (values.isna() & raw[column].notna()).to_numpy()
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{path}: column '{column}' row {row + 1}: {raw[column].iloc[row]!r} is not a number")
+    return values.to_numpy(dtype=float)

@@ -64,7 +64,7 @@ def compare_with_champion(client, model: str, version, params: Params | None = N
         b[["application_id", *need_b]].rename(columns={need_b[0]: "score_champion", need_b[1]: "grade_champion"}),
         on="application_id",
     ).rename(columns={need_a[0]: "score_candidate", need_a[1]: "grade_candidate"})
-    out["n_common"] = int(len(joined))
+    out["n_common"] = len(joined)
     if joined.empty:
         out["note"] = "the two versions scored no application in common: no score comparison"
         return out

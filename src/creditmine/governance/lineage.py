@@ -199,8 +199,8 @@ def _log_inputs(client, run_id: str, inputs: list[dict], settings: TrackingParam
     """Record each input table as an MLflow dataset input (digest: first 32 hex of its sha256)."""
     if not inputs:
         return
-    from mlflow.data.meta_dataset import MetaDataset
     from mlflow.data.dataset_source_registry import resolve_dataset_source
+    from mlflow.data.meta_dataset import MetaDataset
     from mlflow.entities import DatasetInput, InputTag
 
     datasets = []

@@ -13,7 +13,7 @@ import html
 import json
 import re
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 _LIGHT_COLOURS = {"green": "#2e7d32", "amber": "#ef8f00", "red": "#c62828"}
@@ -65,7 +65,7 @@ def _header(s: dict) -> str:
         f"<tr><th>developer</th><td>{_e(s.get('developer'))}</td></tr>"
         f"<tr><th>reviewer</th><td>{_e(s.get('reviewer') or '—')}</td></tr>"
         f"<tr><th>aliases</th><td>{_e(', '.join(s.get('aliases') or []) or '—')}</td></tr>"
-        f"<tr><th>pack written</th><td>{datetime.now(timezone.utc).isoformat(timespec='seconds')}</td></tr></table>"
+        f"<tr><th>pack written</th><td>{datetime.now(UTC).isoformat(timespec='seconds')}</td></tr></table>"
     )
 
 

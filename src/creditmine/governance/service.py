@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from creditmine.governance.description import version_description
 from creditmine.governance.identity import same_person
-from creditmine.governance.vetting import RED, vet_model, verdict_of
-from creditmine.registry import integrity, manifest as mf
+from creditmine.governance.vetting import RED, verdict_of, vet_model
+from creditmine.registry import integrity
+from creditmine.registry import manifest as mf
 from creditmine.registry.gate import anchor_problems
 from creditmine.registry.ports import NotFound
 from creditmine.registry.states import (
@@ -37,6 +38,7 @@ from creditmine.registry.states import (
 )
 from creditmine.registry.trail import (
     HEAD_TAG, MONITOR, REFUSED, SEQ_TAG, chain_problems, champion, monitoring_blocks, recorded_state, registration,
+    registrations_of_run,
 )
 
 MONITORING_VERDICTS = ("green", "amber", "red")
@@ -91,38 +93,54 @@ class ReviewService:
         try:
             run = self.registry.get_run(run_id)
             location = self.registry.model_location(model_id)
+            source_run = self.registry.model_source_run(model_id)
         except (NotFound, Exception) as exc:  # noqa: BLE001 - an unknown logged model raises MLflow's own error
             self._refuse("register", model, None, f"run {run_id} or model {model_id} cannot be read ({exc})")
+        if source_run != run_id:
+            self._refuse("register", model, None, f"model {model_id} was logged in run {source_run}, not in run {run_id}")
+        self._not_registered_yet(self.trail.entries(), model, run_id)
         with tempfile.TemporaryDirectory(prefix="creditmine-register-") as tmp:
             tmp = Path(tmp)
-            problems = vet_model(self.registry.download(location, tmp / "model"))
+            # one copy of each: what is vetted and read is what the manifest records
+            model_dir = self.registry.download(location, tmp / "model")
+            problems = vet_model(model_dir)
             if problems:
                 self._refuse("register", model, None, f"the decision model cannot be registered: {'; '.join(problems)}")
-            manifest = integrity.build_version_manifest(self.registry, run_id, location)
             run_dir = self.registry.download(self.registry.run_artifact_uri(run_id), tmp / "run")
+            manifest = integrity.manifest_of(run_dir, model_dir)
             verdict, why = verdict_of(run_dir / "04_validate" / "validation.json")
             if verdict is None:
                 self._refuse("register", model, None, why)
             description = version_description(run_dir / "04_validate" / "validation.json", product, run_name)
             manifest_hash = mf.write_manifest(manifest, tmp / mf.MANIFEST_FILE)
-            self.registry.put_run_file(run_id, tmp / mf.MANIFEST_FILE)
-        primary = run.data.tags.get(TAG_PRIMARY, "")
-        self.registry.ensure_registered_model(
-            model, f"Credit model of the product '{product}' (creditmine); review with `creditmine review`.")
-        with self.trail.transaction() as tx:
-            self._trail_must_verify(tx, model)
-            version = self.registry.create_version(model, gated_uri(run_id), run_id, {
-                TAG_STATE: PENDING, TAG_VERDICT: verdict, TAG_MANIFEST: manifest_hash, TAG_DEVELOPER: self.actor,
-                TAG_PRIMARY: primary, "product": product, "run_name": run_name,
-            }, description)
-            entry = tx.append("register", model, version, self.actor, f"registered from run {run_id} ({run_name})", {
-                "run_id": run_id, "model_uri": f"models:/{model_id}", "model_location": location,
-                "manifest_hash": manifest_hash, "verdict": verdict, "product": product,
-                "git_commit": run.data.tags.get("git_commit", "unknown"),
-            })
-            self._anchor(model, entry)
+            primary = run.data.tags.get(TAG_PRIMARY, "")
+            self.registry.ensure_registered_model(
+                model, f"Credit model of the product '{product}' (creditmine); review with `creditmine review`.")
+            with self.trail.transaction() as tx:
+                self._trail_must_verify(tx, model)
+                self._not_registered_yet(tx.entries, model, run_id, tx)
+                # under the lock: a second registration of this run cannot overwrite the manifest
+                self.registry.put_run_file(run_id, tmp / mf.MANIFEST_FILE)
+                version = self.registry.create_version(model, gated_uri(run_id), run_id, {
+                    TAG_STATE: PENDING, TAG_VERDICT: verdict, TAG_MANIFEST: manifest_hash, TAG_DEVELOPER: self.actor,
+                    TAG_PRIMARY: primary, "product": product, "run_name": run_name,
+                }, description)
+                entry = tx.append("register", model, version, self.actor, f"registered from run {run_id} ({run_name})", {
+                    "run_id": run_id, "model_uri": f"models:/{model_id}", "model_location": location,
+                    "manifest_hash": manifest_hash, "verdict": verdict, "product": product,
+                    "git_commit": run.data.tags.get("git_commit", "unknown"),
+                })
+                self._anchor(model, entry)
         self.registry.set_model_tags(model, {"latest_version": version, "latest_state": PENDING, "latest_verdict": verdict})
         return entry
+
+    def _not_registered_yet(self, entries: list[dict], model: str, run_id: str, tx=None) -> None:
+        """A run backs at most one version: registering it again would replace its manifest."""
+        earlier = registrations_of_run(entries, run_id)
+        if earlier:
+            first = earlier[0]
+            self._refuse("register", model, None, f"run {run_id} already backs {first.get('model')} version "
+                         f"{first.get('version')}; new artifacts make a new run and a new version", tx)
 
     # -- decisions ----------------------------------------------------------------------------
     def approve(self, model: str, version, comment: str) -> dict:
@@ -260,7 +278,7 @@ class ReviewService:
         state = APPROVED if action == "approve" else REJECTED
         self.registry.set_version_tags(model, version, {
             TAG_STATE: state, TAG_REVIEWER: self.actor, TAG_COMMENT: comment[:4000],
-            TAG_REVIEWED_AT: datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            TAG_REVIEWED_AT: datetime.now(UTC).isoformat(timespec="seconds"),
         })
         self.registry.set_model_tags(model, {"latest_state": state} if self._is_latest(model, version) else {})
         return entry

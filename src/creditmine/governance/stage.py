@@ -45,22 +45,60 @@ class RegisterResult:
     manifest: pd.DataFrame
     review: dict = field(default_factory=dict)
 
-    def tags(self) -> pd.DataFrame:
-        """The version's tags, one row each."""
-        return pd.Series(self.version.tags, name=f"{self.version.name} version {self.version.version}").to_frame()
+    def at_a_glance(self, cfg: RunConfig | None = None):
+        """The report's opening panel: the version, its review state and verdict, and the next step
+        (never approval for a red verdict). `cfg` adds `--params` to the commands when the params
+        name the store."""
+        from creditmine.reports import register
 
-    def lit_tests(self) -> pd.DataFrame:
-        """The lit tests and key metrics of the review, first 25."""
-        return pd.DataFrame(self.review.get("metrics", [])).head(25)
+        gating = cfg.params.validation.gating if cfg is not None else ()
+        return register.at_a_glance(self.version.name, self.version.version, dict(self.version.tags), self.review,
+                                    len(self.manifest), register.store_args(cfg), gating)
 
-    def comparison(self) -> pd.DataFrame:
-        """Metric deltas against the current champion (empty when there is none)."""
-        return pd.DataFrame(self.review.get("comparison", {}).get("metrics", []),
-                            columns=["metric", "candidate", "champion", "delta"]).head(25)
+    def next_steps(self, cfg: RunConfig | None = None) -> list[tuple[str, str]]:
+        """What to do with the version: (sentence, command) pairs."""
+        from creditmine.reports import register
 
-    def comparison_summary(self) -> pd.DataFrame:
-        facts = {k: v for k, v in self.review.get("comparison", {}).items() if k not in ("metrics", "decisions")}
-        return pd.Series(facts | {"review_pack": self.review.get("review_pack", "")}, name="comparison").to_frame()
+        verdict, state = register.review_state(dict(self.version.tags), self.review)
+        return register.next_steps(self.version.name, self.version.version, verdict, state, register.store_args(cfg))
+
+    def run_facts(self):
+        """The MLflow run and the logged decision model, as a table (HTML)."""
+        from creditmine.reports.tables import table
+
+        return table(pd.DataFrame([("MLflow run id", self.run_id), ("logged decision model", self.model_uri),
+                                   ("registered as", f"{self.version.name} version {self.version.version}")],
+                                  columns=["what", "value"]), formats={"value": "text"})
+
+    def tags(self):
+        """The version's tags, one row each, values in full (HTML)."""
+        from creditmine.reports import register
+
+        return register.tags(dict(self.version.tags))
+
+    def manifest_table(self):
+        """Files per group, and every file with its SHA-256 collapsed (HTML)."""
+        from creditmine.reports import register
+
+        return register.manifest(self.manifest)
+
+    def lit_tests(self, gating=()):
+        """The lit tests (the `gating` ones first and solid) and, collapsed, every other metric (HTML)."""
+        from creditmine.reports import register
+
+        return register.lit_tests(self.review, gating)
+
+    def comparison(self):
+        """Metric deltas against the current champion, or why there is none (HTML)."""
+        from creditmine.reports import register
+
+        return register.comparison(self.review, self.version.name)
+
+    def comparison_summary(self):
+        """The comparison's PSI and swap set, and the path of the review pack (HTML)."""
+        from creditmine.reports import register
+
+        return register.comparison_facts(self.review)
 
 
 def run(cfg: RunConfig, product: str, progress: bool = True) -> RegisterResult:

@@ -9,9 +9,9 @@ from creditmine.models.calibration import LogOddsCalibrator
 from creditmine.models.components import MasterScale, PointsScale
 from creditmine.models.gbm import GbmModel
 from creditmine.models.scorecard import ScorecardModel
-from creditmine.models.stage import TrainResult, plot_calibration, primary_model, run
+from creditmine.models.stage import TrainResult, primary_model, run
 
 __all__ = [
     "GbmModel", "LogOddsCalibrator", "MasterScale", "PointsScale", "ScorecardModel", "TrainResult",
-    "plot_calibration", "primary_model", "run", "score_json",
+    "primary_model", "run", "score_json",
 ]

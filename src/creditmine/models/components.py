@@ -13,7 +13,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from creditmine.config.models import MasterScaleParams, ScaleParams
-from creditmine.models.master_scale import assign_grades, fit_master_scale
+from creditmine.models.master_scale import assign_grades, fit_master_scale, merged_scale
 
 __all__ = ["MasterScale", "PointsScale", "records"]
 
@@ -66,6 +66,7 @@ class MasterScale(BaseEstimator):
     Attributes
     ----------
     records_ : the fitted table as plain lists (skops saves it without trusting pandas).
+    note_ : which grades were merged (tied or empty on the development PDs), or "".
     """
 
     def __init__(self, grades: int = _MASTER.grades, method: str = _MASTER.method):
@@ -77,8 +78,14 @@ class MasterScale(BaseEstimator):
         return cls(**params.model_dump())
 
     def fit(self, pd_, y=None) -> "MasterScale":
-        """Boundaries from development PDs `pd_`; `y` (1 = default) gives observed rates per grade."""
-        self.records_ = records(fit_master_scale(pd_, y, self.grades, self.method))
+        """Boundaries from development PDs `pd_`; `y` (1 = default) gives observed rates per grade.
+
+        Tied or empty grades are merged (`note_` says so, "" when every grade was kept).
+        """
+        table = fit_master_scale(pd_, y, self.grades, self.method)
+        self.records_ = records(table)
+        self.note_ = "" if len(table) == self.grades else merged_scale(
+            table["pd_lower"].to_numpy()[1:], np.asarray(pd_, dtype=float), y, self.grades)[1]
         return self
 
     @property

@@ -35,9 +35,34 @@ def fit_master_scale(pd_: np.ndarray, y: np.ndarray | None, grades: int, method:
         inner = np.geomspace(low, max(high, low * (1 + 1e-9)), grades + 1)[1:-1]
     else:
         raise ValueError(f"master scale method must be quantile or geometric; got {method!r}")
-    inner = np.maximum.accumulate(inner)
+    table, _ = merged_scale(np.maximum.accumulate(inner), pd_, y, grades)
+    return table
+
+
+def merged_scale(inner: np.ndarray, pd_: np.ndarray, y, grades: int) -> tuple[pd.DataFrame, str]:
+    """The grade table from inner boundaries after merging tied and empty grades, and what was merged.
+
+    Tied boundaries (many development PDs alike, e.g. a scorecard with few distinct scores) would
+    leave grades that no PD can reach; a grade that holds no development PD is joined to its
+    neighbour (the one below, or above for the first). Grades are then numbered 1..k, k <= `grades`.
+    """
+    inner = np.unique(np.asarray(inner, dtype=float))
+    inner = inner[(inner > 0.0) & (inner < 1.0)]
+    while len(inner):
+        bounds = np.concatenate([[0.0], inner, [1.0 + 1e-12]])
+        counts = np.bincount(np.searchsorted(inner, pd_, side="right"), minlength=len(bounds) - 1)
+        empty = np.flatnonzero(counts == 0)
+        if not len(empty):
+            break
+        first = int(empty[0])
+        inner = np.delete(inner, first - 1 if first > 0 else 0)
     bounds = np.concatenate([[0.0], inner, [1.0 + 1e-12]])
-    return grade_table(bounds[:-1], bounds[1:], pd_, y)
+    k = len(bounds) - 1
+    note = "" if k == grades else (
+        f"master scale: {grades} grades asked, {k} kept: development PDs take {len(np.unique(pd_))} distinct values, "
+        "and tied or empty grades were merged (grades are numbered 1..{k}; the policy's grade lists apply to them)"
+    ).replace("{k}", str(k))
+    return grade_table(bounds[:-1], bounds[1:], pd_, y), note
 
 
 def assign_grades(pd_: np.ndarray, master_scale: pd.DataFrame) -> np.ndarray:

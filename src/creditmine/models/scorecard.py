@@ -8,15 +8,13 @@ that make fit and predict agree:
 - numeric bins are [lower, upper) intervals between the split points;
 - a missing value (NaN, None) falls in the feature's Missing bin, a value listed in
   `special_values` in its Special bin; an empty Missing or Special bin has WoE 0 (average risk);
-- a category not seen in training is scored as missing.
+- a category not seen in training is scored as missing (as "(other)" in a grouped feature).
 
-WoE is ln(good share / bad share) of a bin (higher is safer), so every coefficient of the
-logistic regression of default on WoE must be negative: the sign check.
+WoE is ln(good share / bad share) of a bin (higher is safer), so the coefficient on a feature of
+known risk direction must be negative (the sign check); exports are in `scorecard_export`.
 """
 
 from __future__ import annotations
-
-import json
 
 import numpy as np
 import pandas as pd
@@ -25,17 +23,23 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 from tqdm import tqdm
 
-from creditmine.config.models import ScorecardParams
-from creditmine.models.base import CreditModel, shared_components
-from creditmine.models.calibration import LogOddsCalibrator
+from creditmine.config.models import CardinalityGuard, ScorecardParams
+from creditmine.models.base import CreditModel, grouping, shared_components
 from creditmine.models.binning import (
-    bin_index, categories, is_numeric, labels, numeric, quote, sql_float, sql_string, vif, woe_iv,
+    OTHER, bin_index, categories, g_test_pvalue, group_rare, holdout_iv, is_numeric, labels, numeric, vif, woe_iv,
 )
+from creditmine.models.calibration import LogOddsCalibrator
 from creditmine.models.components import MasterScale, PointsScale, records
-from creditmine.models.selection import select_features
+from creditmine.models.scorecard_export import (
+    scorecard_dict, scorecard_json, scorecard_sql, scorecard_sql_expression,
+)
+from creditmine.models.selection import choose_c, select_features
 
 _P = ScorecardParams()
+_MAX_CATEGORIES = CardinalityGuard().max_categories
 _TRENDS = {1: "ascending", -1: "descending"}
+C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
+"""Inverse L2 strengths `regularization_c: cv` chooses among."""
 
 
 class ScorecardModel(CreditModel):
@@ -50,9 +54,14 @@ class ScorecardModel(CreditModel):
     min_bin_share, max_bins, unknown_trend, binning_time_limit : optbinning settings.
     woe_smoothing : pseudo-count added to the goods and the bads of a non-empty bin that lacks
         either (so its WoE stays finite).
-    min_iv, max_correlation, max_features : selection (see `selection.select_features`).
-    regularization_c : inverse L2 strength of the logistic regression.
-    drop_wrong_sign : drop features whose coefficient is not negative, and refit.
+    min_iv, max_iv_pvalue, max_correlation, max_features : selection (see `selection.select_features`).
+    regularization_c : inverse L2 strength of the logistic regression, or "cv" (chosen by 5-fold
+        cross-validated AUC on the training rows among `C_GRID`, once, on the first selection).
+    drop_wrong_sign : drop features of known risk direction whose coefficient is not negative, and
+        refit (with an unknown direction a reversed coefficient is a conditional effect, and is kept).
+    max_categories : a categorical feature with more training categories keeps its
+        `max_categories - 1` most frequent ones and groups the rest (and unseen ones) as "(other)";
+        None keeps every category (stage 02 sets it from `models.guards.cardinality`).
     scale : the points scale (`PointsScale`); points per bin are whole numbers, so sums are exact
         everywhere.
     calibration : the PD calibration (an unfitted `LogOddsCalibrator`), fitted on the validation data.
@@ -64,9 +73,12 @@ class ScorecardModel(CreditModel):
     ----------
     bins_ : feature -> binning (kind, splits or groups, labels, count, bads, woe, iv).
     iv_ : feature -> information value (nats) on the training data, every candidate.
+    holdout_iv_ : feature -> the training bins' WoE and IV formula on the holdout (for a feature of
+        unknown direction it chooses between a monotone and a peak or valley binning).
     selection_reasons_ : feature -> why it was kept or dropped.
     features_ : selected features, in the order of `coef_`.
     coef_, intercept_ : logistic regression of default on the WoE of `features_`.
+    regularization_c_ : the inverse L2 strength used.
     points_ : feature -> whole points per bin (regular bins, then Special, then Missing).
     coefficients_ : DataFrame feature, coefficient, std_error, z, p_value, vif, iv, sign_ok.
     """
@@ -82,10 +94,12 @@ class ScorecardModel(CreditModel):
         binning_time_limit: float = _P.binning_time_limit,
         woe_smoothing: float = _P.woe_smoothing,
         min_iv: float = _P.min_iv,
+        max_iv_pvalue: float = _P.max_iv_pvalue,
         max_correlation: float = _P.max_correlation,
         max_features: int = _P.max_features,
-        regularization_c: float = _P.regularization_c,
+        regularization_c: float | str = _P.regularization_c,
         drop_wrong_sign: bool = _P.drop_wrong_sign,
+        max_categories: int | None = _MAX_CATEGORIES,
         scale: PointsScale | None = None,
         calibration: LogOddsCalibrator | None = None,
         grading: MasterScale | None = None,
@@ -101,10 +115,12 @@ class ScorecardModel(CreditModel):
         self.binning_time_limit = binning_time_limit
         self.woe_smoothing = woe_smoothing
         self.min_iv = min_iv
+        self.max_iv_pvalue = max_iv_pvalue
         self.max_correlation = max_correlation
         self.max_features = max_features
         self.regularization_c = regularization_c
         self.drop_wrong_sign = drop_wrong_sign
+        self.max_categories = max_categories
         self.scale = scale
         self.calibration = calibration
         self.grading = grading
@@ -116,43 +132,56 @@ class ScorecardModel(CreditModel):
         """A scorecard configured from the `models` params section (`ModelParams`)."""
         return cls(
             categorical_features=tuple(categorical_features), risk_directions=dict(risk_directions or {}),
-            **models.scorecard.model_dump(), **shared_components(models), random_state=seed, progress=progress,
+            **models.scorecard.model_dump(), **shared_components(models), max_categories=grouping(models),
+            random_state=seed, progress=progress,
         )
 
     # -- fitting --------------------------------------------------------------------------------
-    def _fit_raw(self, X: pd.DataFrame, y: np.ndarray, X_val: pd.DataFrame, y_val: np.ndarray) -> None:
+    def _fit_raw(self, X: pd.DataFrame, y: np.ndarray, X_val: pd.DataFrame, y_val: np.ndarray,
+                 w: np.ndarray | None = None, w_val: np.ndarray | None = None) -> None:
         directions = dict(self.risk_directions or {})
         categorical = set(self.categorical_features) | {c for c in X.columns if not is_numeric(X[c])}
         self.bins_ = {}
         for feature in tqdm(list(X.columns), desc="scorecard binning", disable=not self.progress, leave=False):
             kind = "categorical" if feature in categorical else "numeric"
-            self.bins_[feature] = self._bin_feature(feature, kind, X[feature], y, directions.get(feature, 0))
+            direction = directions.get(feature, 0)
+            self.bins_[feature] = self._bin_feature(feature, kind, X[feature], y, direction, w)
+            if kind == "numeric" and int(direction) == 0 and self.unknown_trend != "auto_asc_desc":
+                self._choose_trend(feature, X[feature], y, w, X_val[feature], y_val, w_val)
         self.iv_ = {f: b["iv"] for f, b in self.bins_.items()}
+        self.holdout_iv_ = {f: holdout_iv(self.bins_[f], X_val[f], y_val, w_val, f) for f in X.columns}
         woe = pd.DataFrame({f: self._woe(f, X[f]) for f in X.columns}, index=X.index)
-        selected, reasons = select_features(woe, self.iv_, self.min_iv, self.max_correlation, self.max_features)
+        self.iv_pvalue_ = {f: g_test_pvalue(b["count"], b["bads"]) for f, b in self.bins_.items()}
+        selected, reasons = select_features(woe, self.iv_, self.min_iv, self.max_correlation, self.max_features,
+                                            self.iv_pvalue_, self.max_iv_pvalue)
         if not selected:
             raise ValueError(
                 f"no feature passes the scorecard selection (min_iv {self.min_iv}); best IV "
                 f"{max(self.iv_.values(), default=0):.4f} among {len(self.iv_)} candidates"
             )
+        self.regularization_c_ = self._choose_c(woe[selected].to_numpy(), y, w)
         while True:
-            lr = LogisticRegression(C=self.regularization_c, max_iter=2000).fit(woe[selected].to_numpy(), y)
+            lr = LogisticRegression(C=self.regularization_c_, max_iter=2000).fit(
+                woe[selected].to_numpy(), y, sample_weight=w)
             coef = lr.coef_[0]
-            wrong = [f for f, c in zip(selected, coef) if c >= 0]
+            # a feature of known risk direction must not score against its WoE; without a known direction
+            # a reversed coefficient is a conditional effect (Simpson's paradox), kept
+            wrong = [f for f, c in zip(selected, coef) if c >= 0 and int(directions.get(f, 0)) != 0]
             if not (wrong and self.drop_wrong_sign and len(wrong) < len(selected)):
                 break
             for f, c in zip(selected, coef):
-                if c >= 0:
+                if f in wrong:
                     reasons[f] = f"dropped: coefficient {c:+.4f} is not negative (contradicts its WoE), refitted"
             selected = [f for f in selected if f not in wrong]
         self.features_ = list(selected)
         self.coef_ = np.asarray(coef, dtype=float)
         self.intercept_ = float(lr.intercept_[0])
         self.selection_reasons_ = reasons
-        self.coefficients_records_ = records(self._coefficient_table(woe[selected].to_numpy(), y, directions))
+        self.coefficients_records_ = records(self._coefficient_table(woe[selected].to_numpy(), y, directions, w))
         self.points_ = self._points()
 
-    def _bin_feature(self, feature: str, kind: str, column: pd.Series, y: np.ndarray, direction: int) -> dict:
+    def _bin_feature(self, feature: str, kind: str, column: pd.Series, y: np.ndarray, direction: int,
+                     w: np.ndarray | None = None, trend: str | None = None) -> dict:
         from optbinning import OptimalBinning  # heavy import, needed only while fitting
 
         options = dict(
@@ -163,17 +192,20 @@ class ScorecardModel(CreditModel):
             values = numeric(column, feature)
             specials = list(self.special_values)
             options.update(
-                monotonic_trend=_TRENDS.get(int(direction), self.unknown_trend),
+                monotonic_trend=trend or _TRENDS.get(int(direction), self.unknown_trend),
                 special_codes=specials or None,
             )
-            spec = {"kind": "numeric", "splits": [], "groups": [], "special_values": [float(s) for s in specials]}
+            spec = {"kind": "numeric", "splits": [], "groups": [], "special_values": [float(s) for s in specials],
+                    "trend": options["monotonic_trend"]}
         else:
-            values = categories(column)
+            values, kept = group_rare(categories(column), self.max_categories)
             spec = {"kind": "categorical", "splits": [], "groups": [], "special_values": []}
+            if kept is not None:
+                spec["kept"] = kept
         binning = OptimalBinning(**options)
         usable = values if kind == "numeric" else np.where(pd.isna(values), np.nan, values.astype(object))
         try:
-            binning.fit(usable, y)
+            binning.fit(usable, y, sample_weight=w)
             fitted = binning.status in ("OPTIMAL", "FEASIBLE")
         except (ValueError, RuntimeError):  # e.g. a constant column: one bin, no split
             fitted = False
@@ -184,20 +216,56 @@ class ScorecardModel(CreditModel):
         if kind == "categorical" and not spec["groups"]:
             present = sorted({v for v in values if v is not None})
             spec["groups"] = [present] if present else []
+        if "kept" in spec:
+            spec["other_group"] = next((i for i, g in enumerate(spec["groups"]) if OTHER in g), None)
         spec["labels"] = labels(spec)
         index = bin_index(spec, column, feature)
         n_bins = len(spec["labels"])
-        count = np.bincount(index, minlength=n_bins)
-        bads = np.bincount(index, weights=y, minlength=n_bins)
-        spec["count"] = count.astype(int).tolist()
-        spec["bads"] = bads.astype(int).tolist()
+        weight = np.ones(len(y)) if w is None else w
+        count = np.bincount(index, weights=weight, minlength=n_bins)
+        bads = np.bincount(index, weights=weight * y, minlength=n_bins)
+        # weighted counts (reject inference) stay fractional; plain counts are whole numbers
+        spec["count"] = [int(c) if w is None else float(c) for c in np.round(count, 9)]
+        spec["bads"] = [int(b) if w is None else float(b) for c, b in zip(count, np.round(bads, 9))]
         spec["woe"], spec["iv"] = woe_iv(count, bads, self.woe_smoothing)
         return spec
 
-    def _coefficient_table(self, W: np.ndarray, y: np.ndarray, directions: dict) -> pd.DataFrame:
+    def _choose_c(self, W: np.ndarray, y: np.ndarray, w: np.ndarray | None) -> float:
+        """`regularization_c`, or with "cv" the grid value of highest cross-validated AUC."""
+        if self.regularization_c != "cv":
+            return float(self.regularization_c)
+        return choose_c(W, y, w, C_GRID, self.random_state)
+
+    def _choose_trend(self, feature, column, y, w, column_val, y_val, w_val) -> None:
+        """Unknown risk direction: the data choose between a monotone binning and `unknown_trend`'s
+        (peak or valley too), by the IV each earns on the holdout with its training WoE; so a U-shaped
+        feature keeps its shape and noise does not earn a shape fitted to the training rows."""
+        shaped = self.bins_[feature]
+        monotone = self._bin_feature(feature, "numeric", column, y, 0, w, trend="auto_asc_desc")
+        if holdout_iv(monotone, column_val, y_val, w_val, feature) >= \
+                holdout_iv(shaped, column_val, y_val, w_val, feature):
+            self.bins_[feature] = monotone
+
+    def _refit_raw(self, X: pd.DataFrame, y: np.ndarray, w: np.ndarray | None) -> None:
+        """The selected features binned again and the regression refitted on all rows (no reselection)."""
+        directions = dict(self.risk_directions or {})
+        for feature in self.features_:
+            kind, trend = self.bins_[feature]["kind"], self.bins_[feature].get("trend")
+            self.bins_[feature] = self._bin_feature(feature, kind, X[feature], y, directions.get(feature, 0), w, trend)
+            self.iv_[feature] = self.bins_[feature]["iv"]
+        woe = np.column_stack([self._woe(f, X[f]) for f in self.features_])
+        lr = LogisticRegression(C=self.regularization_c_, max_iter=2000).fit(woe, y, sample_weight=w)
+        self.coef_ = np.asarray(lr.coef_[0], dtype=float)
+        self.intercept_ = float(lr.intercept_[0])
+        self.coefficients_records_ = records(self._coefficient_table(woe, y, directions, w))
+        self.points_ = self._points()
+
+    def _coefficient_table(self, W: np.ndarray, y: np.ndarray, directions: dict,
+                           w: np.ndarray | None = None) -> pd.DataFrame:
         design = np.column_stack([np.ones(len(W)), W])
         p = 1.0 / (1.0 + np.exp(-(design @ np.concatenate([[self.intercept_], self.coef_]))))
-        information = design.T @ (design * (p * (1 - p))[:, None])
+        weight = np.ones(len(W)) if w is None else w
+        information = design.T @ (design * (weight * p * (1 - p))[:, None])
         covariance = np.linalg.pinv(information)
         se = np.sqrt(np.clip(np.diag(covariance), 0, None))
         estimates = np.concatenate([[self.intercept_], self.coef_])
@@ -211,9 +279,9 @@ class ScorecardModel(CreditModel):
             "vif": [np.nan, *vif(W)],
             "iv": [np.nan, *(self.iv_[f] for f in self.features_)],
             "risk_direction": [0, *(int(directions.get(f, 0)) for f in self.features_)],
-            "expected_sign": ["", *(["-"] * len(self.features_))],
+            "expected_sign": ["", *("-" if int(directions.get(f, 0)) else "" for f in self.features_)],
         })
-        table["sign_ok"] = [True, *(c < 0 for c in self.coef_)]
+        table["sign_ok"] = [True, *(c < 0 or int(directions.get(f, 0)) == 0 for f, c in zip(self.features_, self.coef_))]
         table["points_monotone_ok"] = [True, *(self._points_follow_direction(f, directions.get(f, 0)) for f in self.features_)]
         return table
 
@@ -299,30 +367,11 @@ class ScorecardModel(CreditModel):
 
     def to_dict(self) -> dict:
         """The scorecard as plain data: features, bins and whole points; see `score_json`."""
-        check_is_fitted(self, "points_")
-        features = []
-        for f in self.features_:
-            spec = self.bins_[f]
-            n_regular = len(spec["labels"]) - 2
-            points = self.points_[f]
-            features.append({
-                "name": f, "kind": spec["kind"], "splits": spec["splits"], "groups": spec["groups"],
-                "special_values": spec["special_values"], "bin_labels": spec["labels"][:n_regular],
-                "points": points[:n_regular], "special_points": points[-2], "missing_points": points[-1],
-                "unseen_category": "missing",
-            })
-        return {
-            "format": "creditmine-scorecard/1",
-            "scale": {k: self.points_scale.get_params()[k] for k in ("base_points", "base_odds", "pdo")},
-            "rules": "numeric bins are [lower, upper) between splits; missing -> missing_points; "
-                     "special_values -> special_points; unseen categories -> missing_points; "
-                     "score = sum of points",
-            "features": features,
-        }
+        return scorecard_dict(self)
 
     def to_json(self, indent: int | None = 2) -> str:
         """`to_dict` as JSON text; `score_json` on it reproduces `credit_score` exactly."""
-        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+        return scorecard_json(self, indent)
 
     def to_sql(self, table: str, score_column: str = "credit_score") -> str:
         """`SELECT *, <sum of CASE expressions> AS score_column FROM table` reproducing `credit_score`.
@@ -330,28 +379,11 @@ class ScorecardModel(CreditModel):
         Missing values must be SQL NULL (as they are when read from Parquet); categorical columns
         are compared as strings.
         """
-        return f"SELECT *, {self.to_sql_expression()} AS {quote(score_column)} FROM {table}"
+        return scorecard_sql(self, table, score_column)
 
     def to_sql_expression(self) -> str:
         """The score as a SQL expression: one `CASE` per feature, added up."""
-        cases = []
-        for feature in self.to_dict()["features"]:
-            column = quote(feature["name"])
-            parts = [f"WHEN {column} IS NULL THEN {feature['missing_points']}"]
-            if feature["kind"] == "numeric":
-                if feature["special_values"]:
-                    codes = ", ".join(sql_float(v) for v in feature["special_values"])
-                    parts.append(f"WHEN {column} IN ({codes}) THEN {feature['special_points']}")
-                for split, points in zip(feature["splits"], feature["points"]):
-                    parts.append(f"WHEN {column} < {sql_float(split)} THEN {points}")
-                parts.append(f"ELSE {feature['points'][-1]}")
-            else:
-                for group, points in zip(feature["groups"], feature["points"]):
-                    values = ", ".join(sql_string(v) for v in group)
-                    parts.append(f"WHEN CAST({column} AS VARCHAR) IN ({values}) THEN {points}")
-                parts.append(f"ELSE {feature['missing_points']}")
-            cases.append("(CASE " + " ".join(parts) + " END)")
-        return "(" + " + ".join(cases) + ")"
+        return scorecard_sql_expression(self)
 
     # -- helpers --------------------------------------------------------------------------------
     def _woe(self, feature: str, column: pd.Series) -> np.ndarray:

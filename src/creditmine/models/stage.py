@@ -9,7 +9,16 @@ Data use, per product scope (`params/products/<name>.yaml`):
   calibration of both models (isotonic or Platt, chosen by out-of-fold log loss on it);
 - the master scale's boundaries come from the development PDs (train + holdout);
 - `oot` applications (from `split.oot_start`) are never seen while fitting; `unlabelled` ones
-  (immature or not booked) are scored but count nowhere.
+  (immature or not booked) are scored but count nowhere, except:
+- reject inference (`models.reject_inference`, none by default): the declined development
+  applications (booked false in the raw `applications` table) join train and holdout with inferred
+  outcomes, or the booked loans are reweighted by 1 / P(booked);
+- the central tendency (`models.calibration.target`, long_run by default): the mean PD of the booked
+  applications after `split.train_end` (features only, their outcomes are never read) is set by a
+  shift of the log-odds intercept to the long-run default rate of the booked development loans plus
+  the margin of conservatism; the master scale is fitted on the shifted development PDs;
+- the guards (`models.guards`): a leakage screen and a high-cardinality guard on the training rows,
+  and training refused below `min_train_defaults`.
 """
 
 from __future__ import annotations
@@ -26,13 +35,19 @@ from tqdm import tqdm
 
 from creditmine import artifacts
 from creditmine.artifacts import (
-    ALL_SPLITS, LABELLED_SPLITS, MODEL_NAMES, SCORE_KEY_COLUMNS, SPLIT_HOLDOUT, SPLIT_OOT, SPLIT_TRAIN,
+    ALL_SPLITS,
+    LABELLED_SPLITS,
+    MODEL_NAMES,
+    SCORE_KEY_COLUMNS,
+    SPLIT_OOT,
+    SPLIT_TRAIN,
 )
+from creditmine.models import guards, reject_inference, training
 from creditmine.models.gbm import GbmModel
 from creditmine.models.master_scale import grade_table
 from creditmine.models.scorecard import ScorecardModel
 
-__all__ = ["TrainResult", "plot_calibration", "primary_model", "run"]
+__all__ = ["TrainResult", "primary_model", "run"]
 
 
 @dataclass
@@ -60,33 +75,37 @@ class TrainResult:
     master_scale_table: pd.DataFrame
     seconds: float
 
-    def summary(self) -> pd.DataFrame:
-        """One row per model: primary or challenger, features, calibration, AUC per split."""
-        rows = []
-        for name in MODEL_NAMES:
-            rows.append({
-                "model": name,
-                "role": "primary" if name == self.meta["primary"] else "challenger",
-                "features": len(self.meta["models"][name]["features"]),
-                "calibration": self.meta["calibration"][name],
-                **{f"auc_{s}": self.metrics["auc"][name].get(s) for s in LABELLED_SPLITS},
-            })
-        return pd.DataFrame(rows)
+    def at_a_glance(self):
+        """The report's opening panel: primary model, out-of-time AUCs, calibration, sign check."""
+        from creditmine.reports import train
 
-    def auc_table(self) -> pd.DataFrame:
-        """AUC of each model's PD per split, with applications and defaults per split."""
-        frame = pd.DataFrame(self.metrics["auc"]).reindex(list(LABELLED_SPLITS))
-        counts = pd.DataFrame(self.metrics["splits"]).T.reindex(list(LABELLED_SPLITS))
-        return pd.concat([counts, frame.add_prefix("auc_")], axis=1)
+        return train.at_a_glance(self.product, self.meta, self.metrics)
 
-    def scorecard_table(self) -> pd.DataFrame:
-        return self.models["scorecard"].scorecard_table_
+    def summary(self):
+        """One row per model: primary or challenger, features, calibration, AUC per split (HTML)."""
+        from creditmine.reports import train
 
-    def coefficients(self) -> pd.DataFrame:
-        """Scorecard coefficients with standard errors, p-values, VIFs and the sign check."""
-        return self.models["scorecard"].coefficients_
+        return train.summary(self.meta, self.metrics)
 
-    def selection(self) -> pd.DataFrame:
+    def auc_table(self):
+        """AUC of each model's PD per split, with applications and defaults per split (HTML)."""
+        from creditmine.reports import train
+
+        return train.auc_table(self.meta, self.metrics)
+
+    def scorecard_table(self):
+        """Every bin of the scorecard, one collapsible table per feature (HTML)."""
+        from creditmine.reports import train
+
+        return train.scorecard_table(self.models["scorecard"].scorecard_table_)
+
+    def coefficients(self):
+        """Scorecard coefficients with standard errors, p-values, VIFs and the sign check (HTML)."""
+        from creditmine.reports import train
+
+        return train.coefficients(self.models["scorecard"].coefficients_)
+
+    def selection_frame(self) -> pd.DataFrame:
         """Every candidate feature of the scorecard: IV, kept or not, and why."""
         sc = self.models["scorecard"]
         rows = [
@@ -95,18 +114,66 @@ class TrainResult:
         ]
         return pd.DataFrame(rows).sort_values(["kept", "iv"], ascending=[False, False], ignore_index=True)
 
-    def trials(self) -> pd.DataFrame:
-        """The gradient boosting's hyper-parameter trials and their scores."""
-        return pd.DataFrame(self.meta["models"]["gbm"]["trials"])
+    def selection(self):
+        """The kept features, and the dropped candidates with the reason (HTML)."""
+        from creditmine.reports import train
+
+        return train.selection(self.selection_frame())
+
+    def trials(self):
+        """The gradient boosting's hyper-parameter trials and their scores (HTML)."""
+        from creditmine.reports import train
+
+        return train.trials(pd.DataFrame(self.meta["models"]["gbm"]["trials"]))
 
     def master_scale(self, model: str | None = None) -> pd.DataFrame:
         """master_scale.csv (both models, or one): PD boundaries, development and OOT shares."""
         return self.master_scale_table if model is None else \
             self.master_scale_table[self.master_scale_table["model"] == model].reset_index(drop=True)
 
+    def master_scale_report(self):
+        """The primary model's master scale, the challenger's collapsed (HTML)."""
+        from creditmine.reports import train
+
+        return train.master_scale(self.master_scale_table, self.meta["primary"])
+
     def plot_calibration(self, bins: int = 10):
-        """Observed default rate against mean PD in PD deciles of the OOT (else holdout) data."""
-        return plot_calibration(self.scores, self.stage_dir / "plots" / "calibration.png", bins)
+        """Observed default rate against mean PD in PD deciles of the OOT (else holdout) data, as the
+        saved PNG (an image whatever matplotlib's backend)."""
+        from IPython.display import Image
+
+        from creditmine.reports import train
+
+        path = self.stage_dir / "plots" / "calibration.png"
+        train.plot_calibration(self.scores, path, bins)
+        return Image(filename=str(path))
+
+    def central_tendency(self) -> pd.DataFrame:
+        """Per model: reject inference, the calibration's note, the long-run rate, each margin of
+        conservatism category, the final add-on and the log-odds shift that set the mean PD."""
+        rows = []
+        for name in MODEL_NAMES:
+            found = self.meta.get("central_tendency", {}).get(name, {})
+            moc = found.get("margin_of_conservatism", {})
+            inference = self.meta.get("reject_inference", {}).get(name, {})
+            rows.append({
+                "model": name, "reject_inference": inference.get("method", "none"),
+                "rejects": inference.get("rejects", 0), "calibration": self.meta["calibration"][name],
+                "calibration_note": self.meta.get("calibration_notes", {}).get(name, ""),
+                "target": found.get("target"), "long_run_default_rate": found.get("long_run_default_rate"),
+                "moc_a": moc.get("category_a"), "moc_b": moc.get("category_b"), "moc_c": moc.get("category_c"),
+                "add_on": moc.get("add_on"), "target_mean_pd": found.get("target_mean_pd"),
+                "portfolio": found.get("anchor_applications"),
+                "mean_pd_before": found.get("population_mean_pd_before"),
+                "mean_pd_after": found.get("population_mean_pd_after"), "log_odds_shift": found.get("log_odds_shift"),
+            })
+        return pd.DataFrame(rows)
+
+    def central_tendency_report(self):
+        """`central_tendency`, one row per figure and one column per model (HTML)."""
+        from creditmine.reports import train
+
+        return train.central_tendency(self.central_tendency())
 
 
 def primary_model(cfg, product: str) -> str:
@@ -142,9 +209,14 @@ def run(cfg, product: str, progress: bool = True) -> TrainResult:
     if lacking:
         raise ValueError(f"{where.features_table}: catalogued features missing: {lacking[:10]}")
     split = scope["split"].astype(str).to_numpy()
-    train, holdout = split == SPLIT_TRAIN, split == SPLIT_HOLDOUT
-    if len(np.unique(scope.loc[train, "default_12m"])) < 2:
-        raise ValueError(f"product {product}: the training applications need defaults and non-defaults")
+    train = split == SPLIT_TRAIN
+    train_defaults = int(scope.loc[train, "default_12m"].sum())
+    minimum = cfg.params.models.guards.min_train_defaults
+    if len(np.unique(scope.loc[train, "default_12m"])) < 2 or train_defaults < minimum:
+        raise ValueError(
+            f"product {product}: the training applications have {train_defaults} defaults among {int(train.sum())}, "
+            f"fewer than models.guards.min_train_defaults = {minimum}; a model fitted on so few defaults would "
+            "rank by chance: add data (a longer history, a wider product scope) rather than train")
     candidates, dropped = [], {}
     for s in specs:
         if scope.loc[train, s.name].nunique(dropna=False) <= 1:
@@ -153,19 +225,29 @@ def run(cfg, product: str, progress: bool = True) -> TrainResult:
             candidates.append(s.name)
     directions = {s.name: int(s.risk_direction) for s in specs}
     categorical = [s.name for s in specs if s.kind == "categorical" and s.name in candidates]
+    candidates, excluded, screened = guards.screen(scope.loc[train, candidates], scope.loc[train, "default_12m"],
+                                                   categorical, cfg.params.models.guards)
+    dropped.update(excluded)
+    if not candidates:
+        raise ValueError(f"product {product}: every candidate feature was excluded by the guards: "
+                         + "; ".join(f"{k} {v}" for k, v in list(excluded.items())[:5]))
+    categorical = [c for c in categorical if c in candidates]
     X = scope[candidates]
-    y = scope["default_12m"].to_numpy()
-    X_val, y_val = (X[holdout], y[holdout]) if holdout.any() and len(np.unique(y[holdout])) == 2 else (None, None)
+    rows = training.plan(cfg, scope, X, reject_inference.booked_flags(cfg, scope["application_id"]))
 
     models_params, seed = cfg.params.models, cfg.params.seed
     builders = {
         "scorecard": ScorecardModel.from_params(models_params, categorical, directions, seed, progress),
         "gbm": GbmModel.from_params(models_params, categorical, directions, seed, progress),
     }
-    fitted, fit_seconds = {}, {}
+    fitted, fit_seconds, inference = {}, {}, {}
     for name in tqdm(MODEL_NAMES, desc=f"stage 02 {product}", disable=not progress):
         t0 = time.perf_counter()
-        fitted[name] = builders[name].fit(X[train], y[train], X_val, y_val)
+        dev = training.samples(rows, builders[name])
+        fitted[name] = builders[name].fit(
+            dev.X, dev.y, dev.X_val, dev.y_val, sample_weight=dev.w, sample_weight_val=dev.w_val,
+            X_anchor=X[rows.anchor], y_history=rows.y_history, history_years=rows.history_years)
+        inference[name] = dev.summary
         fit_seconds[name] = round(time.perf_counter() - t0, 2)
 
     scores = scope[[c for c in SCORE_KEY_COLUMNS if c in scope.columns]].reset_index(drop=True)
@@ -176,43 +258,19 @@ def run(cfg, product: str, progress: bool = True) -> TrainResult:
         scores[f"grade_{name}"] = model.grade(X)
 
     meta = _models_meta(cfg, product, fitted, candidates, categorical, directions, dropped, fit_seconds)
+    meta["reject_inference"] = inference
+    meta["guards"] = {**screened, "min_train_defaults": cfg.params.models.guards.min_train_defaults,
+                      "train_defaults": train_defaults}
+    meta["central_tendency"] = {name: {**m.calibrator_.central_tendency_, **rows.describe()} for name, m in fitted.items()}
+    meta["calibration_notes"] = {name: m.calibrator_.note_ for name, m in fitted.items() if m.calibrator_.note_}
+    meta["master_scale_notes"] = {name: m.grading_.note_ for name, m in fitted.items() if getattr(m.grading_, "note_", "")}
     metrics = _train_metrics(fitted, scores)
+    metrics["central_tendency"] = meta["central_tendency"]
+    metrics["reject_inference"] = inference
+    metrics["guards"] = meta["guards"]
     master = _write(where, fitted, meta, metrics, scores)
     return TrainResult(product, where.stage_dir(artifacts.TRAIN), fitted, meta, metrics, scores, master,
                        time.perf_counter() - started)
-
-
-def plot_calibration(scores: pd.DataFrame, path: str | Path, bins: int = 10):
-    """Reliability plot of both models on the OOT applications (the holdout if there are none).
-
-    The curve is validation's (`creditmine.validation.backtests.calibration_curve`: equal-size PD
-    bins). Returns the matplotlib Figure, also saved as PNG at `path`.
-    """
-    import matplotlib.pyplot as plt  # Agg by itself without a display; inline in notebooks
-
-    from creditmine.validation.backtests import calibration_curve
-
-    labelled = scores[(scores["split"] == SPLIT_OOT) & scores["default_12m"].notna()]
-    which = SPLIT_OOT
-    if len(labelled) == 0:
-        labelled, which = scores[(scores["split"] == SPLIT_HOLDOUT) & scores["default_12m"].notna()], SPLIT_HOLDOUT
-    fig, ax = plt.subplots(figsize=(5.5, 4.5))
-    top = 0.0
-    for name in MODEL_NAMES:
-        curve = calibration_curve(labelled["default_12m"].to_numpy(dtype=float), labelled[f"pd_{name}"].to_numpy(), bins)
-        ax.plot(curve["mean_pd"], curve["observed_rate"], marker="o", label=name)
-        top = max(top, curve["mean_pd"].max(), curve["observed_rate"].max())
-    ax.plot([0, top], [0, top], color="grey", linestyle="--", linewidth=1, label="perfect")
-    ax.set_xlabel("mean predicted PD")
-    ax.set_ylabel("observed default rate")
-    ax.set_title(f"Calibration, {which} applications, PD deciles")
-    ax.legend()
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)  # shown once, through the returned figure
-    return fig
 
 
 # -- helpers ----------------------------------------------------------------------------------

@@ -18,16 +18,21 @@ from __future__ import annotations
 
 import os
 import shutil
+import warnings
 from pathlib import Path
 
-from mlflow.store.artifact.artifact_repo import ArtifactRepository
+with warnings.catch_warnings():
+    # importing MLflow for the first time here loads this module's entry point before the class
+    # below exists, and MLflow warns that it could not register it: `_register` (at the end) does
+    warnings.filterwarnings("ignore", message='Failure attempting to register artifact repository for scheme "creditmine"')
+    from mlflow.store.artifact.artifact_repo import ArtifactRepository
 
 from creditmine.registry.states import VERSION_SCHEME, gated_uri
 
 __all__ = ["GatedArtifactRepository", "gated_uri"]
 
-# Import this module only through MLflow's entry point (mlflow.artifact_repository): imported first
-# by other code, its MLflow import registers the entry points while it is half-initialised.
+# MLflow loads this module through its entry point (mlflow.artifact_repository); imported first by
+# other code, it registers itself once its class exists (`_register`, at the end).
 _PREFIX = f"{VERSION_SCHEME}:/runs/"
 
 
@@ -123,3 +128,20 @@ class GatedArtifactRepository(ArtifactRepository):
 
 def _inside_server() -> bool:
     return bool(os.environ.get("_MLFLOW_SERVER_FILE_STORE"))
+
+
+def _register() -> None:
+    """Make sure MLflow knows the scheme, whichever module is imported first.
+
+    MLflow registers the entry point when its artifact repository registry is first imported; if
+    that import happens while this module is being imported (creditmine imported before MLflow's
+    registry), the entry point finds this module half-initialised and MLflow only warns, leaving
+    ``creditmine:/`` sources unreadable in that process. Registering here, once the class exists,
+    covers both orders.
+    """
+    from mlflow.store.artifact.artifact_repository_registry import _artifact_repository_registry
+
+    _artifact_repository_registry.register(VERSION_SCHEME, GatedArtifactRepository)
+
+
+_register()

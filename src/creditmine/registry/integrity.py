@@ -15,9 +15,9 @@ import tempfile
 from pathlib import Path
 
 from creditmine.registry import manifest as mf
+from creditmine.registry.vetting import vet_model
 
-__all__ = ["MODEL_PREFIX", "build_version_manifest", "check_version_files", "read_version_manifest",
-           "verified_model_dir"]
+__all__ = ["MODEL_PREFIX", "check_version_files", "manifest_of", "read_version_manifest", "verified_model_dir"]
 
 MODEL_PREFIX = "model/"
 # written by MLflow into a downloaded copy of a registered model, never stored with it
@@ -25,14 +25,12 @@ DOWNLOAD_ONLY = ("registered_model_meta",)
 ENV_CACHE = "CREDITMINE_MODEL_CACHE"
 
 
-def build_version_manifest(registry, run_id: str, model_location: str) -> dict:
-    """The manifest of what the store holds now: the run's artifacts and the model's files."""
-    with tempfile.TemporaryDirectory(prefix="creditmine-manifest-") as tmp:
-        run_dir = registry.download(registry.run_artifact_uri(run_id), Path(tmp) / "run")
-        model_dir = registry.download(model_location, Path(tmp) / "model")
-        run_part = mf.build_manifest(run_dir)
-        model_part = mf.build_manifest(model_dir, prefix=MODEL_PREFIX, exclude=(mf.MANIFEST_FILE, *DOWNLOAD_ONLY))
-        return mf.merge(run_part, model_part)
+def manifest_of(run_dir: Path, model_dir: Path) -> dict:
+    """The manifest of local copies of a run's artifacts and of its decision model (the copies a
+    registration vetted and read: hashing another download could record a file swapped in between)."""
+    run_part = mf.build_manifest(run_dir)
+    model_part = mf.build_manifest(model_dir, prefix=MODEL_PREFIX, exclude=(mf.MANIFEST_FILE, *DOWNLOAD_ONLY))
+    return mf.merge(run_part, model_part)
 
 
 def read_version_manifest(registry, run_id: str, manifest_hash: str) -> dict:
@@ -72,7 +70,8 @@ def model_files_problems(manifest: dict, model_dir: Path) -> list[str]:
 
 
 def verified_model_dir(registry, model_location: str, manifest: dict, manifest_hash: str) -> Path:
-    """A local copy of the decision model whose every byte matches the manifest.
+    """A local copy of the decision model whose every byte matches the manifest, and whose files are
+    a decision model's (`creditmine.registry.vetting.vet_model`, checked again on every load).
 
     The copy is kept under the model cache (``$CREDITMINE_MODEL_CACHE``, else
     ``~/.cache/creditmine/models``), keyed by the manifest hash: a later call re-hashes the cached
@@ -84,7 +83,7 @@ def verified_model_dir(registry, model_location: str, manifest: dict, manifest_h
     """
     cache = _cache_root() / manifest_hash
     if cache.is_dir() and not model_files_problems(manifest, cache):
-        return cache
+        return _vetted(cache)
     shutil.rmtree(cache, ignore_errors=True)
     cache.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     partial = Path(tempfile.mkdtemp(prefix=f".{manifest_hash[:12]}-", dir=cache.parent))
@@ -93,10 +92,18 @@ def verified_model_dir(registry, model_location: str, manifest: dict, manifest_h
         problems = model_files_problems(manifest, downloaded)
         if problems:
             raise ValueError(f"model files do not match the manifest ({'; '.join(problems)})")
+        _vetted(downloaded)
         os.replace(downloaded, cache)
     finally:
         shutil.rmtree(partial, ignore_errors=True)
     return cache
+
+
+def _vetted(model_dir: Path) -> Path:
+    problems = vet_model(model_dir)
+    if problems:
+        raise ValueError(f"the model's files are not a decision model's ({'; '.join(problems)})")
+    return model_dir
 
 
 def _part(manifest: dict, model: bool) -> dict:

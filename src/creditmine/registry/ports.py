@@ -106,6 +106,10 @@ class ClientRegistry:
         """The artifact location of a logged model (``models:/m-...``)."""
         return self.client.get_logged_model(model_id).artifact_location
 
+    def model_source_run(self, model_id: str) -> str | None:
+        """The run a logged model was logged in."""
+        return self.client.get_logged_model(model_id).source_run_id
+
     def download(self, uri: str, dst: Path) -> Path:
         """Files under an artifact URI (a run's `<artifact_uri>/<path>` or a model location) into `dst`."""
         import mlflow.artifacts

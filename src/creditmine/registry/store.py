@@ -86,7 +86,7 @@ def with_retries(action, settings: TrackingParams | None = None):
     for attempt in range(settings.write_retries + 1):
         try:
             return action()
-        except Exception as exc:  # noqa: BLE001 - MLflow wraps the sqlite3 error in several types
+        except Exception as exc:
             if "database is locked" not in str(exc) or attempt == settings.write_retries:
                 raise
             time.sleep(wait)
@@ -94,12 +94,15 @@ def with_retries(action, settings: TrackingParams | None = None):
 
 
 def ensure_experiment(client, name: str, cfg: RunConfig | None = None, settings: TrackingParams | None = None) -> str:
-    """The id of experiment `name`, created (with the configured artifact location) when absent."""
+    """The id of experiment `name`, created when absent: with the configured artifact location on a
+    local store, with none on a tracking server (which then keeps the files itself, under
+    ``mlflow-artifacts:/``; a location of the client's would keep them out of its reach)."""
     with store_lock(client.tracking_uri, settings):
         existing = client.get_experiment_by_name(name)
         if existing is not None:
             return existing.experiment_id
-        location = cfg.artifact_location if cfg is not None else None
+        remote = urlparse(client.tracking_uri).scheme in ("http", "https")
+        location = cfg.artifact_location if cfg is not None and not remote else None
         if location:
             Path(unquote(urlparse(location).path)).mkdir(parents=True, exist_ok=True)
         return with_retries(lambda: client.create_experiment(name, artifact_location=location), settings)

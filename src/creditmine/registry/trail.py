@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -56,7 +56,7 @@ def new_entry(previous: dict | None, action: str, model: str, version, actor: st
     """The entry following `previous` (None: the first), hashed and signed."""
     entry = {
         "seq": (int(previous["seq"]) + 1) if previous else 1,
-        "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "time": datetime.now(UTC).isoformat(timespec="seconds"),
         "action": action,
         "model": model,
         "version": None if version is None else str(version),

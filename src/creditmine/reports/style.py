@@ -1,22 +1,28 @@
 """The shared plot style of every report: colours, sizes and a font that renders Chinese.
 
-`apply_style()` sets matplotlib's rcParams once per process and returns the CJK font it found
-(None when the machine has none: then Chinese glyphs render as boxes and the reports say so,
-`cjk_font_note()`). The project's set-up installs Debian's fonts-wqy-microhei; Noto CJK and the
-usual desktop fonts are found too.
+`apply_style()` sets matplotlib's rcParams once per process and returns the CJK font it uses.
+The font comes with the project itself: the PyPI package `noto-cjk-sans-otc` (Noto Sans CJK,
+SIL Open Font License 1.1), a dependency in pyproject.toml, is registered with matplotlib here,
+so Chinese renders on a machine without any system CJK font. Should the package be missing (a
+broken environment), the usual system fonts are looked for, and `cjk_font_note()` tells a
+report's reader when none was found.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
-__all__ = ["CJK_FONT_CANDIDATES", "COLOURS", "RISK_CMAP", "apply_style", "cjk_font", "cjk_font_note"]
+__all__ = [
+    "CJK_FONT_CANDIDATES", "COLOURS", "RISK_CMAP", "apply_style", "bundled_cjk_font_file", "cjk_font",
+    "cjk_font_file", "cjk_font_note",
+]
 
-# Looked up by family name, first found wins.
+# Looked up by family name, first found wins: the bundled font's Simplified Chinese face first.
 CJK_FONT_CANDIDATES = (
-    "WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "Noto Sans CJK SC", "Noto Sans CJK JP",
-    "Noto Sans SC", "Source Han Sans SC", "Source Han Sans CN", "SimHei", "Microsoft YaHei",
-    "PingFang SC", "Heiti SC", "AR PL UMing CN",
+    "Noto Sans CJK SC", "WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "Noto Sans SC", "Source Han Sans SC",
+    "Source Han Sans CN", "Noto Sans CJK JP", "SimHei", "Microsoft YaHei", "PingFang SC", "Heiti SC",
+    "AR PL UMing CN",
 )
 
 COLOURS = {
@@ -31,19 +37,32 @@ COLOURS = {
 }
 RISK_CMAP = "coolwarm"
 
-_FONT_FILES = ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
-               "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
+# System fonts registered explicitly too (matplotlib's font cache may predate their install).
+_SYSTEM_FONT_FILES = ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+                      "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+                      "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")
+
+
+def bundled_cjk_font_file() -> Path | None:
+    """The font file of the `noto-cjk-sans-otc` package, or None when the package is missing."""
+    try:
+        import noto_cjk_sans_otc
+    except ImportError:
+        return None
+    path = Path(str(noto_cjk_sans_otc.FONT_PATH))
+    return path if path.is_file() else None
 
 
 @lru_cache(maxsize=1)
 def cjk_font() -> str | None:
-    """The family name of an installed font with Chinese glyphs, or None."""
+    """The family name of a registered font with Chinese glyphs (the bundled one first), or None."""
     import os
 
     from matplotlib import font_manager
 
-    for path in _FONT_FILES:   # registered explicitly: matplotlib's cache may predate the install
-        if os.path.exists(path):
+    bundled = bundled_cjk_font_file()
+    for path in (str(bundled) if bundled else None, *_SYSTEM_FONT_FILES):
+        if path and os.path.exists(path):
             try:
                 font_manager.fontManager.addfont(path)
             except (OSError, RuntimeError):
@@ -53,6 +72,16 @@ def cjk_font() -> str | None:
         if name in available:
             return name
     return None
+
+
+def cjk_font_file() -> str | None:
+    """The file matplotlib renders the CJK font from, or None."""
+    from matplotlib import font_manager
+
+    font = cjk_font()
+    if font is None:
+        return None
+    return str(font_manager.findfont(font_manager.FontProperties(family=font), fallback_to_default=False))
 
 
 def apply_style() -> str | None:
@@ -69,6 +98,7 @@ def apply_style() -> str | None:
         "axes.spines.top": False, "axes.spines.right": False, "axes.grid": True,
         "grid.alpha": 0.3, "axes.titlesize": 11, "axes.labelsize": 10, "font.size": 9,
         "axes.unicode_minus": False,   # CJK fonts often lack the Unicode minus sign
+        "svg.hashsalt": "creditmine",  # deterministic ids should a plot be saved as SVG
     })
     if font:
         rcParams["font.family"] = "sans-serif"
@@ -77,12 +107,13 @@ def apply_style() -> str | None:
 
 
 def cjk_font_note() -> str:
-    """One sentence for a report: which CJK font renders Chinese, or that none was found."""
+    """One sentence for a report: which CJK font renders Chinese, or that none was found and why."""
     font = cjk_font()
     if font:
         return f"Chinese text in the plots is set in {font}."
-    return ("No font with Chinese glyphs was found on this machine: Chinese text in the plots shows as "
-            "boxes (install Debian's fonts-wqy-microhei, as `make setup` does); the tables are unaffected.")
+    return ("No font with Chinese glyphs was found: Chinese text in the plots shows as empty boxes. "
+            "The font comes with the Python package noto-cjk-sans-otc, a dependency of creditmine: "
+            "reinstall with `make setup` (or `pip install -e .`); the tables are unaffected.")
 
 
 def _interactive() -> bool:

@@ -15,6 +15,7 @@ Each refusal is recorded in the audit trail (who tried what).
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -38,7 +39,10 @@ _REGISTRY_ROUTES = [
 _RUN_WRITE = re.compile(_API + r"/mlflow/runs/[a-z-]+$")
 _LOGGED_MODEL_WRITE = re.compile(_API + r"/mlflow/logged-models/(?P<id>m-[0-9a-f]+)(/.*)?$")
 _ARTIFACT_PATH = re.compile(_API + r"/mlflow-artifacts/(?:artifacts|mpu/(?:create|complete|abort))/(?P<path>.*)$")
-_UPLOAD = re.compile(_API + r"/mlflow/(upload-artifact|artifacts/presigned-upload-url)$")
+_RUN_ID = re.compile(r"[0-9a-f]{32}")
+_MODEL_ID = re.compile(r"m-[0-9a-f]+")
+_UPLOAD = re.compile(_API + r"/mlflow/upload-artifact$")            # run and path in the query string
+_PRESIGNED = re.compile(_API + r"/mlflow/artifacts/presigned-upload-url$")  # run_id or model_id in the body
 
 
 @dataclass(frozen=True)
@@ -48,11 +52,13 @@ class Refusal:
     reason: str
 
 
-def registry_refusal(method: str, path: str, body: dict | None, backs_version) -> Refusal | None:
+def registry_refusal(method: str, path: str, body: dict | None, backs_version,
+                     query: dict | None = None) -> Refusal | None:
     """The refusal of a registry or run request, or None when it may go on.
 
-    `backs_version(run_id=None, model_id=None)` says whether a registered version was made from a
-    run or a logged model.
+    `body` is the request's JSON body, `query` its query string (MLflow's upload-artifact endpoint
+    takes its run there, with the file as the body). `backs_version(run_id=None, model_id=None)`
+    says whether a registered version was made from a run or a logged model.
     """
     if method not in _WRITE:
         return None
@@ -68,17 +74,27 @@ def registry_refusal(method: str, path: str, body: dict | None, backs_version) -
     if match and backs_version(model_id=match["id"]):
         return Refusal(f"logged model {match['id']} backs a registered version; it no longer changes")
     if _UPLOAD.search(path):
-        run_id = body.get("run_uuid") or body.get("run_id")
+        # MLflow reads only the query string here; the body is the file, whatever it looks like
+        run_id = (query or {}).get("run_uuid")
         if run_id and backs_version(run_id=str(run_id)):
-            return Refusal(f"run {run_id} backs a registered version; its artifacts no longer change")
+            return Refusal(f"run {run_id} backs a registered version; its artifacts never change")
+    if _PRESIGNED.search(path):
+        run_id, model_id = body.get("run_id"), body.get("model_id")
+        if run_id and backs_version(run_id=str(run_id)):
+            return Refusal(f"run {run_id} backs a registered version; its artifacts never change")
+        if model_id and backs_version(model_id=str(model_id)):
+            return Refusal(f"logged model {model_id} backs a registered version; its files never change")
     return None
 
 
 def artifact_write_refusal(method: str, path: str, backs_version) -> Refusal | None:
     """The refusal of a write to the proxied artifact store, or None.
 
-    Artifact paths are ``<experiment>/<run_id>/artifacts/...`` or
-    ``<experiment>/models/<model_id>/artifacts/...``.
+    Artifact paths are ``<experiment location>/<run_id>/artifacts/...`` or ``<experiment
+    location>/models/<model_id>/artifacts/...``, where an experiment's location may itself be
+    nested (``mlflow-artifacts:/a/b``) or even lie inside another run's folder: every run id
+    followed by ``artifacts`` and every ``models/<model id>`` along the path is checked. A path
+    that climbs (``..``) is refused outright.
     """
     if method not in _WRITE:
         return None
@@ -86,10 +102,11 @@ def artifact_write_refusal(method: str, path: str, backs_version) -> Refusal | N
     if not match:
         return None
     parts = [p for p in match["path"].split("/") if p]
-    if len(parts) >= 3 and parts[1] == "models":
-        if backs_version(model_id=parts[2]):
-            return Refusal(f"logged model {parts[2]} backs a registered version; its files never change")
-    elif len(parts) >= 2 and re.fullmatch(r"[0-9a-f]{32}", parts[1]):
-        if backs_version(run_id=parts[1]):
-            return Refusal(f"run {parts[1]} backs a registered version; its artifacts never change")
+    if ".." in parts:
+        return Refusal("artifact paths may not climb ('..')")
+    for here, after in itertools.pairwise(parts):
+        if here == "models" and _MODEL_ID.fullmatch(after) and backs_version(model_id=after):
+            return Refusal(f"logged model {after} backs a registered version; its files never change")
+        if _RUN_ID.fullmatch(here) and after == "artifacts" and backs_version(run_id=here):
+            return Refusal(f"run {here} backs a registered version; its artifacts never change")
     return None

@@ -17,7 +17,7 @@ from creditmine.registry import keys
 from creditmine.registry.trail import TrailError, new_entry
 from creditmine.registry.trail_store import Transaction
 
-__all__ = ["SCHEMA_SQL", "PostgresTrail", "TABLE"]
+__all__ = ["SCHEMA_SQL", "TABLE", "PostgresTrail"]
 
 TABLE = "audit.trail"
 _LOCK_KEY = 7_446_512_093  # the advisory lock of the trail: one writer at a time

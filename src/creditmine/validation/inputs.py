@@ -39,6 +39,12 @@ class ValidationInputs:
         AUC), or None to use this model's own development AUC.
     train_end, oot_start : the split dates (None without application dates).
     seed : seed of the bootstraps.
+    product : the product's name.
+    refer_grades : grades the product's policy refers.
+    training : what stage 02 reported beside the models (models.json): central_tendency,
+        reject_inference, calibration_notes and guards, each per model where it applies.
+    data_source : params `data.source` (synthetic, files or tabular).
+    population : who the model is for (params `data.tabular.population`, else the data source's text).
     """
 
     frame: pd.DataFrame
@@ -55,6 +61,10 @@ class ValidationInputs:
     oot_start: date | None = None
     seed: int = 0
     product: str = ""
+    refer_grades: tuple[int, ...] = ()
+    training: dict = field(default_factory=dict)
+    data_source: str = "synthetic"
+    population: str = ""
     development_split: str = field(init=False)
     development_auc: float = field(init=False)
 
@@ -127,6 +137,11 @@ def load_inputs(cfg, product: str, initial_auc: float | None = None) -> Validati
     own = (meta.get("models") or {}).get(primary, {})
     model_features = list((own.get("features") if isinstance(own, dict) else None) or meta.get("features") or [])
     frame = _join(scores, features, _enterprises(cfg))
+    from creditmine.validation.sections.through_the_door import read_bookings_and_truth
+
+    bookings = read_bookings_and_truth(cfg)
+    if bookings is not None:
+        frame = frame.merge(bookings, on="application_id", how="left", validate="one_to_one")
     n_grades = int(max(master_scale["grade"].max(), *(frame[f"grade_{m}"].max() for m in (primary, challenger))))
     split = cfg.params.split
     return ValidationInputs(
@@ -134,8 +149,24 @@ def load_inputs(cfg, product: str, initial_auc: float | None = None) -> Validati
         explain=artifacts.read_explain_summary(where, required=False), params=cfg.params.validation,
         approve_grades=tuple(int(g) for g in cfg.product(product).policy.approve_grades), n_grades=n_grades,
         initial_auc=initial_auc, train_end=split.train_end, oot_start=split.oot_start, seed=cfg.params.seed,
-        product=product,
+        product=product, refer_grades=tuple(int(g) for g in cfg.product(product).policy.refer_grades),
+        training={k: meta[k] for k in ("central_tendency", "reject_inference", "calibration_notes", "master_scale_notes",
+                                      "guards")
+                  if k in meta},
+        data_source=cfg.params.data.source, population=_population(cfg),
     )
+
+
+def _population(cfg) -> str:
+    """Who the model is for: the tabular data set's `population` (else its file's applicants); "" for the
+    government-data sources, whose text is the model card's own."""
+    if cfg.params.data.source != "tabular":
+        return ""
+    tabular = cfg.params.data.tabular
+    from pathlib import Path
+
+    return getattr(tabular, "population", None) or f"the applicants of {Path(tabular.path).name} (not stated in " \
+        "data.tabular.population)"
 
 
 def _join(scores: pd.DataFrame, features: pd.DataFrame | None, enterprises: pd.DataFrame | None) -> pd.DataFrame:

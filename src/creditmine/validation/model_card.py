@@ -37,7 +37,8 @@ def model_card_sections(card: dict) -> list[CardSection]:
     Keys used: model_name, product, product_title, verdict, owner, intended_use, out_of_scope,
     application_products (list), data_window (str), splits (dict split -> (n, defaults)),
     primary, challenger, features (list), metrics (rows of model, split, auc, auc_ci, gini, ks),
-    lights (list of light dicts), limitations (list), ethical (list), skipped (dict test -> reason).
+    lights (list of light dicts), limitations (list), ethical (list), skipped (dict test -> reason),
+    calibration (rows of component, value: the central tendency and the margin of conservatism).
     Missing keys give an explicit "not stated".
     """
     def get(key, default="not stated"):
@@ -58,6 +59,12 @@ def model_card_sections(card: dict) -> list[CardSection]:
         CardSection("Data", paragraphs=(f"Data window: {get('data_window')}",),
                     table=(("split", "applications", "defaults"),
                            *((name, str(n), str(d)) for name, (n, d) in (card.get("splits") or {}).items()))),
+        CardSection("Calibration and margin of conservatism", paragraphs=(
+            "The PD map is fitted on the holdout and is increasing by construction; the central tendency "
+            "is then set by a shift of the log-odds intercept, which keeps the ranking (EBA GL/2017/16: the "
+            "long-run average default rate plus a margin of conservatism, categories A, B and C).",)
+            if card.get("calibration") else ("not stated",),
+                    table=(("component", "value"), *card.get("calibration", []))),
         CardSection("Features", paragraphs=(
             f"{len(card.get('features') or [])} features used by the primary model: "
             + (", ".join(card.get("features") or []) or "not stated") + ".",)),
@@ -107,20 +114,70 @@ def card_facts(inputs, lights, verdict: str, discrimination, segments, skipped: 
     metric_rows = [{"model": r["model"], "split": r["split"], "auc": r["auc"],
                     "auc_ci": (r["auc_low"], r["auc_high"]), "gini": r["gini"], "ks": r["ks"]}
                    for _, r in discrimination.iterrows()]
-    limitations = list(text["limitations"])
+    limitations = _limitations(text, inputs)
     red = [light.test for light in lights if light.light == "red"]
     if red:
         limitations.append(f"Red lights: {', '.join(red)}.")
     if len(segments) and (~segments["judged"]).any():
         limitations.append(f"{int((~segments['judged']).sum())} segments are too small to judge.")
+    government = inputs.data_source in ("synthetic", "files")
+    population = inputs.population or text["population"].get(inputs.data_source, "the applicants of the data set")
     return {
         "model_name": f"creditmine-{inputs.product}", "product": inputs.product, "verdict": verdict,
-        "owner": text["owner"], "intended_use": text["intended_use"], "out_of_scope": list(text["out_of_scope"]),
+        "owner": text["owner"], "intended_use": text["intended_use"].format(population=population.strip()),
+        "out_of_scope": [*(text["out_of_scope"]["government_data"] if government else []),
+                         *text["out_of_scope"]["common"]],
         "data_window": window, "splits": splits, "primary": inputs.primary, "challenger": inputs.challenger,
         "features": list(inputs.model_features), "metrics": metric_rows,
         "lights": [light.to_dict() for light in lights], "limitations": limitations,
-        "ethical": list(text["ethical"]), "skipped": skipped, **facts,
+        "ethical": [*text["ethical"]["government_data" if government else "tabular"], *text["ethical"]["common"]],
+        "skipped": skipped, "calibration": calibration_rows(inputs), **facts,
     }
+
+
+def calibration_rows(inputs) -> list[tuple[str, str]]:
+    """The primary model's central tendency and margin of conservatism, component by component."""
+    found = (inputs.training.get("central_tendency") or {}).get(inputs.primary) or {}
+    if not found:
+        return []
+    moc = found.get("margin_of_conservatism") or {}
+    rows = [
+        ("target", str(found.get("target"))),
+        ("long-run average default rate", f"{found['long_run_default_rate']:.4%} ({found.get('long_run_source', '')})"),
+        ("MoC category A (data and methods)", f"{moc.get('category_a', 0.0):+.2%}"),
+        ("MoC category B (changes in standards or environment)", f"{moc.get('category_b', 0.0):+.2%}"),
+        ("MoC category C (general estimation error)",
+         f"{moc.get('category_c', 0.0):+.2%} ({moc.get('category_c_source', 'given')})"),
+        ("final add-on (A + B + C)", f"{moc.get('add_on', 0.0):+.2%}"),
+        ("target mean PD of the current portfolio", f"{found['target_mean_pd']:.4%}"),
+        ("current portfolio", f"{found.get('anchor_applications', found.get('population'))} "
+                              f"{found.get('anchor_population', 'applications')}"),
+        ("mean PD before and after", f"{found['population_mean_pd_before']:.4%} -> {found['population_mean_pd_after']:.4%}"),
+        ("log-odds shift (keeps the ranking)", f"{found['log_odds_shift']:+.4f}"),
+    ]
+    note = (inputs.training.get("calibration_notes") or {}).get(inputs.primary)
+    if note:
+        rows.append(("calibration note", note))
+    return rows
+
+
+def _limitations(text: dict, inputs) -> list[str]:
+    said = text["limitations"]
+    inference = (inputs.training.get("reject_inference") or {}).get(inputs.primary) or {}
+    if inputs.data_source == "tabular":
+        out = [said["no_bookings"]]
+    elif inference.get("method", "none") == "none":
+        out = [said["reject_inference_none"]]
+    else:
+        out = [said["reject_inference_applied"].format(method=inference["method"].replace("_", " "),
+                                                        rejects=inference.get("rejects", "the"))]
+    out += list(said["common"])
+    merged = (inputs.training.get("master_scale_notes") or {}).get(inputs.primary)
+    if merged:
+        out.append(merged[0].upper() + merged[1:] + ".")
+    if inputs.data_source == "synthetic":
+        out += list(said["synthetic"])
+    return out
 
 
 def to_markdown(title: str, sections: list[CardSection]) -> str:

@@ -1,21 +1,24 @@
 """What stage 04 found (`ValidationResult`), shown section by section in its report.
 
-The words explaining each section are in the stage 04 notebook; here are only the tables and plots
-a section shows and their captions.
+The words explaining each section are in the stage 04 notebook; the tables, plots and the verdict
+in words come from `creditmine.reports.validation`, which works on the plain content shared with
+validation.json.
 """
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from creditmine.artifacts import LABELLED_SPLITS, SPLIT_OOT
-from creditmine.validation.lights import Light, lights_table, style_lights
+from creditmine.reports import validation as report
+from creditmine.validation.lights import Light
 
 __all__ = ["REPORT_SECTIONS", "ValidationResult"]
+
+#: section -> ([TableSpec], [plot names]); see `creditmine.reports.validation.SECTIONS`
+REPORT_SECTIONS = report.SECTIONS
 
 
 @dataclass
@@ -33,21 +36,30 @@ class ValidationResult:
     card_markdown: str = ""
     primary: str = ""
 
+    def _lights(self) -> list[dict]:
+        return [light.to_dict() for light in self.lights]
+
+    def explanation(self):
+        """The verdict in words: the gating tests that set it, what they mean, what can be done."""
+        from creditmine.reports import verdicts
+
+        return verdicts.explain(self.verdict, self._lights(), self.metrics, self.primary)
+
+    def at_a_glance(self):
+        """The report's opening panel: verdict, why, what to do, key figures (HTML)."""
+        return report.at_a_glance(self.product, self.verdict, self._lights(), self.metrics, self.primary)
+
     def lights_table(self):
-        """The lights as a coloured pandas Styler (gating tests first)."""
-        return style_lights(lights_table(self.lights))
+        """The lights: gating tests first and solid, the others outlined (HTML)."""
+        return report.lights(self._lights())
 
     def verdict_banner(self):
-        """The verdict as a coloured HTML banner for the report."""
-        from IPython.display import HTML
+        """The verdict and its explanation as an HTML block."""
+        from creditmine.reports.tables import HTML
 
-        colour = {"green": "#2e7d32", "amber": "#f9a825", "red": "#c62828"}[self.verdict]
-        gates = ", ".join(light.test for light in self.lights if light.gating)
-        return HTML(
-            f'<div style="background:{colour};color:white;padding:0.6em 1em;font-size:1.4em">'
-            f"Validation verdict for {self.product}: <b>{self.verdict.upper()}</b></div>"
-            f"<p>The verdict is the worst light of the gating tests ({gates}).</p>"
-        )
+        badge = report.verdict_badge(self.verdict)
+        return HTML(f"<p class=\"cm-verdict\">{badge}<span>Validation verdict for <b>{self.product}</b></span></p>"
+                    + report.explanation_html(self.explanation()))
 
     def table(self, name: str) -> pd.DataFrame:
         """One result table by name (see `tables`)."""
@@ -65,87 +77,26 @@ class ValidationResult:
         return Image(filename=str(self.plots[name]))
 
     def section(self, name: str):
-        """One report section as HTML: its tables and its plots (embedded PNG).
+        """One report section as HTML: its tables (formatted, long ones collapsed) and its plots.
 
         Sections: discrimination, calibration, ecb, stability, concentration, segments, inclusion.
         """
-        from IPython.display import HTML
+        return report.section(name, self.tables, self.plots, self.skipped, self.primary)
 
-        if name not in REPORT_SECTIONS:
-            raise KeyError(f"no section '{name}'; sections: {', '.join(REPORT_SECTIONS)}")
-        tables, plots = REPORT_SECTIONS[name]
-        parts = []
-        for table_name, caption, pick in tables:
-            if table_name not in self.tables or not len(self.tables[table_name]):
-                reason = self.skipped.get(_SKIP_KEYS.get(table_name, table_name), "not computed for this model")
-                parts.append(f"<p><i>{caption}: not shown ({reason}).</i></p>")
-                continue
-            table = pick(self.tables[table_name], self) if pick else self.tables[table_name]
-            table = table.copy()
-            for column in table.columns:
-                if pd.api.types.is_datetime64_any_dtype(table[column]):
-                    table[column] = table[column].dt.strftime("%Y-%m")
-            keep_index = table.index.name is not None or not isinstance(table.index, pd.RangeIndex)
-            styler = table.style.format(precision=4, na_rep="")
-            if not keep_index:
-                styler = styler.hide(axis="index")
-            parts.append(f"<h4>{caption}</h4>" + styler.to_html())
-        for plot in plots:
-            names = [p for p in self.plots if p.startswith(plot)] if plot.endswith("_") else [plot]
-            for plot_name in names:
-                if plot_name in self.plots:
-                    data = base64.b64encode(self.plots[plot_name].read_bytes()).decode()
-                    parts.append(f'<img alt="{plot_name}" src="data:image/png;base64,{data}" style="max-width:48%;margin:4px">')
-                else:
-                    parts.append(f"<p><i>Plot {plot_name} not shown: {self.skipped.get(plot_name, 'not produced')}.</i></p>")
-        return HTML("\n".join(parts))
+    def policy_table(self, simulation: pd.DataFrame):
+        """A policy simulation (`creditmine.decision.policy.simulate_policy_for_run`), formatted (HTML)."""
+        return report.policy(simulation)
 
     def model_card(self):
-        """The model card as rendered Markdown."""
+        """The model card as rendered Markdown, its headings two levels down to sit under the
+        report's own."""
+        import re
+
         from IPython.display import Markdown
 
-        return Markdown(self.card_markdown)
+        return Markdown(re.sub(r"(?m)^(#{1,4}) ", lambda m: "#" * min(6, len(m.group(1)) + 2) + " ",
+                               self.card_markdown))
 
-    def skipped_table(self) -> pd.DataFrame:
-        """The parts that could not be assessed, with the reason."""
-        return pd.DataFrame({"part": list(self.skipped), "reason": list(self.skipped.values())})
-
-
-def _primary_oot(table: pd.DataFrame, result: ValidationResult) -> pd.DataFrame:
-    """The out-of-time rows of the primary model."""
-    rows = table[(table["split"] == SPLIT_OOT) & (table["model"] == result.primary)]
-    return rows.drop(columns=["model", "split"]).set_index("grade")
-
-
-def _grade_share_pivot(table: pd.DataFrame, result: ValidationResult) -> pd.DataFrame:
-    pivot = table.pivot(index="grade", columns="split", values="share")
-    return pivot.reindex(columns=[c for c in (*LABELLED_SPLITS, "all") if c in set(table["split"])])
-
-
-# tables whose reason for being absent is recorded under the name of their part
-_SKIP_KEYS = {"source_missing_by_month": "source_missing", "migration_matrix": "migration"}
-
-#: section -> ([(table, caption, pick)], [plot names; a trailing "_" takes every plot with that prefix])
-REPORT_SECTIONS = {
-    "discrimination": (
-        [("discrimination", "AUC, Gini and KS with bootstrap intervals", None),
-         ("delong", "DeLong test: primary against challenger", None)],
-        ["roc_", "ks_oot"]),
-    "calibration": (
-        [("calibration_summary", "Portfolio calibration per model and sample", None),
-         ("calibration_by_grade", "Per grade, primary model, out-of-time", _primary_oot)],
-        ["calibration"]),
-    "ecb": (
-        [("ecb_battery", "Tests", None), ("migration_matrix", "Migration matrix (counts)", None)],
-        ["migration"]),
-    "stability": (
-        [("psi_by_month", "PSI of the score per application month", None),
-         ("csi", "CSI per feature (most shifted first, top 15)", lambda t, r: t.head(15)),
-         ("source_missing_by_month", "Share of applications without data, per source and month", None)],
-        ["psi_by_month", "csi", "source_missing"]),
-    "concentration": (
-        [("grade_shares", "Share of applications per grade and sample", _grade_share_pivot)],
-        ["grade_shares"]),
-    "segments": ([("segments", "Segments", None)], ["segments_"]),
-    "inclusion": ([("inclusion", "Financial inclusion", None)], []),
-}
+    def skipped_table(self):
+        """The parts that could not be assessed, with the reason (HTML; a sentence when none)."""
+        return report.skipped(self.skipped)

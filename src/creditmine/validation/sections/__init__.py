@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-__all__ = ["SectionResult", "sections"]
+__all__ = ["SectionResult", "sections", "too_few_defaults"]
 
 
 @dataclass
@@ -47,9 +47,21 @@ class SectionResult:
             self.notes[test] = note
 
 
+def too_few_defaults(inputs, split: str) -> str | None:
+    """Why tests on a sample cannot be judged (fewer defaults than `validation.min_sample_defaults`), or None."""
+    labelled = inputs.labelled(split)
+    defaults, minimum = int(labelled["default_12m"].sum()), inputs.params.min_sample_defaults
+    if defaults < minimum:
+        return (f"not assessed: the {split} sample has {defaults} defaults, fewer than "
+                f"validation.min_sample_defaults = {minimum}")
+    return None
+
+
 def sections() -> dict[str, Callable]:
     """Section name -> section function, in the order of the report."""
-    from creditmine.validation.sections import calibration, discrimination, ecb, population, portfolio
+    from creditmine.validation.sections import (
+        calibration, discrimination, ecb, guards, population, portfolio, through_the_door,
+    )
 
     return {
         "discrimination": discrimination.discrimination,
@@ -59,5 +71,7 @@ def sections() -> dict[str, Callable]:
         "concentration": portfolio.concentration,
         "segments": portfolio.segments,
         "inclusion": portfolio.inclusion,
+        "through_the_door": through_the_door.through_the_door,
+        "guards": guards.guards,
         "explanations": portfolio.explanations,
     }

@@ -9,7 +9,7 @@ import pandas as pd
 from creditmine.artifacts import LABELLED_SPLITS, SPLIT_OOT, SPLIT_TRAIN
 from creditmine.validation import backtests
 from creditmine.validation.inputs import ValidationInputs
-from creditmine.validation.sections import SectionResult
+from creditmine.validation.sections import SectionResult, too_few_defaults
 
 __all__ = ["calibration"]
 
@@ -63,6 +63,10 @@ def _primary_out_of_time(inputs: ValidationInputs, out: SectionResult, by_grade:
     out.value("grades_underestimated_share", None if under is None else float(under),
               f"share of {len(judged)} grades with >= {params.min_segment_size} loans whose Jeffreys test says "
               "the PD is underestimated")
+    reason = too_few_defaults(inputs, SPLIT_OOT)
+    for test in ("calibration_pvalue", "jeffreys_pvalue", "hosmer_lemeshow_pvalue", "grades_underestimated_share") \
+            if reason else ():
+        out.skip(test, reason)
 
 
 def _quantile_groups(p, groups: int) -> np.ndarray:

@@ -8,7 +8,7 @@ import pandas as pd
 from creditmine.artifacts import LABELLED_SPLITS, SPLIT_HOLDOUT, SPLIT_OOT
 from creditmine.validation import metrics
 from creditmine.validation.inputs import ValidationInputs
-from creditmine.validation.sections import SectionResult
+from creditmine.validation.sections import SectionResult, too_few_defaults
 
 __all__ = ["discrimination"]
 
@@ -49,6 +49,10 @@ def discrimination(inputs: ValidationInputs) -> SectionResult:
     out.value("auc_holdout", primary.get(SPLIT_HOLDOUT, {}).get("auc"))
     out.value("ks_oot", primary.get(SPLIT_OOT, {}).get("ks"))
     _auc_drop(inputs, out, primary, oot_auc)
+    for split, tests in ((SPLIT_OOT, ("auc_oot", "ks_oot", "auc_drop")), (SPLIT_HOLDOUT, ("auc_holdout",))):
+        reason = too_few_defaults(inputs, split)
+        for test in tests if reason else ():
+            out.skip(test, reason)
     y, score = inputs.outcomes(SPLIT_OOT, f"pd_{inputs.primary}")
     if len(y) and y.min() != y.max():
         out.figures["ks_oot"] = metrics.plot_ks(y, score, f"KS on out-of-time: {inputs.primary}")
@@ -85,6 +89,8 @@ def _delong(inputs: ValidationInputs, out: SectionResult) -> pd.DataFrame:
         out.metrics[f"delong.{split}.p_value"] = test.p_value
         if split == SPLIT_OOT:
             out.value("challenger_auc_gap", -test.difference, f"challenger minus primary AUC; DeLong p = {test.p_value:.3g}")
+            if too_few_defaults(inputs, split):
+                out.skip("challenger_auc_gap", too_few_defaults(inputs, split))
             out.figures["roc_oot_primary_vs_challenger"] = metrics.plot_roc(
                 {f"primary {primary}": (sub["default_12m"], sub[f"pd_{primary}"]),
                  f"challenger {challenger}": (sub["default_12m"], sub[f"pd_{challenger}"])},

@@ -9,7 +9,7 @@ import pandas as pd
 from creditmine.artifacts import SPLIT_OOT, SPLIT_TRAIN
 from creditmine.validation import backtests
 from creditmine.validation.inputs import ValidationInputs
-from creditmine.validation.sections import SectionResult
+from creditmine.validation.sections import SectionResult, too_few_defaults
 
 __all__ = ["ecb_battery"]
 
@@ -40,6 +40,8 @@ def _auc_backtest(inputs: ValidationInputs, out: SectionResult, rows: list[dict]
                      "current": test.auc_current, "statistic": test.statistic, "p_value": test.p_value,
                      "note": f"initial = {source}; s = DeLong SE {test.s_current:.4f}"})
         out.value("ecb_auc_pvalue", test.p_value, f"S = {test.statistic:.3f}; initial AUC {initial:.3f} ({source})")
+        if too_few_defaults(inputs, SPLIT_OOT):
+            out.skip("ecb_auc_pvalue", too_few_defaults(inputs, SPLIT_OOT))
         out.metrics.update({"ecb.auc_initial": test.auc_initial, "ecb.auc_current": test.auc_current,
                             "ecb.auc_statistic": test.statistic, "ecb.auc_p_value": test.p_value})
     else:
