@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from creditmine.monitoring.log import PIECE_ROWS, DecisionLog, DecisionLogError, recompute_digests
+from creditmine.monitoring.log import DecisionLog, DecisionLogError, recompute_digests
+from creditmine.monitoring.log_writer import PIECE_ROWS
 from creditmine.monitoring.store import ParquetDecisionStore
 
 COLUMNS = ("application_id", "product", "requested_amount_cny", "enterprise_id")

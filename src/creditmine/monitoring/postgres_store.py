@@ -89,7 +89,7 @@ class PostgresDecisionStore:
         return connection
 
     def append(self, table: pa.Table) -> int:
-        """Insert decision log rows (`creditmine.monitoring.log.build_batch`) in one transaction."""
+        """Insert decision log rows (`creditmine.monitoring.log_rows.build_batch`) in one transaction."""
         if table.num_rows == 0:
             return 0
         months = _months(table).to_pylist()

@@ -64,7 +64,7 @@ class ParquetDecisionStore:
         return str(self.folder)
 
     def append(self, table: pa.Table) -> list[Path]:
-        """Write decision log rows (`creditmine.monitoring.log.build_batch`), one file per
+        """Write decision log rows (`creditmine.monitoring.log_rows.build_batch`), one file per
         model, version and month."""
         if table.num_rows == 0:
             return []
