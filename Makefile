@@ -9,7 +9,7 @@ MLFLOW_PORT ?= 5000
 STAMP := $(VENV)/.setup-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help setup system-deps pipeline test reports lab mlflow-ui team-up team-down team-status clean distclean
+.PHONY: help setup system-deps pipeline monitor test reports lab mlflow-ui team-up team-down team-status clean distclean
 
 help: ## Show this list of targets.
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -38,6 +38,10 @@ system-deps: ## Install the system packages the tests use (Chromium, Java 17, Po
 
 pipeline: setup ## Run the whole pipeline on PARAMS (default params/default.yaml): data, features, train, explain, validate, register.
 	$(BIN)/creditmine run --params $(PARAMS)
+
+PRODUCT ?= quick_loan
+monitor: setup ## Monitor PRODUCT's champion over the production period of PARAMS, month by month (reports/monitor/).
+	$(BIN)/creditmine monitor-period --params $(PARAMS) --product $(PRODUCT)
 
 test: setup system-deps ## Run the test suite (includes the whole pipeline on params/ci.yaml).
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -341,6 +341,13 @@ def test_creditmine_serve_decides_as_in_process_scoring(champion, tmp_path):
         os.killpg(server.pid, 15)
         server.wait(timeout=30)
         log.close()
+    # every served decision, the fast path's too, is in the decision log (written when the server stops)
+    from creditmine.monitoring.store import open_store
+
+    logged = open_store(cfg.tracking_uri).read(name, champion[2]).decisions
+    served = logged[logged["source"] == "serve"]
+    assert len(served) == 1 + 20 + len(apps), (tmp_path / "serve.log").read_text()[-2000:]
+    assert set(served["application_id"]) == set(apps["application_id"].astype(str))
 
 
 @pytest.mark.slow

@@ -14,12 +14,12 @@ It sits just above `creditmine.config` and imports nothing else of creditmine.
 from creditmine.artifacts.catalog import FeatureSpec, catalog_frame, read_catalog_file, write_catalog_file
 from creditmine.artifacts.files import *  # noqa: F403 - the readers and writers are the API
 from creditmine.artifacts.files import __all__ as _files_all
-from creditmine.artifacts.layout import Layout, layout
+from creditmine.artifacts.layout import Layout, MonitorLayout, layout, monitor_layout
 from creditmine.artifacts.model_files import TRUSTED_TYPES, load_model_file, save_model_file
 from creditmine.artifacts.names import *  # noqa: F403
 from creditmine.artifacts.names import __all__ as _names_all
 
 __all__ = [
-    *_files_all, *_names_all, "FeatureSpec", "Layout", "TRUSTED_TYPES", "catalog_frame", "layout",
+    *_files_all, *_names_all, "FeatureSpec", "Layout", "MonitorLayout", "TRUSTED_TYPES", "catalog_frame", "layout", "monitor_layout",
     "load_model_file", "read_catalog_file", "save_model_file", "write_catalog_file",
 ]

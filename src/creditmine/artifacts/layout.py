@@ -6,7 +6,7 @@ from pathlib import Path
 
 from creditmine.artifacts.names import EXPLAIN, FEATURES, REGISTER, TRAIN, VALIDATE, Stage
 
-__all__ = ["Layout", "layout"]
+__all__ = ["Layout", "MonitorLayout", "layout", "monitor_layout"]
 
 
 class Layout:
@@ -141,3 +141,54 @@ def layout(cfg, product: str | None = None) -> Layout:
     if product is not None:
         cfg.product(product)
     return Layout(cfg.run_dir, cfg.reports_dir, product, cfg.run_name)
+
+
+class MonitorLayout:
+    """The files of one monitoring run (stage 06) of a product's version at one as-of date.
+
+    outputs: `<monitoring.outputs_dir>/<product>/<as_of>/` (monitor.json, plots/, tables/,
+    outcomes_rejected.csv); reports: `<monitoring.reports_dir>/<product>/<as_of>.{ipynb,html}` and
+    the trend report `<monitoring.reports_dir>/<product>/trend.html`.
+    """
+
+    def __init__(self, outputs_root: Path, reports_root: Path, product: str, as_of: str):
+        self.product, self.as_of = product, str(as_of)
+        self.folder = Path(outputs_root) / product / self.as_of
+        self.reports = Path(reports_root) / product
+
+    @property
+    def summary(self) -> Path:
+        return self.folder / "monitor.json"
+
+    @property
+    def plots(self) -> Path:
+        return self.folder / "plots"
+
+    @property
+    def tables(self) -> Path:
+        return self.folder / "tables"
+
+    @property
+    def rejected_outcomes(self) -> Path:
+        return self.folder / "outcomes_rejected.csv"
+
+    @property
+    def report(self) -> tuple[Path, Path]:
+        """(executed notebook, HTML report)."""
+        notebook = self.reports / f"{self.as_of}.ipynb"
+        return notebook, notebook.with_suffix(".html")
+
+    @property
+    def trend_report(self) -> Path:
+        return self.reports / "trend.html"
+
+    def all_summaries(self) -> list[Path]:
+        """monitor.json of every as-of date of the product, oldest first."""
+        return sorted(self.folder.parent.glob("*/monitor.json"))
+
+
+def monitor_layout(cfg, product: str, as_of) -> MonitorLayout:
+    """The MonitorLayout of a product's monitoring at `as_of` (a date or YYYY-MM-DD)."""
+    cfg.product(product)
+    settings = cfg.params.monitoring
+    return MonitorLayout(cfg.resolve(settings.outputs_dir), cfg.resolve(settings.reports_dir), product, str(as_of))

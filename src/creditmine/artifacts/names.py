@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
-    "ALL_SPLITS", "EXPLAIN", "FEATURES", "LABELLED_SPLITS", "MODEL_NAMES", "REGISTER", "SPLIT_HOLDOUT",
+    "ALL_SPLITS", "EXPLAIN", "FEATURES", "LABELLED_SPLITS", "MODEL_NAMES", "MONITOR", "REGISTER", "SPLIT_HOLDOUT",
     "SPLIT_OOT", "SPLIT_TRAIN", "SPLIT_UNLABELLED", "STAGES", "Stage", "TRAIN", "VALIDATE", "stage",
 ]
 
@@ -44,6 +44,9 @@ EXPLAIN = Stage("03", "03_explain", "explain", per_product=True)
 VALIDATE = Stage("04", "04_validate", "validate", per_product=True)
 REGISTER = Stage("05", "05_register", "register", per_product=True)
 STAGES: tuple[Stage, ...] = (FEATURES, TRAIN, EXPLAIN, VALIDATE, REGISTER)
+MONITOR = Stage("06", "06_monitor", "monitor", per_product=True)
+"""Stage 06 runs after go-live (`creditmine monitor`), once per champion and as-of date: not a
+pipeline stage, so not in `STAGES`."""
 
 # Sample splits of the applications (assigned once, in stage 01, by creditmine.data.split).
 SPLIT_TRAIN, SPLIT_HOLDOUT, SPLIT_OOT, SPLIT_UNLABELLED = "train", "holdout", "oot", "unlabelled"

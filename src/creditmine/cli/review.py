@@ -96,6 +96,15 @@ def show(model, version, as_json, tracking_uri, params_file) -> None:
     click.echo(f"run: {s['run_id']}  git: {s['git_commit'][:12]} (dirty: {s['git_dirty']})")
     for tag, (said, truth) in s["tags_disagree"].items():
         click.echo(f"WARNING: tag {tag} says {said!r}, the audit trail records {truth!r} (the trail decides)")
+    watch = s.get("monitoring") or {}
+    if watch:
+        block = "; it may not decide (monitoring.red_blocks_decisions)" if watch.get("blocks_decisions") else ""
+        click.echo(f"monitoring: {str(watch['verdict']).upper()} as of {watch.get('as_of')} (audit #{watch.get('seq')}, "
+                   f"{watch.get('actor')}){block}" + (f"; report {watch['report']}" if watch.get("report") else ""))
+        for line in watch.get("why") or []:
+            click.echo(f"  {line}")
+    else:
+        click.echo("monitoring: no monitoring verdict yet (creditmine monitor)")
     if s["refused_attempts"]:
         click.echo(f"refused attempts on this version: {s['refused_attempts']} (creditmine review log {model} {version})")
     click.echo("metrics:")

@@ -52,6 +52,9 @@ def serve(model_uri: str, port: int, host: str, params_file: str | None, trackin
     from creditmine.decision.score import tracking_store
     from creditmine.decision.server import serve as run_server
 
+    import os
+
+    os.environ["CREDITMINE_DECISION_SOURCE"] = "serve"  # the decision log names where decisions came from
     try:
         # the model's loader checks the gate again on the files it reads, in the store it belongs to
         with tracking_store(store):
@@ -75,6 +78,7 @@ def _exec_mlflow_server(local, store: str, host: str, port: int) -> None:
     click.echo(f"serving {local} with mlflow models serve on http://{host}:{port}/invocations")
     # the server execs uvicorn by name: this environment's, as an activated venv would
     env = {**os.environ, "MLFLOW_TRACKING_URI": store, "MLFLOW_REGISTRY_URI": store,
+           "CREDITMINE_DECISION_SOURCE": "serve",  # the decision log names where decisions came from
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     sys.stdout.flush()
     # the verified local copy, not the store: what was checked is what is served (and the model's

@@ -20,6 +20,7 @@ from creditmine.config.base import Section
 from creditmine.config.data import DataParams, SyntheticParams, TabularParams
 from creditmine.config.explain import ExplainParams
 from creditmine.config.features import FeatureParams
+from creditmine.config.monitoring import MonitoringParams, ProductionParams
 from creditmine.config.models import (
     CalibrationParams, GbmParams, MasterScaleParams, ModelParams, ScaleParams, ScorecardParams, SearchSpace,
 )
@@ -31,8 +32,8 @@ from creditmine.config.validation import Thresholds, ValidationParams
 
 __all__ = [
     "CalibrationParams", "ConfigError", "DataParams", "ExplainParams", "FeatureParams", "GbmParams",
-    "LimitRule", "MasterScaleParams", "ModelParams", "Params", "PolicyParams", "ProductParams",
-    "RunConfig", "ScaleParams", "ScorecardParams", "SearchSpace", "SplitParams", "SyntheticParams",
+    "LimitRule", "MasterScaleParams", "ModelParams", "MonitoringParams", "Params", "PolicyParams", "ProductParams",
+    "ProductionParams", "RunConfig", "ScaleParams", "ScorecardParams", "SearchSpace", "SplitParams", "SyntheticParams",
     "TabularParams", "Thresholds", "TrackingParams", "ValidationParams", "load", "project_root",
     "resolve_tracking_env", "resolve_tracking_uri",
 ]
@@ -57,6 +58,7 @@ class Params(Section):
     explain: ExplainParams = ExplainParams()
     validation: ValidationParams = ValidationParams()
     mlflow: TrackingParams = TrackingParams()
+    monitoring: MonitoringParams = MonitoringParams()
 
 
 @dataclass(frozen=True)

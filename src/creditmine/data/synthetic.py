@@ -40,7 +40,8 @@ class GenerationSummary:
     seconds: float = 0.0
 
 
-def generate(params: SyntheticParams, seed: int, out_dir: str | os.PathLike, progress: bool = True) -> GenerationSummary:
+def generate(params: SyntheticParams, seed: int, out_dir: str | os.PathLike, progress: bool = True,
+             chunk_type=_Chunk, marker: dict | None = None) -> GenerationSummary:
     """Write the synthetic world's tables as Parquet into `out_dir`.
 
     Parameters
@@ -50,6 +51,9 @@ def generate(params: SyntheticParams, seed: int, out_dir: str | os.PathLike, pro
     out_dir : folder to write `<table>.parquet` (every table of `io.ARROW_SCHEMAS`) and, last,
         the `_SUCCESS` marker; an existing marker is removed first.
     progress : show a tqdm bar over chunks.
+    chunk_type : builds one chunk's tables (`ApplicationChunk`; the production period's world
+        passes its own, `synthetic_production.ProductionChunk`).
+    marker : more fields for `_SUCCESS` (the production period's settings).
 
     Returns
     -------
@@ -68,11 +72,11 @@ def generate(params: SyntheticParams, seed: int, out_dir: str | os.PathLike, pro
         for index, first in enumerate(tqdm(starts, desc="generating", unit="chunk", disable=not progress)):
             n = min(chunk, params.enterprises - first)
             rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(index,)))
-            tables = _Chunk(index, first, n, calendar, params, rng).tables()
+            tables = chunk_type(index, first, n, calendar, params, rng).tables()
             for name, columns in tables.items():
                 writers.write(name, columns)
         rows = dict(writers.rows)
-    marker = {"generator_version": GENERATOR_VERSION, "seed": seed, **rows}
+    marker = {"generator_version": GENERATOR_VERSION, "seed": seed, **(marker or {}), **rows}
     (out / io.SUCCESS_MARKER).write_text("".join(f"{k}\t{v}\n" for k, v in marker.items()))
     return GenerationSummary(out_dir=out, rows=rows, seconds=time.perf_counter() - started)
 

@@ -55,7 +55,7 @@ class ApplicationChunk(RecordChunk):
         records = []
         for t in range(T):
             view = state.at(t)
-            demand = demand_base * np.exp(-0.25 * view["h_last"]) * scale
+            demand = demand_base * np.exp(-0.25 * view["h_last"]) * scale * self._demand_shift(t, view)
             eligible = {
                 "procurement": view["award"] >= 0,
                 "tax": (view["filings"] >= 12) & np.isin(view["rating"], ("A", "B", "M"))
@@ -109,6 +109,11 @@ class ApplicationChunk(RecordChunk):
             "default_12m": cols["default"],
         }
         return apps, {"application_id": app_ids, "true_pd": cols["pd"]}
+
+    def _demand_shift(self, t: int, view: dict):
+        """Multiplies the application rates of month t (1.0: the world as documented; the
+        production period's applicant-mix scenario changes it, `synthetic_production`)."""
+        return 1.0
 
     def _price_applications(self, product: str, e: np.ndarray, t: int, view: dict) -> dict:
         """Amounts, terms, true PD, booking and outcome for the applications of one product in month t."""

@@ -29,15 +29,24 @@ DATA_FOLDER = "decision"
 class DecisionPyfunc:
     """What `mlflow.pyfunc.load_model` gives: application rows in, decisions with reasons out."""
 
-    def __init__(self, engine: DecisionEngine, settings: dict):
+    def __init__(self, engine: DecisionEngine, settings: dict, log=None):
         self.engine_ = engine
         self.settings = settings
+        self.log_ = log  # creditmine.monitoring.log.DecisionLog: every decision is recorded
+
+    @property
+    def python_model(self) -> "DecisionPyfunc":
+        """This object: what MLflow's `PyFuncModel.unwrap_python_model()` gives."""
+        return self
 
     def predict(self, model_input, params: dict | None = None) -> pd.DataFrame:
         """Decide each application row (see `creditmine.decision.model.OUTPUT_COLUMNS`)."""
         if not isinstance(model_input, pd.DataFrame):
             model_input = pd.DataFrame(model_input)
-        return self.engine_.decide(model_input)
+        decisions = self.engine_.decide(model_input)
+        if self.log_ is not None:
+            self.log_.record(model_input, decisions)
+        return decisions
 
 
 def _load_pyfunc(data_path: str) -> DecisionPyfunc:
@@ -50,7 +59,7 @@ def _load_pyfunc(data_path: str) -> DecisionPyfunc:
     """
     folder = Path(data_path)
     settings = json.loads((folder / DATA_FILES["config"]).read_text(encoding="utf-8"))
-    logging_now = _LOGGING_RUN_ID.get()
+    logging_now, deployable = _LOGGING_RUN_ID.get(), None
     if logging_now is None or logging_now != settings.get("run_id"):
         from creditmine.registry.gate import DeploymentRefused, guard_loaded_copy
 
@@ -59,8 +68,13 @@ def _load_pyfunc(data_path: str) -> DecisionPyfunc:
             raise DeploymentRefused(f"{folder}: the decision model names no registered model and run")
         model_dir = _model_root(folder)
         tracking_uri = os.environ.get("MLFLOW_TRACKING_URI") or settings.get("tracking_uri")
-        guard_loaded_copy(name, run_id, model_dir, tracking_uri)
-    return DecisionPyfunc(DecisionEngine.from_folder(folder), settings)
+        deployable = guard_loaded_copy(name, run_id, model_dir, tracking_uri)
+    engine = DecisionEngine.from_folder(folder)
+    if deployable is None:  # the model being logged, loaded by MLflow to check it: decides nothing
+        return DecisionPyfunc(engine, settings)
+    from creditmine.monitoring.log import attach
+
+    return DecisionPyfunc(engine, settings, attach(engine, settings, deployable.version, tracking_uri))
 
 
 def _model_root(folder: Path) -> Path:

@@ -17,8 +17,12 @@ always has.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["ParsedRows", "infer_kind"]
 
@@ -37,6 +41,12 @@ class ParsedRows:
 
     def __len__(self) -> int:
         return self.values.shape[0]
+
+    def frame(self) -> pd.DataFrame:
+        """The rows as a DataFrame of objects (what the decision log keeps of them)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.values, columns=list(self.columns))
 
     @classmethod
     def from_split(cls, payload) -> ParsedRows | None:

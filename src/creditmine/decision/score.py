@@ -320,6 +320,9 @@ def score_file(
     from creditmine.decision.inputs import duplicate_ids
 
     decide = decider(model_uri, tracking_uri, engine, spark_master, progress)
+    log = getattr(decide, "log", None)  # the in-process model's decision log (None: off, or on Spark)
+    if log is not None:
+        log.source = "score"
     rows = read_applications(input_path)
     if rows.empty:
         decisions = referred_rows([], "")
@@ -335,6 +338,8 @@ def score_file(
     decisions = decide(rows[scored]) if scored.any() else None
     if not scored.all():
         referred = referred_rows(ids[~scored], errors[~scored])
+        if log is not None:  # referred here, never seen by the model: logged all the same
+            log.record(rows[~scored].reset_index(drop=True), referred)
         referred.index = np.flatnonzero(~scored)
         if decisions is not None:
             decisions.index = np.flatnonzero(scored)
@@ -344,6 +349,8 @@ def score_file(
         decisions = decisions.reset_index(drop=True)
     decisions = without_placeholders(decisions)
     write_decisions(decisions, output_path)
+    if log is not None:
+        log.flush()
     return decisions
 
 
@@ -362,7 +369,12 @@ def decider(model_uri: str, tracking_uri: str | None = None, engine: str = "loca
         local = verified_copy(resolve_model(model_uri, tracking_uri), tracking_uri)
         return lambda rows: decide_on_spark(local, rows, tracking_uri, spark_master)
     model = load_decision_model(model_uri, tracking_uri)
-    return lambda rows: score_applications(model, rows, progress=progress)
+
+    def decide(rows):
+        return score_applications(model, rows, progress=progress)
+
+    decide.log = getattr(model.unwrap_python_model(), "log_", None)  # the decision log (None: off)
+    return decide
 
 
 def write_decisions(decisions: pd.DataFrame, path: str | os.PathLike) -> Path:

@@ -67,6 +67,7 @@ class Invocations:
             raise TypeError(f"not a creditmine decision model: {type(impl).__name__}")
         self.model = model
         self.engine = impl.engine_
+        self.log = getattr(impl, "log_", None)  # the decision log (None: off); the fast path records too
         self.input_schema = model.metadata.get_input_schema()
         self._lock = threading.Lock()
 
@@ -76,10 +77,22 @@ class Invocations:
             try:
                 with self._lock:
                     out = self.engine.decide_columns(rows)
+                if self.log is not None:
+                    import pandas as pd
+
+                    self.log.record(rows.frame(), pd.DataFrame(out))
                 return Reply(200, _JSON, predictions_json(out))
             except Exception:  # MLflow's path gives its own answer for this body
                 _logger.exception("the fast path failed; answering through MLflow's parser")
         return self.through_mlflow(body, content_type)
+
+    def close(self) -> None:
+        """Write what the decision log holds (once; a later call does nothing)."""
+        if self.log is not None:
+            self.log.close()
+            logging.getLogger("uvicorn.error").info("decision log: %s decisions written to %s", self.log.rows_written,
+                                                    self.log.store)
+            self.log = None
 
     def through_mlflow(self, body: bytes, content_type: str | None) -> Reply:
         """What `mlflow models serve` answers for this body (its parser, predict and encoder)."""
@@ -146,7 +159,7 @@ class ScoringApp:
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await _lifespan(receive, send, self.invocations.close)
             return
         if scope["type"] != "http":
             return
@@ -177,17 +190,23 @@ def serve(model, host: str = "127.0.0.1", port: int = 5001, access_log: bool = F
     """Serve a loaded decision model until interrupted (uvicorn, one process)."""
     import uvicorn
 
-    app = ScoringApp(Invocations(model))
-    uvicorn.Server(uvicorn.Config(app, host=host, port=port, lifespan="on", access_log=access_log,
-                                  log_level="info")).run()
+    invocations = Invocations(model)
+    try:
+        uvicorn.Server(uvicorn.Config(ScoringApp(invocations), host=host, port=port, lifespan="on",
+                                      access_log=access_log, log_level="info")).run()
+    finally:
+        invocations.close()
 
 
-async def _lifespan(receive, send) -> None:
+async def _lifespan(receive, send, on_shutdown) -> None:
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
+            # uvicorn re-raises SIGTERM once shut down, which ends the process before atexit: the
+            # decision log is written here, while the process still runs
+            on_shutdown()
             await send({"type": "lifespan.shutdown.complete"})
             return
 

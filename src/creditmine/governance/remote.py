@@ -39,6 +39,11 @@ class RemoteActions:
         return self._call("rollback", {"model": model, "comment": comment,
                                        "version": None if version is None else str(version)})["entry"]
 
+    def record_monitoring(self, model: str, version, verdict: str, details: dict | None = None,
+                          comment: str = "") -> dict:
+        return self._call("monitor", {"model": model, "version": str(version), "verdict": verdict,
+                                      "details": details or {}, "comment": comment})["entry"]
+
     def _call(self, endpoint: str, body: dict | None) -> dict:
         try:
             return get_json(self.tracking_uri, endpoint) if body is None else post_json(self.tracking_uri, endpoint, body)

@@ -18,8 +18,8 @@ from creditmine.governance.service import ReviewRefused, ReviewService
 from creditmine.registry.gate import registry_for, trail_problems
 from creditmine.registry.integrity import check_version_files, read_version_manifest
 from creditmine.registry.ports import NotFound
-from creditmine.registry.states import TAG_DEVELOPER, TAG_MANIFEST, TAG_STATE, TAG_VERDICT
-from creditmine.registry.trail import REFUSED, champion, entries_for, recorded_state, registration
+from creditmine.registry.states import TAG_DEVELOPER, TAG_MANIFEST, TAG_MONITORING, TAG_STATE, TAG_VERDICT
+from creditmine.registry.trail import REFUSED, champion, entries_for, monitoring_record, recorded_state, registration
 from creditmine.registry.trail_store import is_remote, open_trail, store_folder
 
 __all__ = ["ReviewRefused", "actions", "default_pack_dir", "list_versions", "show", "trail", "verify"]
@@ -68,8 +68,10 @@ def show(tracking_uri: str, model: str, version: str | int, params: Params | Non
     -------
     dict with `model`, `version`, `state`, `verdict`, `developer`, `reviewer`, `comment`, `aliases`,
     `run_id`, `metrics` (list of {metric, value, light}, key metrics first), `comparison` (see
-    `compare_with_champion`), `tags_disagree` (tags that say otherwise than the trail) and
-    `review_pack` (path of the self-contained HTML file).
+    `compare_with_champion`), `tags_disagree` (tags that say otherwise than the trail),
+    `monitoring` (the trail's latest monitoring verdict: verdict, as_of, seq, actor,
+    blocks_decisions, report, why; empty before the first) and `review_pack` (path of the
+    self-contained HTML file).
     """
     from creditmine.governance.review_pack import write_review_pack
 
@@ -153,6 +155,8 @@ def _recorded(entries: list[dict], model: str, version) -> dict:
     decisions = [e for e in entries_for(entries, model, version) if e.get("action") in ("approve", "reject")]
     last = decisions[-1] if decisions else {}
     current, previous = champion(entries, model)
+    monitored = monitoring_record(entries, model, version) or {}
+    watch = monitored.get("details") or {}
     return {
         "state": recorded_state(entries, model, version) or "",
         "verdict": (record.get("details") or {}).get("verdict", ""),
@@ -164,11 +168,16 @@ def _recorded(entries: list[dict], model: str, version) -> dict:
         "refused_attempts": sum(1 for e in entries_for(entries, model, version) if e.get("action") == REFUSED),
         "trail_champion": current == str(version),
         "trail_previous_champion": previous == str(version),
+        "monitoring_verdict": watch.get("verdict", ""),
+        "monitoring": {"verdict": watch.get("verdict"), "as_of": watch.get("as_of"), "seq": monitored.get("seq"),
+                       "actor": monitored.get("actor"), "blocks_decisions": bool(watch.get("blocks_decisions")),
+                       "report": watch.get("report"), "why": watch.get("why", [])} if monitored else {},
     }
 
 
 def _tags_disagree(tags: dict, recorded: dict) -> dict:
-    pairs = {TAG_STATE: "state", TAG_VERDICT: "verdict", TAG_DEVELOPER: "developer", TAG_MANIFEST: "manifest_hash"}
+    pairs = {TAG_STATE: "state", TAG_VERDICT: "verdict", TAG_DEVELOPER: "developer", TAG_MANIFEST: "manifest_hash",
+             TAG_MONITORING: "monitoring_verdict"}
     return {tag: (tags.get(tag), recorded[key]) for tag, key in pairs.items()
             if recorded.get(key) and tags.get(tag) != recorded[key]}
 

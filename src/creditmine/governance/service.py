@@ -12,7 +12,9 @@ recorded (who tried what, and why it was refused). The rules:
 - a version's artifacts must still match its manifest to be approved, promoted or restored; nothing
   amends a registered version (new artifacts make a new version);
 - only an approved version can become champion, and only the champion can be rolled back;
-- on a team server, only developers register and only validators approve, reject, promote and roll back.
+- on a team server, only developers register and only validators approve, reject, promote and roll back;
+- a monitoring verdict (stage 06) is recorded for a registered version; when a red one stops the
+  version deciding, only someone other than its developer may record the verdict that lifts the block.
 """
 
 from __future__ import annotations
@@ -30,31 +32,16 @@ from creditmine.registry import manifest as mf
 from creditmine.registry.gate import anchor_problems
 from creditmine.registry.ports import NotFound
 from creditmine.registry.states import (
-    APPROVED,
-    CHAMPION,
-    PENDING,
-    PREVIOUS_CHAMPION,
-    REJECTED,
-    TAG_COMMENT,
-    TAG_DEVELOPER,
-    TAG_MANIFEST,
-    TAG_PRIMARY,
-    TAG_REVIEWED_AT,
-    TAG_REVIEWER,
-    TAG_STATE,
-    TAG_VERDICT,
+    APPROVED, CHAMPION, PENDING, PREVIOUS_CHAMPION, REJECTED, TAG_COMMENT, TAG_DEVELOPER, TAG_MANIFEST,
+    TAG_MONITORING, TAG_MONITORING_AS_OF, TAG_PRIMARY, TAG_REVIEWED_AT, TAG_REVIEWER, TAG_STATE, TAG_VERDICT,
     gated_uri,
 )
 from creditmine.registry.trail import (
-    HEAD_TAG,
-    REFUSED,
-    SEQ_TAG,
-    chain_problems,
-    champion,
-    recorded_state,
-    registration,
+    HEAD_TAG, MONITOR, REFUSED, SEQ_TAG, chain_problems, champion, monitoring_blocks, recorded_state, registration,
     registrations_of_run,
 )
+
+MONITORING_VERDICTS = ("green", "amber", "red")
 
 __all__ = ["ReviewRefused", "ReviewService", "Roles"]
 
@@ -212,6 +199,44 @@ class ReviewService:
             self.registry.set_alias(model, CHAMPION, previous)
             self.registry.delete_alias(model, PREVIOUS_CHAMPION)
         self.registry.set_model_tags(model, {"champion": previous})
+        return entry
+
+    # -- monitoring ---------------------------------------------------------------------------
+    def record_monitoring(self, model: str, version, verdict: str, details: dict | None = None,
+                          comment: str = "") -> dict:
+        """Record a monitoring verdict of a version (stage 06) in the trail: a signed, anchored
+        `monitor` entry whose details hold the verdict, the as-of date, the lights that were not
+        green and `blocks_decisions` (monitoring.red_blocks_decisions). The gate reads that entry;
+        the tags `monitoring_verdict` and `monitoring_as_of` only show it.
+
+        Refused when the verdict is not green, amber or red; when the version has no registration;
+        (team) when the actor is neither a developer nor a validator; and when the version is
+        blocked by a red verdict and the actor, its developer, records a verdict that would lift it.
+        """
+        details = dict(details or {})
+        if verdict not in MONITORING_VERDICTS:
+            self._refuse(MONITOR, model, version, f"monitoring verdict must be {', '.join(MONITORING_VERDICTS)}; "
+                         f"got {verdict!r}")
+        version = self._version(model, version)
+        what = f"{model} version {version}"
+        with self.trail.transaction() as tx:
+            self._trail_must_verify(tx, model)
+            record = registration(tx.entries, model, version)
+            if record is None:
+                self._refuse(MONITOR, model, version, f"{what} has no registration in the audit trail", tx)
+            if self.roles is not None and not (self.roles.is_validator(self.actor) or self.roles.is_developer(self.actor)):
+                self._refuse(MONITOR, model, version, f"{self.actor} is not a member of this team", tx)
+            blocking = monitoring_blocks(tx.entries, model, version)
+            if blocking is not None and verdict != RED and same_person(self.actor, record.get("actor")):
+                self._refuse(MONITOR, model, version, f"{self.actor} developed {what}, which a red monitoring "
+                             f"verdict (audit #{blocking['seq']}) stops deciding; someone else must record the "
+                             "verdict that lifts the block (four-eyes rule)", tx)
+            details["verdict"] = verdict
+            details["blocks_decisions"] = bool(details.get("blocks_decisions")) and verdict == RED
+            entry = tx.append(MONITOR, model, version, self.actor, comment, details)
+            self._anchor(model, entry)
+        self.registry.set_version_tags(model, version, {TAG_MONITORING: verdict,
+                                                        TAG_MONITORING_AS_OF: str(details.get("as_of", ""))})
         return entry
 
     # -- the rules ----------------------------------------------------------------------------

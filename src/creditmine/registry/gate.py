@@ -21,16 +21,8 @@ from pathlib import Path
 from creditmine.registry import integrity
 from creditmine.registry.ports import ClientRegistry, NotFound
 from creditmine.registry.trail import (
-    HEAD_TAG,
-    REFUSED,
-    SEQ_TAG,
-    TrailError,
-    chain_problems,
-    champion,
-    entries_for,
-    recorded_state,
-    registration,
-    registrations_of_run,
+    HEAD_TAG, REFUSED, SEQ_TAG, TrailError, chain_problems, champion, entries_for, monitoring_blocks, recorded_state,
+    registration, registrations_of_run,
 )
 from creditmine.registry.trail_store import open_trail
 
@@ -67,7 +59,7 @@ class Deployable:
 
 
 def check_deployable(model_name: str, version, tracking_uri: str | None = None, *, as_champion: bool = False,
-                     every_artifact: bool = False) -> Deployable:
+                     every_artifact: bool = False, monitoring_block: bool = True) -> Deployable:
     """The version, if it may decide; else `DeploymentRefused` naming the failed check.
 
     Parameters
@@ -79,6 +71,8 @@ def check_deployable(model_name: str, version, tracking_uri: str | None = None, 
     every_artifact : also check every artifact of the version's run (reports, validation files)
         against the manifest, not only the manifest itself (the review actions do; loading checks
         the model's files as it downloads them).
+    monitoring_block : refuse a version whose latest monitoring entry is red and blocks decisions
+        (`monitoring.red_blocks_decisions`); the monitor itself, which only reads, passes False.
     """
     uri = _resolve(tracking_uri)
     registry = registry_for(uri)
@@ -91,6 +85,12 @@ def check_deployable(model_name: str, version, tracking_uri: str | None = None, 
     state = recorded_state(entries, model_name, version)
     if state != APPROVED:
         raise DeploymentRefused(f"{what} is not approved (the audit trail records it {state or 'not at all'})")
+    blocked = monitoring_blocks(entries, model_name, version) if monitoring_block else None
+    if blocked is not None:
+        raise DeploymentRefused(
+            f"{what} may not decide: its monitoring verdict as of {blocked['details'].get('as_of')} is red (audit "
+            f"#{blocked['seq']}) and monitoring.red_blocks_decisions stops it; a later monitoring verdict that is not "
+            "red, recorded by someone other than its developer, lifts the block")
     record = registration(entries, model_name, version)
     if as_champion:
         current, _ = champion(entries, model_name)

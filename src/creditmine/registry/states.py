@@ -7,7 +7,7 @@ from __future__ import annotations
 
 __all__ = [
     "APPROVED", "CHAMPION", "MODEL_ARTIFACT", "PENDING", "PREVIOUS_CHAMPION", "REJECTED", "REVIEW_STATES",
-    "TAG_COMMENT", "TAG_DEVELOPER", "TAG_MANIFEST", "TAG_PRIMARY", "TAG_REVIEWED_AT", "TAG_REVIEWER", "TAG_STATE",
+    "TAG_COMMENT", "TAG_DEVELOPER", "TAG_MANIFEST", "TAG_MONITORING", "TAG_MONITORING_AS_OF", "TAG_PRIMARY", "TAG_REVIEWED_AT", "TAG_REVIEWER", "TAG_STATE",
     "TAG_VERDICT", "VERSION_SCHEME", "experiment_name", "gated_uri", "model_name",
 ]
 
@@ -22,6 +22,8 @@ CHAMPION, PREVIOUS_CHAMPION = "champion", "previous-champion"
 TAG_STATE, TAG_VERDICT, TAG_MANIFEST = "review_state", "validation_verdict", "manifest_hash"
 TAG_DEVELOPER, TAG_REVIEWER, TAG_COMMENT = "developer", "reviewer", "review_comment"
 TAG_REVIEWED_AT, TAG_PRIMARY = "reviewed_at", "primary_model"
+# written by the monitoring trigger (stage 06): a display of the trail's latest `monitor` entry
+TAG_MONITORING, TAG_MONITORING_AS_OF = "monitoring_verdict", "monitoring_as_of"
 
 MODEL_ARTIFACT = "decision_model"
 """Name of the decision model logged in a stage 05 run."""

@@ -25,19 +25,8 @@ from creditmine.registry.keys import key_id
 from creditmine.registry.manifest import canonical_json
 
 __all__ = [
-    "GENESIS_HASH",
-    "HEAD_TAG",
-    "REFUSED",
-    "SEQ_TAG",
-    "STATE_OF_ACTION",
-    "TrailError",
-    "chain_problems",
-    "champion",
-    "entries_for",
-    "entry_hash",
-    "new_entry",
-    "recorded_state",
-    "registration",
+    "GENESIS_HASH", "HEAD_TAG", "MONITOR", "REFUSED", "SEQ_TAG", "STATE_OF_ACTION", "TrailError", "champion", "chain_problems",
+    "entries_for", "entry_hash", "monitoring_blocks", "monitoring_record", "new_entry", "recorded_state", "registration",
     "registrations_of_run",
 ]
 
@@ -47,6 +36,9 @@ HEAD_TAG, SEQ_TAG = "audit_head", "audit_seq"
 STATE_OF_ACTION = {"register": "pending", "approve": "approved", "reject": "rejected"}
 REFUSED = "refused"
 """The action of an entry recording a refused attempt (who tried what, and why it was refused)."""
+MONITOR = "monitor"
+"""The action of an entry recording a monitoring verdict of a version (stage 06): its details hold the
+verdict, the as-of date and whether a red verdict stops the version deciding (`blocks_decisions`)."""
 _NOT_HASHED = ("hash", "signature", "_line")
 
 
@@ -128,6 +120,19 @@ def registration(entries: list[dict], model: str, version) -> dict | None:
 def registrations_of_run(entries: list[dict], run_id: str) -> list[dict]:
     """Every register entry whose version was registered from MLflow run `run_id`."""
     return [e for e in entries if e.get("action") == "register" and (e.get("details") or {}).get("run_id") == run_id]
+
+
+def monitoring_record(entries: list[dict], model: str, version) -> dict | None:
+    """The latest monitoring entry of a version, or None."""
+    return next((e for e in reversed(entries_for(entries, model, version)) if e.get("action") == MONITOR), None)
+
+
+def monitoring_blocks(entries: list[dict], model: str, version) -> dict | None:
+    """The monitoring entry that stops a version deciding (its latest, when red with
+    `blocks_decisions`), or None."""
+    record = monitoring_record(entries, model, version)
+    details = (record or {}).get("details") or {}
+    return record if details.get("verdict") == "red" and details.get("blocks_decisions") else None
 
 
 def champion(entries: list[dict], model: str) -> tuple[str | None, str | None]:

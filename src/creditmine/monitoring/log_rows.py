@@ -1,0 +1,237 @@
+"""Decision log rows: queued decisions turned into Arrow (`build_batch`), with the documented
+input digest (`input_digests`, `recompute_digests`). `creditmine.monitoring.log` queues them."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+_REASONS = tuple(f"reason_{i}_{lang}" for lang in ("en", "zh") for i in range(1, 5))
+DECISION_COLUMNS = (
+    "decided_at", "applied_at", "application_id", "enterprise_id", "product", "model", "version", "source",
+    "batch_id", "input_digest", "pd", "score", "grade", "decision", "credit_limit_cny", "term_months",
+    *_REASONS, "error", "raw_input",
+)
+"""The columns of a decision log row (besides `inputs`, the struct of the features used)."""
+
+
+class DecisionLogError(RuntimeError):
+    """Decisions could not be written to the decision store; the message names the store and why."""
+
+
+@dataclass
+class _Pending:
+    decided_at: float
+    inputs: pd.DataFrame
+    outputs: pd.DataFrame
+    source: str
+    batch_id: str | None = None       # the call's; None: a new one when built
+
+
+
+# -- rows -> Arrow --------------------------------------------------------------------------------
+
+def build_batch(records, model: str, version: str, input_columns, categorical) -> pa.Table:
+    """The decision log rows of queued decisions as one Arrow table (columns `DECISION_COLUMNS`
+    and `inputs`)."""
+    sizes = np.array([len(r.outputs) for r in records])
+    inputs = pd.concat([r.inputs for r in records], ignore_index=True, sort=False) if len(records) > 1 \
+        else records[0].inputs.reset_index(drop=True)
+    outputs = pd.concat([r.outputs for r in records], ignore_index=True) if len(records) > 1 \
+        else records[0].outputs.reset_index(drop=True)
+    n = len(outputs)
+    given = [c for c in input_columns if c in inputs.columns]
+    typed, unreadable = _typed_inputs(inputs, input_columns, categorical, n)
+    grade = pd.to_numeric(outputs["grade"], errors="coerce").fillna(0).astype(np.int64).to_numpy()
+    raw = np.full(n, "", dtype=object)
+    flagged = np.flatnonzero((grade == 0) | unreadable)
+    if len(flagged):
+        rows = inputs.iloc[flagged]
+        given_values = {c: rows[c].to_numpy(dtype=object) for c in given}
+        for k, row in enumerate(flagged):
+            raw[row] = json.dumps({c: _jsonable(given_values[c][k]) for c in given}, ensure_ascii=False,
+                                  sort_keys=True)
+    decided = np.repeat(np.array([r.decided_at for r in records]) * 1000, sizes).astype("int64")
+    batch_ids = np.repeat(np.array([r.batch_id or uuid.uuid4().hex[:16] for r in records], dtype=object), sizes)
+    sources = np.repeat(np.array([r.source for r in records], dtype=object), sizes)
+    text = {c: _text(typed[c]) for c in input_columns if c in categorical}
+    columns = {
+        "decided_at": pa.array(decided, pa.timestamp("ms", tz="UTC")),
+        "applied_at": _dates(inputs["applied_at"]) if "applied_at" in inputs else pa.nulls(n, pa.date32()),
+        "application_id": _text(outputs["application_id"]),
+        "enterprise_id": text.get("enterprise_id") if "enterprise_id" in text else _text_column(inputs, "enterprise_id", n),
+        "product": text.get("product") if "product" in text else _text_column(inputs, "product", n),
+        "model": pa.array(np.full(n, model, dtype=object), pa.string()),
+        "version": pa.array(np.full(n, version, dtype=object), pa.string()),
+        "source": pa.array(sources, pa.string()),
+        "batch_id": pa.array(batch_ids, pa.string()),
+        "input_digest": pa.array(_digests(typed, text, input_columns, categorical, n), pa.string()),
+        "pd": pa.array(pd.to_numeric(outputs["pd"], errors="coerce").to_numpy(float)),
+        "score": pa.array(pd.to_numeric(outputs["score"], errors="coerce").to_numpy(float)),
+        "grade": pa.array(grade),
+        "decision": _text(outputs["decision"]),
+        "credit_limit_cny": pa.array(pd.to_numeric(outputs["credit_limit_cny"], errors="coerce").to_numpy(float)),
+        "term_months": pa.array(pd.to_numeric(outputs["term_months"], errors="coerce").fillna(0).astype(np.int64)
+                                .to_numpy()),
+        **{c: _text(outputs[c]) if c in outputs else pa.nulls(n, pa.string()) for c in _REASONS},
+        "error": _text(outputs["error"]),
+        "raw_input": pa.array(raw, pa.string()),
+    }
+    fields = [text[c] if c in categorical else pa.array(typed[c], pa.float64()) for c in input_columns]
+    columns["inputs"] = pa.StructArray.from_arrays(fields, names=list(input_columns)) if fields else pa.nulls(n)
+    return pa.table(columns)
+
+
+TEXT_WIDTH = 32
+"""Code points of a text value hashed as they are; longer values are hashed through their SHA-256."""
+
+
+def input_digests(typed: dict[str, np.ndarray], input_columns, categorical) -> np.ndarray:
+    """SHA-256 (hex) of each row's inputs, in `input_columns` order.
+
+    The bytes hashed are, column after column: for a number, 8 bytes (IEEE 754 float64,
+    little-endian; every blank the same NaN); for text, 128 bytes: up to `TEXT_WIDTH` code points
+    in UTF-32 little-endian padded with zeros, or for a longer text 0xFFFFFFFF, the SHA-256 of its
+    UTF-8 and zeros, and for a blank 128 bytes of 0xFF. A row's digest does not depend on the
+    batch it came in, and anyone holding its inputs can recompute it (`recompute_digests`). The digest
+    is of the typed inputs the log keeps; a value that could not be read as a number is blank there,
+    and the row keeps what arrived as text in `raw_input`.
+    """
+    n = len(next(iter(typed.values()))) if typed else 0
+    text = {c: _text(typed[c]) for c in input_columns if c in categorical}
+    return np.array(_digests(typed, text, input_columns, categorical, n), dtype=object)
+
+
+def _digests(typed: dict, text: dict, input_columns, categorical, n: int) -> list[str]:
+    """`input_digests` of typed inputs whose text columns are also given as Arrow (`text`)."""
+    if not input_columns:
+        return [hashlib.sha256(b"").hexdigest()] * n
+    widths = [4 * TEXT_WIDTH if c in categorical else 8 for c in input_columns]
+    width = sum(widths)
+    parts = []
+    for column in input_columns:
+        if column in categorical:
+            parts.append(_text_bytes(text[column], n))
+        else:
+            values = np.asarray(typed[column], dtype="<f8")
+            blank = np.isnan(values)
+            parts.append(np.where(blank, np.nan, values) if blank.any() else values)   # one NaN for every blank
+    sha = hashlib.sha256
+    digests: list[str] = []
+    block = np.empty((min(n, _DIGEST_ROWS), width), dtype=np.uint8)      # rows filled and hashed a block at a time
+    numbers = block.view("<f8")                                         # every field is a multiple of 8 bytes
+    for start in range(0, n, _DIGEST_ROWS):
+        stop = min(n, start + _DIGEST_ROWS)
+        rows, at = stop - start, 0
+        for part, size in zip(parts, widths):
+            if size == 8:
+                numbers[:rows, at // 8] = part[start:stop]
+            else:
+                block[:rows, at:at + size] = part[start:stop]
+            at += size
+        flat = memoryview(block[:rows].reshape(-1))
+        digests += [sha(flat[i:i + width]).hexdigest() for i in range(0, rows * width, width)]
+    return digests
+
+
+_DIGEST_ROWS = 2048
+
+
+def recompute_digests(inputs: pd.DataFrame) -> np.ndarray:
+    """The input digests of logged decisions from the features the log kept (`LoggedDecisions.inputs`):
+    equal to their `input_digest` unless the log was changed."""
+    columns = list(inputs.columns)
+    text = {c for c in columns if not pd.api.types.is_numeric_dtype(inputs[c].dtype)}
+    typed = {c: inputs[c].to_numpy(dtype=object if c in text else float) for c in columns}
+    return input_digests(typed, columns, text)
+
+
+def _text_bytes(values: pa.Array, n: int) -> np.ndarray:
+    """The 128 bytes of each text value (see `input_digests`), from the column's distinct values."""
+    encoded = pc.dictionary_encode(values)
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.combine_chunks()
+    distinct = encoded.dictionary.to_pylist()
+    blocks = np.zeros((len(distinct) + 1, 4 * TEXT_WIDTH), dtype=np.uint8)
+    blocks[-1] = 0xFF                                            # the blank
+    if distinct:
+        short = np.array([v if len(v) <= TEXT_WIDTH else "" for v in distinct], dtype=f"<U{TEXT_WIDTH}")
+        blocks[:-1] = np.ascontiguousarray(short).view(np.uint8).reshape(len(distinct), 4 * TEXT_WIDTH)
+        for k, value in enumerate(distinct):
+            if len(value) > TEXT_WIDTH:
+                digest = hashlib.sha256(value.encode("utf-8")).digest()
+                blocks[k] = np.frombuffer(b"\xff\xff\xff\xff" + digest + bytes(4 * TEXT_WIDTH - 36), np.uint8)
+    codes = encoded.indices.fill_null(len(distinct)).to_numpy(zero_copy_only=False) if n else np.array([], int)
+    return blocks[codes]
+
+
+def _typed_inputs(inputs: pd.DataFrame, input_columns, categorical, n: int) -> tuple[dict, np.ndarray]:
+    """Each input column typed (numbers float64, text object or Arrow-backed); rows with a value that
+    is not a number where a number belongs are flagged (their raw text is kept too)."""
+    typed, unreadable = {}, np.zeros(n, dtype=bool)
+    for column in input_columns:
+        if column not in inputs:
+            typed[column] = np.full(n, None, dtype=object) if column in categorical else np.full(n, np.nan)
+            continue
+        values = inputs[column]
+        if column in categorical:
+            typed[column] = values
+            continue
+        if pd.api.types.is_bool_dtype(values.dtype) or pd.api.types.is_numeric_dtype(values.dtype):
+            numbers = values.to_numpy(dtype=float, na_value=np.nan)
+        else:
+            numbers = pd.to_numeric(values, errors="coerce").astype(float)
+            unreadable |= (numbers.isna() & values.notna() & (values.astype(str).str.strip() != "")).to_numpy()
+            numbers = numbers.to_numpy()
+        typed[column] = numbers
+    return typed, unreadable
+
+
+def _text(values) -> pa.Array:
+    """Text values (a Series or an array; blanks None) as an Arrow string array."""
+    if isinstance(values, pa.Array) and values.type == pa.string():
+        return values
+    series = values if isinstance(values, pd.Series) else pd.Series(values, dtype=object)
+    if pd.api.types.is_string_dtype(series.dtype) and not pd.api.types.is_object_dtype(series.dtype):
+        array = pa.array(series)                                   # Arrow-backed text: no copy
+    else:
+        objects = series.astype(object)
+        blank = objects.isna().to_numpy()
+        if not blank.all() and not all(isinstance(v, str) for v in objects[~blank]):
+            objects = objects.where(blank, objects.astype(str))
+        array = pa.array(objects.to_numpy(), pa.string(), mask=blank)
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    return array if array.type == pa.string() else array.cast(pa.string())
+
+
+def _text_column(inputs: pd.DataFrame, column: str, n: int) -> pa.Array:
+    return _text(inputs[column]) if column in inputs else pa.nulls(n, pa.string())
+
+
+def _dates(values: pd.Series) -> pa.Array:
+    """Application dates (text or dates, unreadable ones blank) as Arrow dates."""
+    when = pd.to_datetime(values, errors="coerce")
+    if getattr(when.dt, "tz", None) is not None:
+        when = when.dt.tz_localize(None)
+    days = when.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
+    return pa.array(days, pa.date32(), mask=when.isna().to_numpy())
+
+
+def _jsonable(value):
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, (np.integer, np.floating, np.bool_)):
+        return value.item()
+    if isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
