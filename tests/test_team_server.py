@@ -892,3 +892,32 @@ def test_a_model_swapped_while_the_server_registers_it_never_runs(team, pipeline
     else:
         assert reply.status_code == 403, reply.text
     assert not marker.exists()
+
+
+# -- monitoring: the verdict goes through the server's rules --------------------------------------
+
+def test_the_monitoring_verdict_is_the_servers_to_record(team, red, monkeypatch):
+    """A red monitoring verdict that blocks the version is recorded by the server as the account
+    that sent it; no client writes the tag itself; its developer cannot lift the block."""
+    body = {"model": MODEL, "version": red.version, "verdict": "red", "comment": "score PSI red in 2026-01",
+            "details": {"as_of": "2026-01-31", "blocks_decisions": True}}
+    reply = team.call(DEVELOPER, "monitor", body)
+    assert reply.status_code == 200, reply.text
+    entry = reply.json()["entry"]
+    assert (entry["action"], entry["actor"], entry["details"]["blocks_decisions"]) == ("monitor", DEVELOPER, True)
+    client = client_as(team, monkeypatch, DEVELOPER)
+    tags = client.get_model_version(MODEL, red.version).tags
+    assert (tags["monitoring_verdict"], tags["monitoring_as_of"]) == ("red", "2026-01-31")
+    for account in (DEVELOPER, LI):
+        plain = client_as(team, monkeypatch, account)
+        refused(team, account, lambda c=plain: c.set_model_version_tag(MODEL, red.version, "monitoring_verdict",
+                                                                       "green"), TAG_RULE)
+    lift = dict(body, verdict="green", comment="fine again", details={"as_of": "2026-02-28"})
+    refused(team, DEVELOPER, lambda: team.call(DEVELOPER, "monitor", lift),
+            "someone else must record the verdict that lifts the block (four-eyes rule)")
+    refused(team, LI, lambda: team.call(LI, "monitor", dict(lift, verdict="purple")),
+            "monitoring verdict must be green, amber, red")
+    lifted = team.call(LI, "monitor", lift)
+    assert lifted.status_code == 200, lifted.text
+    assert client.get_model_version(MODEL, red.version).tags["monitoring_verdict"] == "green"
+    assert [e["action"] for e in review_entries(team, red.version)][-2:] == ["monitor", "monitor"]

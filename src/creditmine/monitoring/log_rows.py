@@ -51,7 +51,9 @@ def build_batch(records, model: str, version: str, input_columns, categorical) -
     typed, unreadable = _typed_inputs(inputs, input_columns, categorical, n)
     grade = pd.to_numeric(outputs["grade"], errors="coerce").fillna(0).astype(np.int64).to_numpy()
     raw = np.full(n, "", dtype=object)
-    flagged = np.flatnonzero((grade == 0) | unreadable)
+    # what arrived, as text, only where the typed inputs cannot keep it (text where a number belongs):
+    # a row referred for any other reason keeps its values in `inputs` as they came
+    flagged = np.flatnonzero(unreadable)
     if len(flagged):
         rows = inputs.iloc[flagged]
         given_values = {c: rows[c].to_numpy(dtype=object) for c in given}

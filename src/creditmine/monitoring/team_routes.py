@@ -6,14 +6,9 @@ registry and PostgreSQL trail; clients reach it through
 `creditmine.governance.remote.RemoteActions.record_monitoring`. Request body: ``{"model", "version",
 "verdict", "details", "comment"}``; answer ``{"entry": ...}``, or HTTP 403 with the reason.
 
-Hooks for the team server (kept out of `creditmine.team` until its owner takes them in):
-
-- `creditmine/team/app.py`: ``ENDPOINTS.update(ENDPOINT)`` beside the other endpoints, and in
-  ``_endpoint`` one branch before the final ``else``:
-  ``elif name == "monitor": entry = record(service, body)`` (``from creditmine.monitoring.team_routes import record``);
-- `creditmine/team/guard.py`: the tags of `PROTECTED_TAGS` (`monitoring_verdict`,
-  `monitoring_as_of`) among those no client may set or delete on a model version (today the guard
-  refuses every model-version tag write, which covers them).
+The team server (`creditmine.team.app`) routes ``monitor`` here; the guard
+(`creditmine.team.guard`) refuses every model-version tag write of a client, which covers
+`PROTECTED_TAGS` (`monitoring_verdict`, `monitoring_as_of`).
 
 Decisions in team mode go to the PostgreSQL decision store
 (`creditmine.monitoring.postgres_store.PostgresDecisionStore`, ``CREDITMINE_DECISION_STORE``).
@@ -23,10 +18,7 @@ from __future__ import annotations
 
 from creditmine.registry.states import TAG_MONITORING, TAG_MONITORING_AS_OF
 
-__all__ = ["ENDPOINT", "PROTECTED_TAGS", "record"]
-
-ENDPOINT = {"monitor": "POST"}
-"""The endpoint name and method, in the form of `creditmine.team.app.ENDPOINTS`."""
+__all__ = ["PROTECTED_TAGS", "record"]
 
 PROTECTED_TAGS = (TAG_MONITORING, TAG_MONITORING_AS_OF)
 """Model-version tags that only the monitoring trigger writes."""

@@ -27,7 +27,7 @@ ENV_TEAM_FILE, ENV_TEAM_DIR, ENV_TRAIL_DSN = "CREDITMINE_TEAM_FILE", "CREDITMINE
 PREFIX = "/api/2.0/creditmine"
 ENDPOINTS = {
     "register": "POST", "approve": "POST", "reject": "POST", "promote": "POST", "rollback": "POST",
-    "trail": "GET", "public-key": "GET", "whoami": "GET",
+    "trail": "GET", "public-key": "GET", "whoami": "GET", "monitor": "POST",
 }
 
 
@@ -117,6 +117,10 @@ def _endpoint(name: str):
             entry = getattr(service, name)(str(body.get("model", "")), body.get("version"), str(body.get("comment", "")))
         elif name == "promote":
             entry = service.promote(str(body.get("model", "")), body.get("version"), str(body.get("comment", "")))
+        elif name == "monitor":
+            from creditmine.monitoring.team_routes import record
+
+            entry = record(service, body)
         else:
             entry = service.rollback(str(body.get("model", "")), str(body.get("comment", "")), body.get("version"))
         return jsonify(entry=entry)
