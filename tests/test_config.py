@@ -46,7 +46,7 @@ def test_missing_file_and_missing_product_file(tmp_path):
     with pytest.raises(config.ConfigError, match="params file not found"):
         config.load(tmp_path / "absent.yaml")
     path = write(tmp_path, "products: [p, nope]\n")
-    with pytest.raises(config.ConfigError, match=r"products/nope.yaml: params file not found"):
+    with pytest.raises(config.ConfigError, match=r"product 'nope' has no file .*products/nope.yaml: create it"):
         config.load(path)
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -46,26 +45,11 @@ def spark_unavailable() -> str | None:
 
 def spark_session(master: str | None = None):
     """The active SparkSession, or a new one (`master`, default ``local[*]``) whose Python
-    workers run this interpreter."""
-    from pyspark.sql import SparkSession
+    workers run this interpreter, with Arrow for pandas UDFs."""
+    from creditmine.features.spark import spark_session as session
 
-    active = SparkSession.getActiveSession()
-    if active is not None:
-        return active
-    # PySpark starts its Python workers with PYSPARK_PYTHON ("python3" on the PATH otherwise),
-    # read when the context starts: this interpreter, whose environment has creditmine
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    spark = (
-        SparkSession.builder.master(master or "local[*]")
-        .appName("creditmine-score")
-        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.driver.memory", "2g")
-        .getOrCreate()
-    )
-    spark.sparkContext.setLogLevel("ERROR")
+    spark = session(master or "local[*]", "creditmine-score")
+    spark.conf.set("spark.sql.execution.arrow.pyspark.enabled", "true")
     return spark
 
 

@@ -177,6 +177,10 @@ _CENTRAL_TENDENCY = {
 }
 
 
+_TEXT = {"none": "not used", "long_run": "long-run average", "observed": "observed (holdout)",
+         "sigmoid": "Platt (sigmoid)"}
+
+
 def central_tendency(frame: pd.DataFrame):
     """Reject inference, the long-run central tendency and the margin of conservatism, one row per
     figure and one column per model."""
@@ -186,7 +190,7 @@ def central_tendency(frame: pd.DataFrame):
     for column, (label, kind) in _CENTRAL_TENDENCY.items():
         if column not in frame:
             continue
-        values = {model: (str(v) if kind == "text" and v not in (None, "") else
+        values = {model: (_TEXT.get(str(v), str(v)) if kind == "text" and v not in (None, "") else
                           "—" if kind == "text" else fmt(v, kind))
                   for model, v in zip(frame["model"], frame[column])}
         rows.append({"figure": label, **values})

@@ -226,7 +226,12 @@ def _fmt(value) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
-        return "" if not math.isfinite(value) else f"{value:.4g}"
+        from creditmine.reports.tables import number
+
+        if not math.isfinite(value):
+            return ""
+        text = f"{value:.4g}"
+        return number(value, 4) if "e" in text else text   # never e-notation: "3.5 × 10⁻¹¹", "12,346"
     if isinstance(value, (tuple, list)) and len(value) == 2:
         return f"{_fmt(value[0])} - {_fmt(value[1])}"
     return str(value)
