@@ -81,3 +81,30 @@ def source(world, tmp_path) -> Path:
         else:
             shutil.copy(io.table_path(world, name), folder / f"{name}.parquet")
     return folder
+
+
+# -- the CI pipeline, once per session -------------------------------------------------------------
+@pytest.fixture(scope="session")
+def ci_run(tmp_path_factory):
+    """A project (its own copy of the notebooks, so that a stray store under notebooks/ shows) on
+    which `creditmine run --params params/ci.yaml --run-name ci` ran once for the session: the
+    slowest end-to-end run, shared by test_pipeline.py and test_reports_ci.py."""
+    import subprocess
+
+    from creditmine import config
+    from factories import creditmine_env
+
+    root = tmp_path_factory.mktemp("reports") / "project"
+    root.mkdir()
+    for folder in ("params", "notebooks"):
+        shutil.copytree(REPO / folder, root / folder)
+    (root / "datasets").symlink_to(REPO / "datasets", target_is_directory=True)
+    shutil.copytree(REPO / "benchmarks" / "results", root / "benchmarks" / "results")
+    shutil.copy(REPO / "pyproject.toml", root / "pyproject.toml")
+    env = creditmine_env() | {"MLFLOW_TRACKING_URI": "sqlite:///mlruns/mlflow.db"}
+    done = subprocess.run([sys.executable, "-m", "creditmine.cli", "run", "--params", "params/ci.yaml",
+                           "--run-name", "ci"], cwd=root, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
+    assert "Traceback" not in done.stdout + done.stderr
+    cfg = config.load(root / "params" / "ci.yaml", run_name="ci")
+    return cfg, done.stdout

@@ -16,19 +16,18 @@ REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
 
-def run_pipeline(params, run_name, stages=None):
+def run_pipeline(params, run_name, stages=None, cwd=None):
     args = [sys.executable, "-m", "creditmine.cli", "run", "--params", str(params), "--run-name", run_name]
     if stages:
         args += ["--stages", stages]
-    result = subprocess.run(args, capture_output=True, text=True, env=creditmine_env())
+    result = subprocess.run(args, capture_output=True, text=True, env=creditmine_env(), cwd=cwd)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
     return result
 
 
-def test_ci_pipeline_runs_end_to_end_and_is_deterministic(project):
-    params = project / "params" / "ci.yaml"
-    run_pipeline(params, "first")
-    cfg = config.load(params, run_name="first")
+def test_ci_pipeline_runs_end_to_end_and_is_deterministic(ci_run):
+    cfg, _ = ci_run                       # `creditmine run --params params/ci.yaml`, once per session
+    params = cfg.params_path
     reports = sorted(p.relative_to(cfg.reports_dir).as_posix() for p in cfg.reports_dir.rglob("*.html"))
     expected = ["01_build_features.html", "index.html"] + [
         f"{product}/{stage.name}.html" for product in cfg.products for stage in STAGES if stage.per_product
@@ -47,7 +46,7 @@ def test_ci_pipeline_runs_end_to_end_and_is_deterministic(project):
         assert client.get_run(versions[0].run_id).data.tags.get("git_commit")
 
     # a second run of the same params gives identical metrics
-    run_pipeline(params, "second", stages="01,02,03,04")
+    run_pipeline(params, "second", stages="01,02,03,04", cwd=cfg.root)
     for product in cfg.products:
         first = artifacts.read_validation(artifacts.layout(cfg, product))
         second = artifacts.read_validation(artifacts.layout(config.load(params, run_name="second"), product))

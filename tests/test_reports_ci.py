@@ -1,24 +1,21 @@
 """The reports of one CI pipeline run, read as a validator reads them, in headless Chromium too.
 
-The pipeline runs once for the whole module, as `make pipeline` would but on params/ci.yaml and
-with the relative tracking URI `make mlflow-ui` uses (MLFLOW_TRACKING_URI=sqlite:///mlruns/mlflow.db):
-the stage 05 notebooks, which run in notebooks/, must register into the project's one store.
+The pipeline runs once for the whole session (the `ci_run` fixture of conftest.py, which
+test_pipeline.py shares), as `make pipeline` would but on params/ci.yaml and with the relative
+tracking URI `make mlflow-ui` uses (MLFLOW_TRACKING_URI=sqlite:///mlruns/mlflow.db): the stage 05
+notebooks, which run in notebooks/, must register into the project's one store.
 """
 
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from creditmine import artifacts, config
+from creditmine import artifacts
 from creditmine.artifacts import STAGES
 from creditmine.reports import verdicts
-from factories import REPO, creditmine_env
 
 pytestmark = pytest.mark.slow
 
@@ -26,26 +23,6 @@ VIEWPORT = {"width": 1280, "height": 900}
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-@pytest.fixture(scope="module")
-def ci_run(tmp_path_factory):
-    """A project (its own copy of the notebooks, so that a stray store under notebooks/ shows) on
-    which `creditmine run --params params/ci.yaml --run-name ci` ran once."""
-    root = tmp_path_factory.mktemp("reports") / "project"
-    root.mkdir()
-    for folder in ("params", "notebooks"):
-        shutil.copytree(REPO / folder, root / folder)
-    (root / "datasets").symlink_to(REPO / "datasets", target_is_directory=True)
-    shutil.copytree(REPO / "benchmarks" / "results", root / "benchmarks" / "results")
-    shutil.copy(REPO / "pyproject.toml", root / "pyproject.toml")
-    env = creditmine_env() | {"MLFLOW_TRACKING_URI": "sqlite:///mlruns/mlflow.db"}
-    done = subprocess.run([sys.executable, "-m", "creditmine.cli", "run", "--params", "params/ci.yaml",
-                           "--run-name", "ci"], cwd=root, env=env, capture_output=True, text=True)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
-    assert "Traceback" not in done.stdout + done.stderr
-    cfg = config.load(root / "params" / "ci.yaml", run_name="ci")
-    return cfg, done.stdout
 
 
 def _reports(cfg) -> list[Path]:
