@@ -30,8 +30,9 @@ Figures:
 - `label_free_auc_*`: creditmine's expected AUC (`creditmine.monitoring.estimates.expected_auc`)
   against NannyML's CBPE (roc_auc, one chunk) on the same rows and PDs, and the difference.
 
-Peers (NannyML, Evidently, toad: the `bench` extra) are imported from the environment, else from
-`benchmarks/.work/peers` (`pip install --target`), else skipped with a note. Evidently 0.7 imports
+Peers (NannyML, Evidently, toad) are imported from the environment, else from
+`benchmarks/.work/peers` (`pip install --target`, kept apart because their pins would move the
+project's pandas), else skipped with a note. Evidently 0.7 imports
 one helper that pandas 3 removed (`pandas.core.dtypes.common.infer_dtype_from_object`); the
 benchmark supplies it (noted in the results).
 
