@@ -258,9 +258,9 @@ def test_creditmine_monitor_writes_the_report_verdict_first_and_it_renders_in_ch
             page = browser.new_page(viewport={"width": 1280, "height": 1600})
             page.goto(html.as_uri(), wait_until="load")
             images = page.eval_on_selector_all("img", "imgs => imgs.map(i => i.complete && i.naturalWidth > 0)")
-            banner = page.get_by_text("Monitoring verdict for", exact=False).first.inner_text()
+            banner = page.locator(".cm-glance").first.inner_text()      # the verdict panel, first
             page.screenshot(path=str(shot), full_page=False)
         finally:
             browser.close()
-    assert "RED" in banner and len(images) >= 5 and all(images)
+    assert "Monitoring verdict for" in banner and "RED" in banner and len(images) >= 5 and all(images)
     assert shot.stat().st_size > 10_000
