@@ -1,7 +1,7 @@
 """Benchmark of reject inference: through-the-door AUC and calibration against the true PD.
 
     .venv/bin/python benchmarks/reject_inference.py [--enterprises 5000] [--seeds 42,43,44]
-        [--policies standard,strict] [--methods none,reweighting,parcelling,fuzzy_augmentation]
+        [--policies standard,strict] [--methods none,reweighting,parcelling,fuzzy_augmentation] [--resume]
 
 For each past policy of the synthetic world (`data.synthetic.past_policy`: standard, the default
 world's, and strict) and each seed, the world is generated at `--enterprises` (smaller than the
@@ -41,6 +41,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 WORK = HERE / ".work" / "reject_inference"
 RESULTS = HERE / "results" / "reject_inference.json"
+DONE = HERE / ".work" / "reject_inference" / "runs.jsonl"   # every finished run, for --resume
 METHODS = ("none", "reweighting", "parcelling", "fuzzy_augmentation")
 MODELS = ("gbm", "scorecard")
 REFUSED: list[dict] = []
@@ -51,16 +52,28 @@ REFUSED: list[dict] = []
 @click.option("--seeds", default="42,43,44", show_default=True)
 @click.option("--policies", default="standard,strict", show_default=True)
 @click.option("--methods", default=",".join(METHODS), show_default=True)
-def main(enterprises: int, seeds: str, policies: str, methods: str) -> None:
+@click.option("--resume", is_flag=True,
+              help=f"reuse the finished runs of this size in {DONE.relative_to(ROOT)} (the same params and seed "
+                   "give the same run), computing only the missing ones")
+def main(enterprises: int, seeds: str, policies: str, methods: str, resume: bool) -> None:
     from creditmine.validation.sections.through_the_door import expected_auc
 
     started = time.perf_counter()
     seed_list = [int(s) for s in seeds.split(",")]
     method_list = [m for m in methods.split(",") if m]
     runs = []
+    done = {}
+    if resume and DONE.is_file():
+        for line in DONE.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            if row.get("enterprises", enterprises) == enterprises:
+                done[(row["policy"], row["seed"], row["method"])] = row
+    DONE.parent.mkdir(parents=True, exist_ok=True)
     for policy in policies.split(","):
         for seed in seed_list:
-            frames = _world_scores(policy, seed, enterprises, method_list)
+            missing = [m for m in method_list if (policy, seed, m) not in done]
+            runs += [done[(policy, seed, m)] for m in method_list if (policy, seed, m) in done]
+            frames = _world_scores(policy, seed, enterprises, missing) if missing else {}
             for method, frame in frames.items():
                 row = {"policy": policy, "seed": seed, "method": method, "applications": len(frame),
                        "booked_share": float(frame["booked"].mean()),
@@ -74,6 +87,8 @@ def main(enterprises: int, seeds: str, policies: str, methods: str) -> None:
                     row[f"{model}_oot_auc"] = _auc(oot["default_12m"], oot[f"pd_{model}"])
                 runs.append(row)
                 print(json.dumps(row), flush=True)
+                with DONE.open("a", encoding="utf-8") as finished:
+                    finished.write(json.dumps(row | {"enterprises": enterprises}) + "\n")
     table = pd.DataFrame(runs)
     summary = {}
     for (policy, method), group in table.groupby(["policy", "method"], sort=False):
