@@ -122,18 +122,24 @@ def write_features(cfg: config.RunConfig, frame: pd.DataFrame, catalog=None) -> 
     artifacts.write_catalog(where, catalog)
 
 
+QUICK_LOAN_PARAMS = (
+    "name: test\nseed: 3\nproducts: [quick_loan]\n"
+    "split: {train_end: 2023-06-30, oot_start: 2023-07-01, holdout_share: 0.2}\n"
+    "models:\n  primary: gbm\n  master_scale: {grades: 7}\n"
+    "  gbm: {max_iter: 40, search_trials: 0, min_samples_leaf: 40, early_stopping: false}\n"
+    "  scorecard: {max_features: 8, binning_time_limit: 2}\n"
+)
+"""Small, fast params of a quick-loan test project (`models` last, so a test can add its own keys)."""
+
+
 def quick_loan_project(root: Path, run_name: str = "dev", seed: int = 21, n: int = 3000,
                        validation: str = "", explain: bool = False) -> config.RunConfig:
     """A quick-loan project whose stages 01 (through the writers), 02, 03 (when `explain`) and 04
     (the real stages) have run on `n` small synthetic applications. `validation` adds keys to the
     validation params (e.g. thresholds that turn a gating test red)."""
     params = (
-        "name: test\nseed: 3\nproducts: [quick_loan]\n"
-        "split: {train_end: 2023-06-30, oot_start: 2023-07-01, holdout_share: 0.2}\n"
-        "models:\n  primary: gbm\n  master_scale: {grades: 7}\n"
-        "  gbm: {max_iter: 40, search_trials: 0, min_samples_leaf: 40, early_stopping: false}\n"
-        "  scorecard: {max_features: 8, binning_time_limit: 2}\n"
-        "explain: {stability_rows: 300, interaction_rows: 60, dependence_plots: 2, verify_rows: 20}\n"
+        QUICK_LOAN_PARAMS
+        + "explain: {stability_rows: 300, interaction_rows: 60, dependence_plots: 2, verify_rows: 20}\n"
         f"validation: {{bootstrap: 20, min_segment_size: 50{', ' + validation if validation else ''}}}\n"
     )
     product = (REPO / "params" / "products" / "quick_loan.yaml").read_text(encoding="utf-8")

@@ -12,18 +12,9 @@ from creditmine.data import io
 from creditmine.models.stage import run as train_product
 from creditmine.validation.sections.through_the_door import expected_auc
 from creditmine.validation.stage import run as validate
-from factories import REPO, project, synthetic_applications, write_features
+from factories import QUICK_LOAN_PARAMS, REPO, project, synthetic_applications, write_features
 
-PARAMS = """
-name: test
-seed: 3
-products: [quick_loan]
-split: {train_end: 2023-06-30, oot_start: 2023-07-01, holdout_share: 0.2}
-models:
-  primary: gbm
-  master_scale: {grades: 7}
-  gbm: {max_iter: 40, search_trials: 0, min_samples_leaf: 40, early_stopping: false}
-  scorecard: {max_features: 8, binning_time_limit: 2}
+PARAMS = QUICK_LOAN_PARAMS + """\
   calibration: {margin_of_conservatism: {category_a: 0.05, category_b: 0.02}}
 validation: {bootstrap: 20, min_segment_size: 50}
 """
