@@ -1,6 +1,6 @@
 """The decision log's promises: nothing lost when the store fails (the rows stay queued, flush
 raises, a later flush writes them), record refuses once `max_backlog` rows wait, a store that
-cannot travel is written in this process, rows too many for one piece keep one batch id, and the
+cannot travel is written in this process, a call of many rows keeps one batch id, and the
 logged rows are the caller's rows as they were when recorded."""
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 
 from creditmine.monitoring.log import DecisionLog, DecisionLogError, recompute_digests
-from creditmine.monitoring.log_writer import PIECE_ROWS
 from creditmine.monitoring.store import ParquetDecisionStore
 
 COLUMNS = ("application_id", "product", "requested_amount_cny", "enterprise_id")
@@ -40,7 +39,7 @@ def test_a_failing_store_loses_nothing_and_flush_raises_until_it_takes_the_rows(
     blocked.write_text("")
     store = ParquetDecisionStore(blocked / "decisions")        # cannot be made: a file is in the way
     log = _log(store, use_process=use_process)
-    big = PIECE_ROWS * 2 + 7
+    big = 10_007
     log.record(*_call(big))
     log.record(*_call(1, start=big))
     with pytest.raises(DecisionLogError, match="not-a-folder"):

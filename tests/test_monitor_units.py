@@ -109,22 +109,27 @@ def test_input_digest_is_the_sha256_of_the_documented_bytes_and_ignores_the_batc
     from creditmine.monitoring.log import input_digests
 
     columns = ("application_id", "amount", "industry")
-    typed = {"application_id": np.array(["AP1", "AP2"], dtype=object), "amount": np.array([1.5, np.nan]),
-             "industry": np.array([None, "制造业" * 12], dtype=object)}
+    ids = np.array(["AP1", "AP2", "A" * 32, "AP\0"], dtype=object)        # 32 bytes fit; a NUL is hashed
+    typed = {"application_id": ids, "amount": np.array([1.5, np.nan, -0.0, 2.0]),
+             "industry": np.array([None, "制造业" * 12, "制造业", "制造业"], dtype=object)}
     got = input_digests(typed, columns, {"application_id", "industry"})
 
     def text(value):
         if value is None:
-            return b"\xff" * 128
-        if len(value) > 32:
-            return b"\xff\xff\xff\xff" + hashlib.sha256(value.encode()).digest() + bytes(92)
-        return value.encode("utf-32-le").ljust(128, b"\0")
+            return b"\xff" * 32
+        utf8 = value.encode()
+        if len(utf8) > 32 or b"\0" in utf8:
+            return b"\xfe" + hashlib.sha256(utf8).digest()[:31]
+        return utf8.ljust(32, b"\0")
 
-    first = text("AP1") + np.float64(1.5).tobytes() + text(None)
-    second = text("AP2") + np.float64(np.nan).tobytes() + text("制造业" * 12)
-    assert got.tolist() == [hashlib.sha256(first).hexdigest(), hashlib.sha256(second).hexdigest()]
+    expected = [hashlib.sha256(text(i) + np.float64(a).tobytes() + text(k)).hexdigest()
+                for i, a, k in zip(ids, typed["amount"], typed["industry"])]
+    assert got.tolist() == expected
     alone = input_digests({k: v[:1] for k, v in typed.items()}, columns, {"application_id", "industry"})
     assert alone[0] == got[0]
+    odd_nan = np.frombuffer(np.array([0x7FF8000000000001], dtype="<u8").tobytes(), dtype="<f8")
+    assert input_digests({**{k: v[1:2] for k, v in typed.items()}, "amount": odd_nan}, columns,
+                         {"application_id", "industry"})[0] == got[1]          # every blank the same NaN
 
 
 def test_production_world_is_the_same_before_the_drift_in_every_scenario():

@@ -10,15 +10,15 @@ a row that could not be read as given keeps its values as text too (`raw_input`,
 
 Recording costs the caller a shallow copy of its rows (copy-on-write keeps them as they were) and
 an append to a list: `DecisionLog.record` queues the inputs and outputs, and a writer thread hands
-them every `flush_seconds` (or `flush_rows` rows), and when the process exits, to a writer process,
-serialised and sent a piece at a time (at most `PIECE_ROWS` rows, letting the deciding threads run
-between pieces); the writer process turns them into Arrow as they come and appends them to the store
-once all have come (in this process when no writer process can run or the store cannot travel to
-it); the rows stay queued here until the store has taken them. A store that cannot be written keeps the rows
+them every `flush_seconds` (or once `flush_rows` rows wait), and when the process exits, to a writer
+process (`creditmine.monitoring.log_writer`), which turns them into Arrow and appends them to the
+store (in this process when no writer process can run or the store cannot travel to it); the rows
+stay queued here until the store has taken them. A store that cannot be written keeps the rows
 queued and the failure is raised: by `flush` and `close`, and by `record` once `max_backlog` rows
 wait, so decisions never go on unlogged. The stores (`creditmine.monitoring.store`): partitioned
-Parquet beside the embedded MLflow store (`mlruns/decisions/model=<name>/version=<v>/month=<YYYY-MM>/`),
-or a PostgreSQL table in team mode (`CREDITMINE_DECISION_STORE=postgresql://...`).
+files beside the embedded MLflow store (`mlruns/decisions/model=<name>/version=<v>/month=<YYYY-MM>/`,
+Arrow segments as written, compacted into Parquet when the writer is idle), or a PostgreSQL table
+in team mode (`CREDITMINE_DECISION_STORE=postgresql://...`).
 
 Environment: ``CREDITMINE_DECISION_LOG=off`` turns logging off; ``CREDITMINE_DECISION_STORE``
 names the store (a folder or a PostgreSQL DSN); ``CREDITMINE_DECISION_SOURCE`` names the source
@@ -50,6 +50,7 @@ from creditmine.monitoring.log_writer import (
     _Worker,
     _WorkerGone,
     _write_here,
+    compact_here,
 )
 
 __all__ = [
@@ -151,12 +152,29 @@ class DecisionLog:
                                    f"({self._error})")
         return written
 
+    def compact(self) -> int:
+        """Flush, then merge the store's segments of this model version into Parquet now (the writer
+        does it by itself once idle); returns the rows compacted."""
+        self.flush()
+        spec = (self.store, self.model, self.version, self.input_columns, self.categorical)
+        worker = _Worker.shared() if self.use_process else None
+        if worker is not None:
+            try:
+                return worker.compact(spec)
+            except _WorkerGone:
+                pass
+        return compact_here(spec)
+
     def close(self) -> None:
-        """Flush and stop the writer (also run at interpreter exit)."""
+        """Flush and stop the writer (also run at interpreter exit). Without a writer process the
+        segments are compacted here too."""
         if self._closed:
             return
         try:
             self.flush()
+            worker = _Worker.shared() if self.use_process else None
+            if worker is None and self.rows_written:
+                compact_here((self.store, self.model, self.version))
         finally:
             with self._lock:
                 self._closed = True
@@ -224,6 +242,7 @@ def _close_all() -> None:
             log.close()
         except Exception as exc:  # noqa: BLE001 - at exit the error can only be reported
             _log.error("%s: %s", log, exc)
+    _Worker.stop_shared()
 
 
 # -- where a loaded model logs --------------------------------------------------------------------

@@ -74,7 +74,7 @@ def build_batch(records, model: str, version: str, input_columns, categorical) -
         "version": pa.array(np.full(n, version, dtype=object), pa.string()),
         "source": pa.array(sources, pa.string()),
         "batch_id": pa.array(batch_ids, pa.string()),
-        "input_digest": pa.array(_digests(typed, text, input_columns, categorical, n), pa.string()),
+        "input_digest": _digests(typed, text, input_columns, categorical, n),
         "pd": pa.array(pd.to_numeric(outputs["pd"], errors="coerce").to_numpy(float)),
         "score": pa.array(pd.to_numeric(outputs["score"], errors="coerce").to_numpy(float)),
         "grade": pa.array(grade),
@@ -92,41 +92,38 @@ def build_batch(records, model: str, version: str, input_columns, categorical) -
 
 
 TEXT_WIDTH = 32
-"""Code points of a text value hashed as they are; longer values are hashed through their SHA-256."""
+"""Bytes of a text value hashed as they are (UTF-8); longer values are hashed through their SHA-256."""
+_LONG, _BLANK = 0xFE, 0xFF            # bytes UTF-8 never holds: a text field holding one is not text as it came
+_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 
 
 def input_digests(typed: dict[str, np.ndarray], input_columns, categorical) -> np.ndarray:
     """SHA-256 (hex) of each row's inputs, in `input_columns` order.
 
     The bytes hashed are, column after column: for a number, 8 bytes (IEEE 754 float64,
-    little-endian; every blank the same NaN); for text, 128 bytes: up to `TEXT_WIDTH` code points
-    in UTF-32 little-endian padded with zeros, or for a longer text 0xFFFFFFFF, the SHA-256 of its
-    UTF-8 and zeros, and for a blank 128 bytes of 0xFF. A row's digest does not depend on the
-    batch it came in, and anyone holding its inputs can recompute it (`recompute_digests`). The digest
-    is of the typed inputs the log keeps; a value that could not be read as a number is blank there,
-    and the row keeps what arrived as text in `raw_input`.
+    little-endian; every blank the same NaN); for text, `TEXT_WIDTH` (32) bytes: its UTF-8 padded
+    with zeros, or, for a text longer than that or holding a NUL character, 0xFE and the first 31
+    bytes of the SHA-256 of its UTF-8, and for a blank 32 bytes of 0xFF. A row's digest does not
+    depend on the batch it came in, and anyone holding its inputs can recompute it
+    (`recompute_digests`). The digest is of the typed inputs the log keeps; a value that could not
+    be read as a number is blank there, and the row keeps what arrived as text in `raw_input`.
     """
     n = len(next(iter(typed.values()))) if typed else 0
     text = {c: _text(typed[c]) for c in input_columns if c in categorical}
-    return np.array(_digests(typed, text, input_columns, categorical, n), dtype=object)
+    return np.array(_digests(typed, text, input_columns, categorical, n).to_pylist(), dtype=object)
 
 
-def _digests(typed: dict, text: dict, input_columns, categorical, n: int) -> list[str]:
-    """`input_digests` of typed inputs whose text columns are also given as Arrow (`text`)."""
+def _digests(typed: dict, text: dict, input_columns, categorical, n: int) -> pa.Array:
+    """`input_digests` of typed inputs whose text columns are also given as Arrow (`text`), as an
+    Arrow string array."""
     if not input_columns:
-        return [hashlib.sha256(b"").hexdigest()] * n
-    widths = [4 * TEXT_WIDTH if c in categorical else 8 for c in input_columns]
+        return pa.array([hashlib.sha256(b"").hexdigest()] * n, pa.string())
+    widths = [TEXT_WIDTH if c in categorical else 8 for c in input_columns]
     width = sum(widths)
-    parts = []
-    for column in input_columns:
-        if column in categorical:
-            parts.append(_text_bytes(text[column], n))
-        else:
-            values = np.asarray(typed[column], dtype="<f8")
-            blank = np.isnan(values)
-            parts.append(np.where(blank, np.nan, values) if blank.any() else values)   # one NaN for every blank
+    parts = [_text_bytes(text[c], n) if c in categorical else np.asarray(typed[c], dtype="<f8") for c in input_columns]
+    numbers_at = [at // 8 for at, c in zip(np.cumsum([0, *widths[:-1]]), input_columns) if c not in categorical]
     sha = hashlib.sha256
-    digests: list[str] = []
+    digests = bytearray()
     block = np.empty((min(n, _DIGEST_ROWS), width), dtype=np.uint8)      # rows filled and hashed a block at a time
     numbers = block.view("<f8")                                         # every field is a multiple of 8 bytes
     for start in range(0, n, _DIGEST_ROWS):
@@ -138,9 +135,19 @@ def _digests(typed: dict, text: dict, input_columns, categorical, n: int) -> lis
             else:
                 block[:rows, at:at + size] = part[start:stop]
             at += size
+        if numbers_at:
+            values = numbers[:rows, numbers_at]
+            blank = np.isnan(values)
+            if blank.any():                                              # one NaN for every blank
+                values[blank] = np.nan
+                numbers[:rows, numbers_at] = values
         flat = memoryview(block[:rows].reshape(-1))
-        digests += [sha(flat[i:i + width]).hexdigest() for i in range(0, rows * width, width)]
-    return digests
+        digests += b"".join([sha(flat[i:i + width]).digest() for i in range(0, rows * width, width)])
+    raw = np.frombuffer(bytes(digests), dtype=np.uint8).reshape(n, 32)
+    hexes = np.empty((n, 64), dtype=np.uint8)
+    hexes[:, 0::2], hexes[:, 1::2] = _HEX[raw >> 4], _HEX[raw & 15]
+    offsets = np.arange(0, 64 * (n + 1), 64, dtype=np.int32)
+    return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(hexes)])
 
 
 _DIGEST_ROWS = 2048
@@ -156,21 +163,33 @@ def recompute_digests(inputs: pd.DataFrame) -> np.ndarray:
 
 
 def _text_bytes(values: pa.Array, n: int) -> np.ndarray:
-    """The 128 bytes of each text value (see `input_digests`), from the column's distinct values."""
+    """The `TEXT_WIDTH` bytes of each text value (see `input_digests`), from the column's distinct values."""
     encoded = pc.dictionary_encode(values)
     if isinstance(encoded, pa.ChunkedArray):
         encoded = encoded.combine_chunks()
-    distinct = encoded.dictionary.to_pylist()
-    blocks = np.zeros((len(distinct) + 1, 4 * TEXT_WIDTH), dtype=np.uint8)
-    blocks[-1] = 0xFF                                            # the blank
-    if distinct:
-        short = np.array([v if len(v) <= TEXT_WIDTH else "" for v in distinct], dtype=f"<U{TEXT_WIDTH}")
-        blocks[:-1] = np.ascontiguousarray(short).view(np.uint8).reshape(len(distinct), 4 * TEXT_WIDTH)
-        for k, value in enumerate(distinct):
-            if len(value) > TEXT_WIDTH:
-                digest = hashlib.sha256(value.encode("utf-8")).digest()
-                blocks[k] = np.frombuffer(b"\xff\xff\xff\xff" + digest + bytes(4 * TEXT_WIDTH - 36), np.uint8)
-    codes = encoded.indices.fill_null(len(distinct)).to_numpy(zero_copy_only=False) if n else np.array([], int)
+    distinct = encoded.dictionary.cast(pa.large_binary())
+    count = len(distinct)
+    blocks = np.zeros((count + 1, TEXT_WIDTH), dtype=np.uint8)
+    blocks[-1] = _BLANK
+    if count:
+        offsets = np.frombuffer(distinct.buffers()[1], dtype=np.int64)[distinct.offset:distinct.offset + count + 1]
+        data = np.frombuffer(distinct.buffers()[2], dtype=np.uint8) if distinct.buffers()[2] is not None \
+            else np.zeros(0, np.uint8)
+        lengths = np.diff(offsets)
+        has_nul = np.zeros(count, dtype=bool)
+        zeros = np.flatnonzero(data[offsets[0]:offsets[-1]] == 0) + offsets[0]
+        if len(zeros):
+            has_nul[np.searchsorted(offsets, zeros, side="right") - 1] = True
+        short = (lengths <= TEXT_WIDTH) & ~has_nul
+        positions = np.arange(TEXT_WIDTH)
+        inside = short[:, None] & (positions < lengths[:, None])
+        source = np.minimum(offsets[:-1, None] + positions, max(len(data) - 1, 0))
+        if len(data):
+            blocks[:-1][inside] = data[source[inside]]
+        for k in np.flatnonzero(~short):
+            blocks[k] = np.frombuffer(bytes([_LONG]) + hashlib.sha256(distinct[k].as_py()).digest()[:TEXT_WIDTH - 1],
+                                      dtype=np.uint8)
+    codes = encoded.indices.fill_null(count).to_numpy(zero_copy_only=False) if n else np.array([], int)
     return blocks[codes]
 
 

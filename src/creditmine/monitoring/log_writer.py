@@ -1,16 +1,28 @@
-"""The decision log's writer: queued decisions sent in pieces to a writer process (a fresh
-interpreter, fed over a pipe) that builds their rows and appends them to the store, or written in
-the deciding process when no writer process can run. `creditmine.monitoring.log` drives it."""
+"""The decision log's writer: queued decisions handed to a writer process (a fresh interpreter,
+fed over a pipe) that builds their rows and appends them to the store, or written in the deciding
+process when no writer process can run. `creditmine.monitoring.log` drives it.
+
+A write costs the deciding process little: the queued frames are pickled with their column buffers
+out of band (no copy) and those buffers written to a spool file in a private folder (in memory,
+under /dev/shm, where there is one), so the deciding threads are held up for one file write, not
+for the pipe; the pipe carries the file's name. The writer process runs at a lower priority (it
+takes the CPU the deciding threads leave), and compacts the store's new segments into Parquet once
+no decisions have come for `COMPACT_IDLE_SECONDS`, once `COMPACT_ROWS` rows wait in segments, when
+asked, and when the deciding process ends.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
 import pickle
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
-import time
+import uuid
+from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
@@ -19,10 +31,14 @@ from creditmine.monitoring.log_rows import DecisionLogError, _Pending, build_bat
 
 _log = logging.getLogger("creditmine.decisions")
 
-PIECE_ROWS = 5_000
-"""Rows serialised and sent to the writer process at a time; the writer process builds at least
-`_BUILD_ROWS` rows at a time."""
-_BUILD_ROWS = 2_000
+BUILD_ROWS = 20_000
+"""Rows turned into Arrow at a time (bounds the writer's memory; a call's rows are never split)."""
+COMPACT_IDLE_SECONDS = 2.0
+COMPACT_ROWS = 1_000_000
+"""Rows written since the last compaction after which the writer compacts without waiting to be
+idle (bounds the space uncompressed segments take in a long batch)."""
+WRITER_NICE = 10
+"""How much lower the writer process's priority is than the deciding process's."""
 
 
 def _keep(inputs: pd.DataFrame) -> pd.DataFrame:
@@ -34,24 +50,19 @@ def _keep(inputs: pd.DataFrame) -> pd.DataFrame:
 
 def _write_here(spec, batch) -> int:
     builder = _Builder(spec)
-    for item in batch:
-        builder.add([item])
+    builder.add(batch)
     return builder.finish()
 
 
-def _pieces(item: _Pending):
-    """A queued call's rows in pieces of at most `PIECE_ROWS` (one batch id)."""
-    n = len(item.outputs)
-    if n <= PIECE_ROWS:
-        yield item
-        return
-    for start in range(0, n, PIECE_ROWS):
-        yield _Pending(item.decided_at, item.inputs.iloc[start:start + PIECE_ROWS],
-                       item.outputs.iloc[start:start + PIECE_ROWS], item.source, item.batch_id)
+def compact_here(spec) -> int:
+    """Compact the store's segments of the log's model version (stores without segments: 0)."""
+    store, model, version = spec[:3]
+    compact = getattr(store, "compact", None)
+    return compact(model, version) if compact is not None else 0
 
 
 class _Builder:
-    """Rows turned into Arrow as they come, at least `_BUILD_ROWS` at a time, and appended to the
+    """Rows turned into Arrow as they come, at least `BUILD_ROWS` at a time, and appended to the
     store in one go (`finish`)."""
 
     def __init__(self, spec):
@@ -61,10 +72,11 @@ class _Builder:
         self.waiting_rows = 0
 
     def add(self, records) -> None:
-        self.waiting += records
-        self.waiting_rows += sum(len(r.outputs) for r in records)
-        if self.waiting_rows >= _BUILD_ROWS:
-            self._build()
+        for record in records:
+            self.waiting.append(record)
+            self.waiting_rows += len(record.outputs)
+            if self.waiting_rows >= BUILD_ROWS:
+                self._build()
 
     def _build(self) -> None:
         if self.waiting:
@@ -88,8 +100,8 @@ class _WorkerGone(RuntimeError):
 class _Worker:
     """One writer process per process that decides (a fresh interpreter running `_worker_main`, so
     safe beside threads and without importing the caller's script): it gets queued decisions and the
-    store over a pipe, builds the rows and appends them, and answers with the rows written or the
-    store's error. The deciding process keeps the rows until the answer comes."""
+    store through a spool file, builds the rows and appends them, and answers over a pipe with the
+    rows written or the store's error. The deciding process keeps the rows until the answer comes."""
 
     _shared: _Worker | None = None
     _shared_lock = threading.Lock()
@@ -99,10 +111,17 @@ class _Worker:
             raise OSError("the writer process needs POSIX pipes")
         from multiprocessing.connection import Connection
 
+        memory = Path("/dev/shm")
+        self.spool = Path(tempfile.mkdtemp(prefix="creditmine-decisions-",
+                                           dir=memory if memory.is_dir() and os.access(memory, os.W_OK) else None))
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if isinstance(p, str) and p))
-        self._process = subprocess.Popen(
-            [sys.executable, "-c", "from creditmine.monitoring.log_writer import _worker_main; _worker_main()"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, close_fds=True)
+        try:
+            self._process = subprocess.Popen(
+                [sys.executable, "-c", "from creditmine.monitoring.log_writer import _worker_main; _worker_main()"],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, close_fds=True)
+        except BaseException:
+            shutil.rmtree(self.spool, ignore_errors=True)
+            raise
         self._send = Connection(os.dup(self._process.stdin.fileno()), readable=False)
         self._recv = Connection(os.dup(self._process.stdout.fileno()), writable=False)
         self._process.stdin.close()
@@ -127,103 +146,153 @@ class _Worker:
                 return None
             return worker
 
+    @classmethod
+    def stop_shared(cls) -> None:
+        """End this process's writer process (it compacts what it wrote, then exits, on its own
+        time) and remove its spool folder; called once the logs are closed, at exit."""
+        with cls._shared_lock:
+            worker, cls._shared = cls._shared, None
+        if worker is None or worker._pid != os.getpid():
+            return
+        with worker._lock:
+            worker.gone = worker.gone or "stopped"
+            for connection in (worker._send, worker._recv):
+                try:
+                    connection.close()
+                except OSError:
+                    pass
+            shutil.rmtree(worker.spool, ignore_errors=True)
+
     def write(self, spec, batch: list[_Pending]) -> int:
-        """Send the store and the rows, a piece at a time (the GIL let go between pieces), then
-        wait for the rows written (or the store's error)."""
-        with self._lock:
-            if self.gone is not None:
-                raise _WorkerGone(self.gone)
-            try:
-                self._message(("begin", spec))
-                unsent = None
-                for item in batch:
-                    for piece in _pieces(item):
-                        try:
-                            self._message(("piece", [piece]))
-                        except _Unpicklable as exc:
-                            unsent = exc
-                            break
-                        time.sleep(0)       # the deciding threads take the GIL between pieces
-                    if unsent is not None:
-                        break
-                self._message(("end", unsent is None))
-                status, value = self._recv.recv()
-            except (OSError, EOFError) as exc:
-                self.gone = f"{type(exc).__name__}: {exc}"
-                raise _WorkerGone(self.gone) from None
-            except _Unpicklable as exc:                     # e.g. a store that cannot travel
-                self._message(("end", False))
-                self._recv.recv()
-                raise _WorkerGone(f"cannot send the rows: {exc}") from None
-        if unsent is not None:
-            raise _WorkerGone(f"cannot send the rows: {unsent}")
+        """Hand the store and the rows to the writer process and wait for the rows written (or the
+        store's error)."""
+        try:
+            buffers: list = []
+            header = pickle.dumps((spec, batch), protocol=5, buffer_callback=buffers.append)
+            views = [buffer.raw() for buffer in buffers]
+        except (pickle.PicklingError, AttributeError, TypeError, BufferError) as exc:  # e.g. a store holding a lambda
+            raise _WorkerGone(f"cannot send the rows: {exc}") from None
+        status, value = self._ask(("write", header, views))
         if status == "ok":
             return value
         if status == "unreadable":
             raise _WorkerGone(f"the writer process cannot read the rows: {value}")
         raise DecisionLogError(value)
 
-    def _message(self, message) -> None:
-        buffers: list = []
-        try:
-            header = pickle.dumps(message, protocol=5, buffer_callback=buffers.append)
-        except (pickle.PicklingError, AttributeError, TypeError) as exc:
-            raise _Unpicklable(str(exc)) from None
-        self._send.send_bytes(pickle.dumps(len(buffers)))
-        self._send.send_bytes(header)
-        for buffer in buffers:
-            self._send.send_bytes(buffer.raw())
+    def compact(self, spec) -> int:
+        """Have the writer process compact the store's new segments now; returns the rows compacted."""
+        status, value = self._ask(("compact", pickle.dumps(spec, protocol=5), []))
+        if status != "ok":
+            raise DecisionLogError(value)
+        return value
+
+    def _ask(self, message) -> tuple[str, object]:
+        kind, header, views = message
+        with self._lock:
+            if self.gone is not None:
+                raise _WorkerGone(self.gone)
+            path = self.spool / f"{uuid.uuid4().hex}.bin"
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                try:
+                    for view in (memoryview(header), *views):
+                        _write_all(fd, view)
+                finally:
+                    os.close(fd)
+                self._send.send((kind, str(path), len(header), [view.nbytes for view in views]))
+                return self._recv.recv()
+            except (OSError, EOFError) as exc:
+                self.gone = f"{type(exc).__name__}: {exc}"
+                raise _WorkerGone(self.gone) from None
+            finally:
+                path.unlink(missing_ok=True)
 
 
-class _Unpicklable(RuntimeError):
-    """A message for the writer process cannot be serialised."""
+def _write_all(fd: int, view: memoryview) -> None:
+    while view.nbytes:
+        view = view[os.write(fd, view):]
 
 
 def _worker_main() -> None:
-    """The writer process: write what comes on stdin until the deciding process closes it (the
-    answers go out on the process's stdout; anything printed goes to stderr)."""
+    """The writer process: write what comes until the deciding process closes the pipe, compacting
+    what it wrote when idle and at the end (answers go out on the process's stdout; anything printed
+    goes to stderr)."""
     import signal
     from multiprocessing.connection import Connection
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)      # Ctrl-C stops the deciding process, which flushes first
+    try:
+        os.nice(WRITER_NICE)
+    except OSError:
+        pass
     conn, answers = Connection(os.dup(0), writable=False), Connection(os.dup(1), readable=False)
     os.dup2(2, 1)
-    builder, failed = None, None        # one write: "begin" (the store), "piece"s (rows), "end"
+    written: dict[str, tuple] = {}          # what to compact: (spec, rows waiting) of each store and model version
     while True:
         try:
-            count = pickle.loads(conn.recv_bytes())
-            header = conn.recv_bytes()
-            buffers = [conn.recv_bytes() for _ in range(count)]
+            if written and not conn.poll(COMPACT_IDLE_SECONDS):
+                _compact_all(written)
+                continue
+            kind, path, header_size, sizes = conn.recv()
+            message = _read_spool(path, header_size, sizes)
         except (EOFError, OSError):
+            _compact_all(written)
             return
         try:
-            kind, value = pickle.loads(header, buffers=buffers)
+            payload = pickle.loads(message[0], buffers=message[1:])
         except Exception as exc:  # noqa: BLE001 - e.g. a store class only the deciding process knows
-            kind, value = "unreadable", f"{type(exc).__name__}: {exc}"
-        if kind == "unreadable":
-            failed = failed or ("unreadable", value)
-        elif kind == "begin":
-            builder, failed = _Builder(value), None
-        elif kind == "piece":
-            if failed is None:
-                try:
-                    builder.add(value)
-                except Exception as exc:  # noqa: BLE001 - the deciding process raises it
-                    failed = ("error", f"{type(exc).__name__}: {exc}")
-        elif kind == "end":
-            if failed is not None:
-                answer = failed
-            elif not value:
-                answer = ("aborted", "")
-            else:
-                try:
-                    answer = ("ok", builder.finish())
-                except Exception as exc:  # noqa: BLE001 - the deciding process raises it
-                    answer = ("error", f"{type(exc).__name__}: {exc}")
-            builder, failed = None, None
-            try:
-                answers.send(answer)
-            except (EOFError, OSError):
-                return
+            answer = ("unreadable", f"{type(exc).__name__}: {exc}")
+        else:
+            answer = _answer(kind, payload, written)
+        del message
+        try:
+            answers.send(answer)
+        except (EOFError, OSError):
+            _compact_all(written)
+            return
 
 
+def _read_spool(path: str, header_size: int, sizes: list[int]) -> list[memoryview]:
+    with open(path, "rb") as source:
+        data = bytearray(header_size + sum(sizes))
+        source.readinto(data)
+    view, at, parts = memoryview(data), header_size, []
+    for size in sizes:
+        parts.append(view[at:at + size])
+        at += size
+    return [view[:header_size], *parts]
+
+
+def _answer(kind: str, payload, written: dict) -> tuple[str, object]:
+    try:
+        if kind == "compact":
+            written.pop(_key(payload), None)
+            return "ok", compact_here(payload)
+        spec, batch = payload
+        rows = _write_here(spec, batch)
+        key = _key(spec)
+        waiting = written.get(key, (spec, 0))[1] + rows
+        written[key] = (spec, waiting)
+        if waiting >= COMPACT_ROWS:
+            _compact_all({key: written[key]})
+            written.pop(key, None)
+        return "ok", rows
+    except Exception as exc:  # noqa: BLE001 - the deciding process raises it
+        return "error", f"{type(exc).__name__}: {exc}"
+
+
+def _key(spec) -> str:
+    store, model, version = spec[:3]
+    return f"{store}|{model}|{version}"
+
+
+def _compact_all(written: dict) -> None:
+    for key, (spec, _) in list(written.items()):
+        try:
+            compact_here(spec)
+        except FileNotFoundError:
+            pass                              # the store's folder is gone
+        except Exception as exc:  # noqa: BLE001 - reported; the segments stay readable and compact later
+            print(f"creditmine decision log: compacting {spec[0]} failed: {type(exc).__name__}: {exc}",
+                  file=sys.stderr)
+        written.pop(key, None)
