@@ -110,7 +110,6 @@ def main(enterprises: int, seeds: str, policies: str, methods: str, resume: bool
 
 def _world_scores(policy: str, seed: int, enterprises: int, methods: list[str]) -> dict[str, pd.DataFrame]:
     """Per method: every application of both products' scopes with both models' PDs and the truth."""
-    from creditmine import config
     from creditmine.data import prepare
     from creditmine.data.io import GROUND_TRUTH, read_table
     from creditmine.features.stage import run as build_features
