@@ -12,8 +12,11 @@ Figures:
   (`creditmine.decision.score.score_applications`: the pyfunc's `predict` on chunks of
   `CHUNK_ROWS` rows, each chunk recorded as it is decided, so the writer process builds and writes
   one chunk while the next is decided) on `--decisions` rows, log off and on, alternating, the
-  median of 3; "on" runs until every row is in the store (the log's `close`, which flushes, is
-  inside the time); the drop in %, target <= 10 %;
+  median of 3; "on" runs until every row is in the store (the log's `flush`, which waits for the
+  store to take the rows as segments, is inside the time); the drop in %, target <= 10 %;
+  `log_compact_*`: the compaction of those segments into Parquet that the writer does once idle,
+  timed after each "on" run (so it never overlaps the next run); `log_cpu_*`: CPU seconds of the
+  deciding process (off and on) and of the writer process (writing, compacting), medians;
 - `log_predict_one_call_*`: the same, but the whole batch in one `predict` call (nothing to overlap
   with: the log's work all comes after the decisions), shown for comparison, no target;
 - `log_single_*`: p50 / p99 of one-application `predict` calls (`--single` per setting, in 4
@@ -203,13 +206,37 @@ def _log_overhead(model, impl, log, rows: pd.DataFrame, single: int) -> dict:
         return DecisionLog(ParquetDecisionStore(folder), log.model, log.version, log.input_columns, log.categorical,
                            source=source)
 
-    def timed(decide, folder, source):
+    def writer_cpu() -> float:
+        from creditmine.monitoring.log_writer import _Worker
+
+        worker = _Worker.shared()
+        if worker is None:
+            return float("nan")
+        fields = Path(f"/proc/{worker._process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    cpu: dict[str, list] = {"off": [], "on": [], "writer": [], "compact": [], "compact_seconds": []}
+
+    def timed(decide, folder, source, account=False):
         impl.log_ = fresh_log(folder, source) if folder is not None else None
+        writer_before, mine_before = writer_cpu(), os.times()
         started = time.perf_counter()
         decide()
         if impl.log_ is not None:
-            impl.log_.close()                 # every row in the store
-        return time.perf_counter() - started
+            impl.log_.flush()                 # every row in the store
+        seconds = time.perf_counter() - started
+        mine, writer_after = os.times(), writer_cpu()
+        if account:
+            cpu["on" if folder is not None else "off"].append(mine.user + mine.system - mine_before.user - mine_before.system)
+        if impl.log_ is not None:
+            compact_started = time.perf_counter()
+            impl.log_.compact()
+            if account:
+                cpu["compact_seconds"].append(time.perf_counter() - compact_started)
+                cpu["writer"].append(writer_after - writer_before)
+                cpu["compact"].append(writer_cpu() - writer_after)
+            impl.log_.close()
+        return seconds
 
     model.predict(rows.iloc[:2000])            # warm
     batch = {"off": [], "on": []}
@@ -219,7 +246,8 @@ def _log_overhead(model, impl, log, rows: pd.DataFrame, single: int) -> dict:
         for repeat in range(3):                 # alternate, so both settings meet the same load
             for setting in ("off", "on"):
                 folder = Path(tmp) / f"score-{setting}{repeat}" if setting == "on" else None
-                batch[setting].append(timed(lambda: score_applications(model, rows, progress=False), folder, "score"))
+                batch[setting].append(timed(lambda: score_applications(model, rows, progress=False), folder, "score",
+                                            account=True))
                 loads.append(os.getloadavg()[0])
         for repeat in range(3):
             for setting in ("off", "on"):
@@ -263,6 +291,11 @@ def _log_overhead(model, impl, log, rows: pd.DataFrame, single: int) -> dict:
         "log_batch_seconds_off": [round(x, 3) for x in batch["off"]], "log_batch_seconds_on": [round(x, 3) for x in batch["on"]],
         "log_batch_drop_pct": round(100 * (on - off) / off, 1), "log_batch_target_pct": 10,
         "log_batch_load_average_1m": [round(x, 2) for x in loads],
+        "log_compact_seconds": round(float(np.median(cpu["compact_seconds"])), 3),
+        "log_cpu_deciding_off": round(float(np.median(cpu["off"])), 2),
+        "log_cpu_deciding_on": round(float(np.median(cpu["on"])), 2),
+        "log_cpu_writer": round(float(np.median(cpu["writer"])), 2),
+        "log_cpu_writer_compact": round(float(np.median(cpu["compact"])), 2),
         "log_predict_one_call_seconds_off": [round(x, 3) for x in one_call["off"]],
         "log_predict_one_call_seconds_on": [round(x, 3) for x in one_call["on"]],
         "log_predict_one_call_drop_pct": round(100 * (one_on - one_off) / one_off, 1),
@@ -391,6 +424,9 @@ def _print(results: dict) -> None:
     rows = [
         ("decision log, batch", f"{results['log_batch_per_second_off']:,}/s off, {results['log_batch_per_second_on']:,}/s on: "
                                 f"{results['log_batch_drop_pct']:+.1f} % (target <= 10 %)"),
+        ("decision log, CPU", f"deciding {results['log_cpu_deciding_off']} s off, {results['log_cpu_deciding_on']} s on; "
+                              f"writer {results['log_cpu_writer']} s, then compaction {results['log_cpu_writer_compact']} s "
+                              f"({results['log_compact_seconds']} s, when idle)"),
         ("decision log, one call", f"{results['log_predict_one_call_drop_pct']:+.1f} % "
                                    f"({results['decisions']:,} rows in one predict; no target)"),
         ("decision log, single", f"p99 {results['log_single_p99_ms_off']:.2f} ms off, {results['log_single_p99_ms_on']:.2f} ms on: "

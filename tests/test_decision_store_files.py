@@ -83,6 +83,37 @@ def test_a_compaction_that_stopped_before_removing_its_segments_reads_each_row_o
     assert len(_ids(store)) == 5
 
 
+def test_parquet_files_of_a_size_tier_merge_so_a_partition_written_little_by_little_keeps_few(tmp_path):
+    from creditmine.monitoring.store import MERGE_PARTS
+
+    store = ParquetDecisionStore(tmp_path)
+    counts = []
+    for k in range(MERGE_PARTS ** 2):                                # a server's flush, then idle, many times
+        store.append(_rows(5, start=5 * k))
+        store.compact()
+        counts.append(len(_files(tmp_path, "part-*.parquet")))
+    assert counts[:MERGE_PARTS] == [1, 2, 3, 1]                      # the fourth of a tier merges them
+    assert max(counts) < 2 * MERGE_PARTS and counts[-1] == 1
+    assert sorted(_ids(store)) == [f"AP{i:07d}" for i in range(5 * MERGE_PARTS ** 2)]
+
+
+def test_a_merge_that_stopped_before_removing_the_files_it_merged_reads_each_row_once(tmp_path):
+    from creditmine.monitoring.store import MERGE_PARTS
+
+    store = ParquetDecisionStore(tmp_path)
+    for k in range(MERGE_PARTS - 1):
+        store.append(_rows(5, start=5 * k))
+        store.compact()
+    kept = {p: p.read_bytes() for p in tmp_path.rglob("part-*.parquet")}
+    store.append(_rows(5, start=5 * (MERGE_PARTS - 1)))
+    store.compact()
+    for path, data in kept.items():                                  # as if it stopped before the unlinks
+        path.write_bytes(data)
+    assert sorted(_ids(store)) == [f"AP{i:07d}" for i in range(5 * MERGE_PARTS)]
+    store.compact()
+    assert len(_files(tmp_path, "part-*.parquet")) == 1 and len(_ids(store)) == 5 * MERGE_PARTS
+
+
 def test_a_partition_being_compacted_elsewhere_is_left_alone_and_still_read_whole(tmp_path):
     store = ParquetDecisionStore(tmp_path)
     store.append(_rows(4))

@@ -120,8 +120,7 @@ def _digests(typed: dict, text: dict, input_columns, categorical, n: int) -> pa.
         return pa.array([hashlib.sha256(b"").hexdigest()] * n, pa.string())
     widths = [TEXT_WIDTH if c in categorical else 8 for c in input_columns]
     width = sum(widths)
-    parts = [_text_bytes(text[c], n) if c in categorical else np.asarray(typed[c], dtype="<f8") for c in input_columns]
-    numbers_at = [at // 8 for at, c in zip(np.cumsum([0, *widths[:-1]]), input_columns) if c not in categorical]
+    parts = [_text_bytes(text[c], n) if c in categorical else _one_nan(typed[c]) for c in input_columns]
     sha = hashlib.sha256
     digests = bytearray()
     block = np.empty((min(n, _DIGEST_ROWS), width), dtype=np.uint8)      # rows filled and hashed a block at a time
@@ -135,12 +134,6 @@ def _digests(typed: dict, text: dict, input_columns, categorical, n: int) -> pa.
             else:
                 block[:rows, at:at + size] = part[start:stop]
             at += size
-        if numbers_at:
-            values = numbers[:rows, numbers_at]
-            blank = np.isnan(values)
-            if blank.any():                                              # one NaN for every blank
-                values[blank] = np.nan
-                numbers[:rows, numbers_at] = values
         flat = memoryview(block[:rows].reshape(-1))
         digests += b"".join([sha(flat[i:i + width]).digest() for i in range(0, rows * width, width)])
     raw = np.frombuffer(bytes(digests), dtype=np.uint8).reshape(n, 32)
@@ -151,6 +144,18 @@ def _digests(typed: dict, text: dict, input_columns, categorical, n: int) -> pa.
 
 
 _DIGEST_ROWS = 2048
+_NAN_BITS = np.array(np.nan, dtype="<f8").view("<u8")
+
+
+def _one_nan(values) -> np.ndarray:
+    """Numbers as little-endian float64 with every blank the same NaN (a NaN's payload may differ)."""
+    numbers = np.asarray(values, dtype="<f8")
+    bits = numbers.view("<u8")
+    odd = (bits != _NAN_BITS) & np.isnan(numbers)
+    if odd.any():
+        numbers = numbers.copy()
+        numbers[odd] = np.nan
+    return numbers
 
 
 def recompute_digests(inputs: pd.DataFrame) -> np.ndarray:

@@ -7,9 +7,10 @@
   segments into one Parquet file (``part-<time>-<pid>-<id>.parquet``), which the decision log's
   writer does once it is idle and when the deciding process ends. Every file is written under a
   temporary name and renamed, so a reader never sees half a file, and a reader takes both kinds:
-  a Parquet file names the segments it holds (its `creditmine.segments` metadata), so rows are
-  never read twice, even when a compaction stopped before removing its segments. Rows are never
-  changed.
+  a Parquet file names the files it holds (its `creditmine.holds` metadata), so rows are never
+  read twice, even when a compaction stopped before removing what it merged. Parquet files of a
+  size tier are merged too (`MERGE_PARTS`), so a partition written a little at a time keeps few
+  files. Rows are never changed.
 - `creditmine.monitoring.postgres_store.PostgresDecisionStore`: a PostgreSQL table (team mode).
 
 `open_store(tracking_uri)` picks the store: CREDITMINE_DECISION_STORE (a folder, or a
@@ -22,6 +23,7 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
+import math
 import os
 import time
 import uuid
@@ -130,8 +132,13 @@ class ParquetDecisionStore:
             yield self.partition(model, version, month), table.filter(chosen)
 
 
-SEGMENTS_KEY = b"creditmine.segments"
-"""Parquet metadata of a compacted file: the JSON list of the segments it holds."""
+HOLDS_KEY = b"creditmine.holds"
+"""Parquet metadata of a compacted file: the JSON list of the files (segments, smaller Parquet
+files) it holds."""
+MERGE_PARTS = 4
+"""Parquet files of one size tier (rows within a factor of `MERGE_PARTS`) merged into one, so a
+partition written a little at a time (a server's flush every few seconds) keeps few files and each
+row is rewritten a logarithmic number of times."""
 _READ_ATTEMPTS = 5
 
 
@@ -153,31 +160,38 @@ def _write_segment(table: pa.Table, path: Path) -> None:
         writer.write_table(table)
 
 
-def _read_segment(path: Path) -> pa.Table:
+def _read_file(path: Path) -> pa.Table:
+    if path.suffix == ".parquet":
+        return pq.read_table(path)
     with pa.memory_map(str(path)) as source:
         return ipc.open_file(source).read_all()
 
 
-def _covered(parquet_files) -> set[str]:
-    """The segments held by compacted Parquet files."""
+def _held(parquet_files) -> set[str]:
+    """The files held by compacted Parquet files."""
     names: set[str] = set()
     for path in parquet_files:
         metadata = pq.read_metadata(path).metadata or {}
-        if SEGMENTS_KEY in metadata:
-            names.update(json.loads(metadata[SEGMENTS_KEY]))
+        if HOLDS_KEY in metadata:
+            names.update(json.loads(metadata[HOLDS_KEY]))
     return names
 
 
+def _live(part: Path) -> tuple[list[Path], list[Path]]:
+    """A partition's Parquet files and segments that no Parquet file holds."""
+    parquet = sorted(part.glob("part-*.parquet"))
+    segments = sorted(part.glob("seg-*.arrow"))
+    held = _held(parquet)
+    return [p for p in parquet if p.name not in held], [p for p in segments if p.name not in held]
+
+
 def _read_partition(part: Path) -> list[pa.Table]:
-    """The rows of one partition: its Parquet files and the segments none of them holds. A file that
-    vanishes while read (a compaction replaced it) means reading the partition again."""
+    """The rows of one partition, each once. A file that vanishes while read (a compaction replaced
+    it) means reading the partition again."""
     for attempt in range(_READ_ATTEMPTS):
         try:
-            parquet = sorted(part.glob("part-*.parquet"))
-            segments = sorted(part.glob("seg-*.arrow"))
-            held = _covered(parquet)
-            return [pq.read_table(path) for path in parquet] + \
-                   [_read_segment(path) for path in segments if path.name not in held]
+            parquet, segments = _live(part)
+            return [_read_file(path) for path in parquet + segments]
         except FileNotFoundError:
             if attempt == _READ_ATTEMPTS - 1:
                 raise
@@ -186,31 +200,49 @@ def _read_partition(part: Path) -> list[pa.Table]:
 
 
 def _compact(part: Path) -> int:
-    """Merge one partition's segments into one Parquet file; returns the rows compacted (0 when
-    another process holds the partition's lock)."""
+    """Merge one partition's segments into one Parquet file, then Parquet files of a size tier into
+    one; returns the rows of the segments compacted (0 when another process holds the partition's lock)."""
     with open(part / ".compact.lock", "a") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return 0
-        held = _covered(sorted(part.glob("part-*.parquet")))
-        segments = sorted(part.glob("seg-*.arrow"))
-        for path in segments:
-            if path.name in held:               # a compaction that stopped before removing them
+        every = sorted(part.glob("part-*.parquet")) + sorted(part.glob("seg-*.arrow"))
+        held = _held(p for p in every if p.suffix == ".parquet")
+        for path in every:
+            if path.name in held:               # left by a compaction that stopped before removing them
                 path.unlink(missing_ok=True)
-        fresh = [path for path in segments if path.name not in held]
-        if not fresh:
-            return 0
-        table = pa.concat_tables([_read_segment(path) for path in fresh], promote_options="permissive")
-        table = table.replace_schema_metadata({**(table.schema.metadata or {}),
-                                               SEGMENTS_KEY: json.dumps([p.name for p in fresh]).encode()})
-        _write_new(part, "part", ".parquet", lambda path: pq.write_table(
-            table, path, compression="lz4",
-            use_dictionary=["model", "version", "source", "product", "decision", "batch_id"],
-            write_statistics=["decided_at", "applied_at", "grade"]))
-        for path in fresh:
-            path.unlink(missing_ok=True)
-        return table.num_rows
+        parquet, segments = _live(part)
+        rows = _merge(part, segments) if segments else 0
+        parquet = sorted(part.glob("part-*.parquet"))
+        while True:
+            tiers: dict[int, list[Path]] = {}
+            for path in parquet:
+                tiers.setdefault(_tier(pq.read_metadata(path).num_rows), []).append(path)
+            full = sorted(tier for tier, paths in tiers.items() if len(paths) >= MERGE_PARTS)
+            if not full:
+                return rows
+            merging = tiers[full[0]]
+            _merge(part, merging)
+            parquet = sorted(set(part.glob("part-*.parquet")) - set(merging))
+
+
+def _tier(rows: int) -> int:
+    return int(math.log(max(rows, 1), MERGE_PARTS))
+
+
+def _merge(part: Path, files: list[Path]) -> int:
+    """Write the rows of `files` as one new Parquet file that names them, then remove them."""
+    table = pa.concat_tables([_read_file(path) for path in files], promote_options="permissive")
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}),
+                                           HOLDS_KEY: json.dumps([p.name for p in files]).encode()})
+    _write_new(part, "part", ".parquet", lambda path: pq.write_table(
+        table, path, compression="lz4",
+        use_dictionary=["model", "version", "source", "product", "decision", "batch_id"],
+        write_statistics=["decided_at", "applied_at", "grade"]))
+    for path in files:
+        path.unlink(missing_ok=True)
+    return table.num_rows
 
 
 def to_frames(table: pa.Table) -> LoggedDecisions:
