@@ -14,6 +14,7 @@ asked, and when the deciding process ends.
 from __future__ import annotations
 
 import logging
+import mmap
 import os
 import pickle
 import shutil
@@ -244,7 +245,7 @@ def _worker_main() -> None:
             answer = ("unreadable", f"{type(exc).__name__}: {exc}")
         else:
             answer = _answer(kind, payload, written)
-        del message
+        message = payload = None             # the spool file's mapping goes with them
         try:
             answers.send(answer)
         except (EOFError, OSError):
@@ -253,9 +254,10 @@ def _worker_main() -> None:
 
 
 def _read_spool(path: str, header_size: int, sizes: list[int]) -> list[memoryview]:
+    """The header and buffers of a spool file, mapped (not copied) into memory."""
     with open(path, "rb") as source:
-        data = bytearray(header_size + sum(sizes))
-        source.readinto(data)
+        total = header_size + sum(sizes)
+        data = mmap.mmap(source.fileno(), total, access=mmap.ACCESS_READ) if total else b""
     view, at, parts = memoryview(data), header_size, []
     for size in sizes:
         parts.append(view[at:at + size])
