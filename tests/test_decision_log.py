@@ -83,6 +83,7 @@ def test_a_store_that_cannot_travel_is_written_in_this_process(tmp_path):
     log = _log(_Local(tmp_path / "decisions"))
     log.record(*_call(10))
     assert log.flush() == 10
+    assert log.compact() == 10                                        # compacted here too
     log.close()
     assert len(ParquetDecisionStore(tmp_path / "decisions").read("creditmine-quick_loan", "3")) == 10
 

@@ -182,7 +182,13 @@ class _Worker:
 
     def compact(self, spec) -> int:
         """Have the writer process compact the store's new segments now; returns the rows compacted."""
-        status, value = self._ask(("compact", pickle.dumps(spec, protocol=5), []))
+        try:
+            header = pickle.dumps(spec, protocol=5)
+        except (pickle.PicklingError, AttributeError, TypeError) as exc:
+            raise _WorkerGone(f"cannot send the store: {exc}") from None
+        status, value = self._ask(("compact", header, []))
+        if status == "unreadable":
+            raise _WorkerGone(f"the writer process cannot read the store: {value}")
         if status != "ok":
             raise DecisionLogError(value)
         return value
@@ -194,17 +200,21 @@ class _Worker:
                 raise _WorkerGone(self.gone)
             path = self.spool / f"{uuid.uuid4().hex}.bin"
             try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
                 try:
-                    for view in (memoryview(header), *views):
-                        _write_all(fd, view)
-                finally:
-                    os.close(fd)
-                self._send.send((kind, str(path), len(header), [view.nbytes for view in views]))
-                return self._recv.recv()
-            except (OSError, EOFError) as exc:
-                self.gone = f"{type(exc).__name__}: {exc}"
-                raise _WorkerGone(self.gone) from None
+                    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                    try:
+                        for view in (memoryview(header), *views):
+                            _write_all(fd, view)
+                    finally:
+                        os.close(fd)
+                except OSError as exc:                      # e.g. no room: this write goes another way
+                    raise _WorkerGone(f"cannot write the spool file {path}: {exc}") from None
+                try:
+                    self._send.send((kind, str(path), len(header), [view.nbytes for view in views]))
+                    return self._recv.recv()
+                except (OSError, EOFError) as exc:
+                    self.gone = f"{type(exc).__name__}: {exc}"
+                    raise _WorkerGone(self.gone) from None
             finally:
                 path.unlink(missing_ok=True)
 
@@ -235,11 +245,11 @@ def _worker_main() -> None:
                 _compact_all(written)
                 continue
             kind, path, header_size, sizes = conn.recv()
-            message = _read_spool(path, header_size, sizes)
         except (EOFError, OSError):
             _compact_all(written)
             return
         try:
+            message = _read_spool(path, header_size, sizes)
             payload = pickle.loads(message[0], buffers=message[1:])
         except Exception as exc:  # noqa: BLE001 - e.g. a store class only the deciding process knows
             answer = ("unreadable", f"{type(exc).__name__}: {exc}")
