@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -32,6 +33,9 @@ from creditmine.monitoring.log_rows import DecisionLogError, _Pending, build_bat
 
 _log = logging.getLogger("creditmine.decisions")
 
+GROUP_RECORDS = 32
+"""Queued calls pickled at a time: a server's many one-row calls are pickled a few at a time, the
+deciding threads taking the GIL in between."""
 BUILD_ROWS = 20_000
 """Rows turned into Arrow at a time (bounds the writer's memory; a call's rows are never split)."""
 COMPACT_IDLE_SECONDS = 2.0
@@ -167,13 +171,8 @@ class _Worker:
     def write(self, spec, batch: list[_Pending]) -> int:
         """Hand the store and the rows to the writer process and wait for the rows written (or the
         store's error)."""
-        try:
-            buffers: list = []
-            header = pickle.dumps((spec, batch), protocol=5, buffer_callback=buffers.append)
-            views = [buffer.raw() for buffer in buffers]
-        except (pickle.PicklingError, AttributeError, TypeError, BufferError) as exc:  # e.g. a store holding a lambda
-            raise _WorkerGone(f"cannot send the rows: {exc}") from None
-        status, value = self._ask(("write", header, views))
+        groups = [batch[k:k + GROUP_RECORDS] for k in range(0, len(batch), GROUP_RECORDS)]
+        status, value = self._ask("write", [spec, *groups])
         if status == "ok":
             return value
         if status == "unreadable":
@@ -182,41 +181,55 @@ class _Worker:
 
     def compact(self, spec) -> int:
         """Have the writer process compact the store's new segments now; returns the rows compacted."""
-        try:
-            header = pickle.dumps(spec, protocol=5)
-        except (pickle.PicklingError, AttributeError, TypeError) as exc:
-            raise _WorkerGone(f"cannot send the store: {exc}") from None
-        status, value = self._ask(("compact", header, []))
+        status, value = self._ask("compact", [spec])
         if status == "unreadable":
             raise _WorkerGone(f"the writer process cannot read the store: {value}")
         if status != "ok":
             raise DecisionLogError(value)
         return value
 
-    def _ask(self, message) -> tuple[str, object]:
-        kind, header, views = message
+    def _ask(self, kind: str, parts: list) -> tuple[str, object]:
+        """Write `parts` to a spool file, one pickle each (the deciding threads take the GIL between
+        them), send its name and index, and wait for the answer."""
         with self._lock:
             if self.gone is not None:
                 raise _WorkerGone(self.gone)
             path = self.spool / f"{uuid.uuid4().hex}.bin"
             try:
+                index = self._spool(path, parts)
                 try:
-                    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-                    try:
-                        for view in (memoryview(header), *views):
-                            _write_all(fd, view)
-                    finally:
-                        os.close(fd)
-                except OSError as exc:                      # e.g. no room: this write goes another way
-                    raise _WorkerGone(f"cannot write the spool file {path}: {exc}") from None
-                try:
-                    self._send.send((kind, str(path), len(header), [view.nbytes for view in views]))
+                    self._send.send((kind, str(path), index))
                     return self._recv.recv()
                 except (OSError, EOFError) as exc:
                     self.gone = f"{type(exc).__name__}: {exc}"
                     raise _WorkerGone(self.gone) from None
             finally:
                 path.unlink(missing_ok=True)
+
+    @staticmethod
+    def _spool(path: Path, parts: list) -> list[tuple[int, list[int]]]:
+        index = []
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except OSError as exc:
+            raise _WorkerGone(f"cannot write the spool file {path}: {exc}") from None
+        try:
+            for part in parts:
+                buffers: list = []
+                try:
+                    header = pickle.dumps(part, protocol=5, buffer_callback=buffers.append)
+                    views = [buffer.raw() for buffer in buffers]
+                except (pickle.PicklingError, AttributeError, TypeError, BufferError) as exc:  # a store holding a lambda
+                    raise _WorkerGone(f"cannot send the rows: {exc}") from None
+                for view in (memoryview(header), *views):
+                    _write_all(fd, view)
+                index.append((len(header), [view.nbytes for view in views]))
+                time.sleep(0)
+        except OSError as exc:                              # e.g. no room: this write goes another way
+            raise _WorkerGone(f"cannot write the spool file {path}: {exc}") from None
+        finally:
+            os.close(fd)
+        return index
 
 
 def _write_all(fd: int, view: memoryview) -> None:
@@ -244,13 +257,13 @@ def _worker_main() -> None:
             if written and not conn.poll(COMPACT_IDLE_SECONDS):
                 _compact_all(written)
                 continue
-            kind, path, header_size, sizes = conn.recv()
+            kind, path, index = conn.recv()
         except (EOFError, OSError):
             _compact_all(written)
             return
         try:
-            message = _read_spool(path, header_size, sizes)
-            payload = pickle.loads(message[0], buffers=message[1:])
+            message = _read_spool(path, index)
+            payload = [pickle.loads(header, buffers=buffers) for header, buffers in message]
         except Exception as exc:  # noqa: BLE001 - e.g. a store class only the deciding process knows
             answer = ("unreadable", f"{type(exc).__name__}: {exc}")
         else:
@@ -263,25 +276,29 @@ def _worker_main() -> None:
             return
 
 
-def _read_spool(path: str, header_size: int, sizes: list[int]) -> list[memoryview]:
-    """The header and buffers of a spool file, mapped (not copied) into memory."""
+def _read_spool(path: str, index) -> list[tuple[memoryview, list[memoryview]]]:
+    """The pickles of a spool file (header and buffers each), mapped (not copied) into memory."""
     with open(path, "rb") as source:
-        total = header_size + sum(sizes)
+        total = sum(header + sum(sizes) for header, sizes in index)
         data = mmap.mmap(source.fileno(), total, access=mmap.ACCESS_READ) if total else b""
-    view, at, parts = memoryview(data), header_size, []
-    for size in sizes:
-        parts.append(view[at:at + size])
-        at += size
-    return [view[:header_size], *parts]
+    view, at, parts = memoryview(data), 0, []
+    for header_size, sizes in index:
+        header, at = view[at:at + header_size], at + header_size
+        buffers = []
+        for size in sizes:
+            buffers.append(view[at:at + size])
+            at += size
+        parts.append((header, buffers))
+    return parts
 
 
-def _answer(kind: str, payload, written: dict) -> tuple[str, object]:
+def _answer(kind: str, payload: list, written: dict) -> tuple[str, object]:
     try:
+        spec = payload[0]
         if kind == "compact":
-            written.pop(_key(payload), None)
-            return "ok", compact_here(payload)
-        spec, batch = payload
-        rows = _write_here(spec, batch)
+            written.pop(_key(spec), None)
+            return "ok", compact_here(spec)
+        rows = _write_here(spec, [record for group in payload[1:] for record in group])
         key = _key(spec)
         waiting = written.get(key, (spec, 0))[1] + rows
         written[key] = (spec, waiting)

@@ -139,7 +139,7 @@ MERGE_PARTS = 4
 """Parquet files of one size tier (rows within a factor of `MERGE_PARTS`) merged into one, so a
 partition written a little at a time (a server's flush every few seconds) keeps few files and each
 row is rewritten a logarithmic number of times."""
-_READ_ATTEMPTS = 5
+_READ_ATTEMPTS = 20
 
 
 def _write_new(folder: Path, kind: str, suffix: str, write) -> Path:
@@ -178,25 +178,28 @@ def _held(parquet_files) -> set[str]:
 
 
 def _live(part: Path) -> tuple[list[Path], list[Path]]:
-    """A partition's Parquet files and segments that no Parquet file holds."""
-    parquet = sorted(part.glob("part-*.parquet"))
+    """A partition's Parquet files and segments that no Parquet file holds. Segments are listed
+    first: a compaction that ends in between has then written the Parquet file holding them."""
     segments = sorted(part.glob("seg-*.arrow"))
+    parquet = sorted(part.glob("part-*.parquet"))
     held = _held(parquet)
     return [p for p in parquet if p.name not in held], [p for p in segments if p.name not in held]
 
 
 def _read_partition(part: Path) -> list[pa.Table]:
-    """The rows of one partition, each once. A file that vanishes while read (a compaction replaced
-    it) means reading the partition again."""
+    """The rows of one partition, each once: read again when a file vanishes while read or the
+    partition's files changed meanwhile (a compaction replaced them; a listing made while the
+    folder changes may miss a file)."""
     for attempt in range(_READ_ATTEMPTS):
         try:
             parquet, segments = _live(part)
-            return [_read_file(path) for path in parquet + segments]
+            tables = [_read_file(path) for path in parquet + segments]
+            if _live(part) == (parquet, segments):
+                return tables
         except FileNotFoundError:
-            if attempt == _READ_ATTEMPTS - 1:
-                raise
-            time.sleep(0.05 * (attempt + 1))
-    return []
+            pass
+        time.sleep(0.02 * (attempt + 1))
+    raise RuntimeError(f"{part}: the decision log's files kept changing while read ({_READ_ATTEMPTS} attempts)")
 
 
 def _compact(part: Path) -> int:
