@@ -33,9 +33,6 @@ from creditmine.monitoring.log_rows import DecisionLogError, _Pending, build_bat
 
 _log = logging.getLogger("creditmine.decisions")
 
-GROUP_RECORDS = 32
-"""Queued calls pickled at a time: a server's many one-row calls are pickled a few at a time, the
-deciding threads taking the GIL in between."""
 BUILD_ROWS = 20_000
 """Rows turned into Arrow at a time (bounds the writer's memory; a call's rows are never split)."""
 COMPACT_IDLE_SECONDS = 2.0
@@ -171,8 +168,7 @@ class _Worker:
     def write(self, spec, batch: list[_Pending]) -> int:
         """Hand the store and the rows to the writer process and wait for the rows written (or the
         store's error)."""
-        groups = [batch[k:k + GROUP_RECORDS] for k in range(0, len(batch), GROUP_RECORDS)]
-        status, value = self._ask("write", [spec, *groups])
+        status, value = self._ask("write", [spec, *batch])
         if status == "ok":
             return value
         if status == "unreadable":
@@ -189,8 +185,8 @@ class _Worker:
         return value
 
     def _ask(self, kind: str, parts: list) -> tuple[str, object]:
-        """Write `parts` to a spool file, one pickle each (the deciding threads take the GIL between
-        them), send its name and index, and wait for the answer."""
+        """Write `parts` to a spool file, one pickle each (a server's one-row calls one at a time, the
+        deciding threads taking the GIL in between), send its name and index, and wait for the answer."""
         with self._lock:
             if self.gone is not None:
                 raise _WorkerGone(self.gone)
@@ -298,7 +294,7 @@ def _answer(kind: str, payload: list, written: dict) -> tuple[str, object]:
         if kind == "compact":
             written.pop(_key(spec), None)
             return "ok", compact_here(spec)
-        rows = _write_here(spec, [record for group in payload[1:] for record in group])
+        rows = _write_here(spec, payload[1:])
         key = _key(spec)
         waiting = written.get(key, (spec, 0))[1] + rows
         written[key] = (spec, waiting)
