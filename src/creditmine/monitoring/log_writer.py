@@ -33,6 +33,7 @@ from creditmine.monitoring.log_rows import DecisionLogError, _Pending, build_bat
 
 _log = logging.getLogger("creditmine.decisions")
 
+IN_BAND_ROWS = 1_000
 BUILD_ROWS = 20_000
 """Rows turned into Arrow at a time (bounds the writer's memory; a call's rows are never split)."""
 COMPACT_IDLE_SECONDS = 2.0
@@ -212,8 +213,11 @@ class _Worker:
         try:
             for part in parts:
                 buffers: list = []
+                # a big call's column buffers go out of band (no copy); a small call in one piece
+                # (one write, so the GIL changes hands once)
+                big = isinstance(part, _Pending) and len(part.outputs) >= IN_BAND_ROWS
                 try:
-                    header = pickle.dumps(part, protocol=5, buffer_callback=buffers.append)
+                    header = pickle.dumps(part, protocol=5, buffer_callback=buffers.append if big else None)
                     views = [buffer.raw() for buffer in buffers]
                 except (pickle.PicklingError, AttributeError, TypeError, BufferError) as exc:  # a store holding a lambda
                     raise _WorkerGone(f"cannot send the rows: {exc}") from None
