@@ -83,6 +83,22 @@ def source(world, tmp_path) -> Path:
     return folder
 
 
+# -- a small quick-loan project's stages 01-04, once per session -------------------------------------
+@pytest.fixture(scope="session")
+def quick_loan_stages(tmp_path_factory):
+    """`factories.quick_loan_project` (stages 01 through the writers, 02 and 04 for real) built once
+    for the session. Never written to: a test takes its own copy (`factories.from_stages`, which
+    `factories.approved_champion` uses) and runs stage 05 into that copy's own store."""
+    from creditmine.decision.score import tracking_store
+    from factories import quick_loan_project
+
+    root = tmp_path_factory.mktemp("quick-loan-stages") / "project"
+    root.mkdir()
+    # stage 04 looks for a champion in the project's own store, as the copies' stage 05 will use theirs
+    with tracking_store(f"sqlite:///{root / 'mlruns' / 'mlflow.db'}"):
+        return quick_loan_project(root, "decide")
+
+
 # -- the CI pipeline, once per session -------------------------------------------------------------
 @pytest.fixture(scope="session")
 def ci_run(tmp_path_factory):
