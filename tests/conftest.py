@@ -23,6 +23,13 @@ def _model_cache(tmp_path_factory):
     os.environ[ENV_CACHE] = str(tmp_path_factory.mktemp("model-cache"))
 
 
+@pytest.fixture(scope="session")
+def selected_fixtures(request) -> frozenset[str]:
+    """Every fixture the session's selected tests use: a module may take what it needs from a
+    session-wide world when the session builds that world anyway."""
+    return frozenset(name for item in request.session.items for name in getattr(item, "fixturenames", ()))
+
+
 @pytest.fixture(autouse=True)
 def _no_outside_tracking(monkeypatch):
     """Tests use the store of their own project root, never a team server from the environment.
