@@ -106,13 +106,61 @@ def quick_loan_stages(tmp_path_factory):
         return quick_loan_project(root, "decide")
 
 
-# -- the CI pipeline, once per session, started before the first test ------------------------------
+# -- the slowest worlds, started in the background before the first test -------------------------
 @pytest.fixture(scope="session")
-def _ci_pipeline(tmp_path_factory, selected_fixtures, _model_cache):
-    """A project (its own copy of the notebooks, so that a stray store under notebooks/ shows) and,
-    in the background, `creditmine run --params params/ci.yaml --run-name ci` on it; then, when a
-    selected test needs it (`ci_second_run`), the same params' stages 01-04 again as run `second`."""
+def _background(tmp_path_factory):
+    """The commands that build the slowest worlds, run one after the other beside the tests."""
     from background import Commands
+
+    commands = Commands(tmp_path_factory.mktemp("background"))
+    yield commands
+    commands.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _start_the_slowest_worlds_early(request, selected_fixtures):
+    """When a selected test needs one of the slowest worlds, it starts before the first test, in the
+    order the tests need them (test files run in alphabetical order), and builds beside the tests on
+    the core they leave idle. Not under pytest-xdist, whose workers would each start them all: there
+    a world starts when a test first needs it."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    if "monitoring_world" in selected_fixtures:
+        request.getfixturevalue("_monitoring_world_started")
+    if "ci_run" in selected_fixtures:
+        request.getfixturevalue("_ci_pipeline")
+
+
+@pytest.fixture(scope="session")
+def _monitoring_world_started(_background, tmp_path_factory):
+    from factories import creditmine_env
+
+    root = tmp_path_factory.mktemp("monitor") / "project"
+    root.mkdir()
+    (root / "notebooks").symlink_to(REPO / "notebooks", target_is_directory=True)
+    _background.add("monitoring-world", [sys.executable, str(REPO / "tests" / "monitoring_world.py"), str(root)],
+                    root, creditmine_env())
+    return root
+
+
+@pytest.fixture(scope="session")
+def monitoring_world(_monitoring_world_started, _background):
+    """test_monitor.py's world, `monitoring_world.build` (stages 00-05 for real, then each scenario's
+    production period), made in a process of its own: (RunConfig, the periods by scenario). Only
+    test_monitor.py uses it, and its tests record verdicts in its store (as when the module built the
+    world itself): another module would need a world of its own."""
+    from monitoring_world import load
+
+    done = _background.result("monitoring-world")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
+    return load(_monitoring_world_started)
+
+
+@pytest.fixture(scope="session")
+def _ci_pipeline(_background, tmp_path_factory, selected_fixtures, _model_cache):
+    """A project (its own copy of the notebooks, so that a stray store under notebooks/ shows) on
+    which `creditmine run --params params/ci.yaml --run-name ci` is started; then, when a selected
+    test needs it (`ci_second_run`), the same params' stages 01-04 again as run `second`."""
     from factories import creditmine_env
 
     root = tmp_path_factory.mktemp("reports") / "project"
@@ -122,55 +170,39 @@ def _ci_pipeline(tmp_path_factory, selected_fixtures, _model_cache):
     (root / "datasets").symlink_to(REPO / "datasets", target_is_directory=True)
     shutil.copytree(REPO / "benchmarks" / "results", root / "benchmarks" / "results")
     shutil.copy(REPO / "pyproject.toml", root / "pyproject.toml")
-    commands = Commands(root.parent)
     cli = [sys.executable, "-m", "creditmine.cli", "run"]
-    commands.add("ci", [*cli, "--params", "params/ci.yaml", "--run-name", "ci"], root,
-                 creditmine_env() | {"MLFLOW_TRACKING_URI": "sqlite:///mlruns/mlflow.db"})
+    _background.add("ci", [*cli, "--params", "params/ci.yaml", "--run-name", "ci"], root,
+                    creditmine_env() | {"MLFLOW_TRACKING_URI": "sqlite:///mlruns/mlflow.db"})
     if "ci_second_run" in selected_fixtures:
-        commands.add("second", [*cli, "--params", str(root / "params" / "ci.yaml"), "--run-name", "second",
-                                "--stages", "01,02,03,04"], root, creditmine_env())
-    commands.start()
-    try:
-        yield root, commands
-    finally:
-        commands.stop()
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _start_the_ci_pipeline_early(request, selected_fixtures):
-    """The CI pipeline is the slowest world: when a selected test needs it, it starts before the
-    first test and runs beside the tests, on the core they leave idle (not under pytest-xdist,
-    whose workers would each start one: there it starts when a test first needs it)."""
-    if "ci_run" in selected_fixtures and not os.environ.get("PYTEST_XDIST_WORKER"):
-        request.getfixturevalue("_ci_pipeline")
+        _background.add("second", [*cli, "--params", str(root / "params" / "ci.yaml"), "--run-name", "second",
+                                   "--stages", "01,02,03,04"], root, creditmine_env())
+    return root
 
 
 @pytest.fixture(scope="session")
-def ci_run(_ci_pipeline):
+def ci_run(_ci_pipeline, _background):
     """The project on which `creditmine run --params params/ci.yaml --run-name ci` ran once for the
     session: the slowest end-to-end run, shared by test_pipeline.py and test_reports_ci.py (and whose
     quick-loan stages 01-04 test_team_server.py copies). Handed out once no command of
     `_ci_pipeline` still writes in it."""
     from creditmine import config
 
-    root, commands = _ci_pipeline
-    done = commands.result("ci")
+    done = _background.result("ci")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
     assert "Traceback" not in done.stdout + done.stderr
-    if "second" in commands:
-        commands.result("second")
-    cfg = config.load(root / "params" / "ci.yaml", run_name="ci")
+    if "second" in _background:
+        _background.result("second")
+    cfg = config.load(_ci_pipeline / "params" / "ci.yaml", run_name="ci")
     return cfg, done.stdout
 
 
 @pytest.fixture(scope="session")
-def ci_second_run(ci_run, _ci_pipeline):
+def ci_second_run(ci_run, _ci_pipeline, _background):
     """`creditmine run --params params/ci.yaml --run-name second --stages 01,02,03,04` in the
     project of `ci_run`, after it: a second execution of the same params (test_pipeline.py's
     determinism check)."""
     from creditmine import config
 
-    root, commands = _ci_pipeline
-    done = commands.result("second")
+    done = _background.result("second")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
-    return config.load(root / "params" / "ci.yaml", run_name="second")
+    return config.load(_ci_pipeline / "params" / "ci.yaml", run_name="second")
