@@ -123,12 +123,16 @@ def _start_the_slowest_worlds_early(request, selected_fixtures):
     order the tests need them (test files run in alphabetical order), and builds beside the tests on
     the core they leave idle. Not under pytest-xdist, whose workers would each start them all: there
     a world starts when a test first needs it."""
+    import team_server
+
     if os.environ.get("PYTEST_XDIST_WORKER"):
         return
     if "monitoring_world" in selected_fixtures:
         request.getfixturevalue("_monitoring_world_started")
     if "ci_run" in selected_fixtures:
         request.getfixturevalue("_ci_pipeline")
+    if "team_server_up" in selected_fixtures and team_server.postgres_missing() is None:
+        request.getfixturevalue("_team_server_started")
 
 
 @pytest.fixture(scope="session")
@@ -206,3 +210,27 @@ def ci_second_run(ci_run, _ci_pipeline, _background):
     done = _background.result("second")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
     return config.load(_ci_pipeline / "params" / "ci.yaml", run_name="second")
+
+
+@pytest.fixture(scope="session")
+def _team_server_started(_background, tmp_path_factory):
+    import team_server
+    from factories import creditmine_env
+
+    root = team_server.prepare(**team_server.ATTACK_TEAM)
+    cache = tmp_path_factory.mktemp("team-model-cache")
+    _background.add("team-server", team_server.up_command(root), root,
+                    creditmine_env() | {"CREDITMINE_MODEL_CACHE": str(cache)})
+    yield root, cache
+    if (root / "team.yaml").is_file():  # not stopped by its module (the session ended first)
+        _background.stop()
+        team_server.attach(root).stop()
+
+
+@pytest.fixture(scope="session")
+def team_server_up(_team_server_started, _background):
+    """test_team_server.py's team server (`team_server.ATTACK_TEAM`), brought up in a process of its
+    own: (its folder, the model cache its processes were started with). The module stops it."""
+    done = _background.result("team-server")
+    assert done.returncode == 0, f"the team server did not start:\n{done.stdout[-2000:]}{done.stderr[-5000:]}"
+    return _team_server_started

@@ -34,7 +34,7 @@ import yaml
 
 import factories
 import team_server
-from team_server import ADMIN, DEVELOPER, VALIDATORS
+from team_server import ADMIN, DEVELOPER, VALIDATORS, VIC
 
 pytestmark = [
     pytest.mark.slow,
@@ -45,7 +45,6 @@ pytestmark = [
 PRODUCT = "quick_loan"
 MODEL = f"creditmine-{PRODUCT}"
 LI, RUI = VALIDATORS
-VIC = "vic"  # developer and validator: only the four-eyes rule keeps them from approving their own work
 REPO = Path(__file__).resolve().parents[1]
 
 NOT_A_VALIDATOR = "{} is not a validator of this team"
@@ -109,12 +108,14 @@ def _copy_stages_01_04(ci, root: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def team(project, tmp_path_factory):
-    """The team server, up for the module; down (and its folder gone) afterwards, whatever happened."""
-    cache = tmp_path_factory.mktemp("model-cache")
+def team(project, team_server_up):
+    """The team server (`team_server.ATTACK_TEAM`: dana and vic develop, li, rui and vic validate),
+    brought up by conftest's `team_server_up` in the background of the session, up for the module;
+    down (and its folder gone) afterwards, whatever happened."""
+    root, cache = team_server_up
     saved = os.environ.get("CREDITMINE_MODEL_CACHE")
     os.environ["CREDITMINE_MODEL_CACHE"] = str(cache)  # verified model copies: this module's own
-    started = team_server.start(developers=(DEVELOPER, VIC), validators=(*VALIDATORS, VIC))
+    started = team_server.attach(root)
     try:
         yield started
     finally:
