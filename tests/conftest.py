@@ -23,6 +23,13 @@ def _model_cache(tmp_path_factory):
     os.environ[ENV_CACHE] = str(tmp_path_factory.mktemp("model-cache"))
 
 
+@pytest.fixture(scope="session")
+def selected_fixtures(request) -> frozenset[str]:
+    """Every fixture the session's selected tests use: a module may take what it needs from a
+    session-wide world when the session builds that world anyway."""
+    return frozenset(name for item in request.session.items for name in getattr(item, "fixturenames", ()))
+
+
 @pytest.fixture(autouse=True)
 def _no_outside_tracking(monkeypatch):
     """Tests use the store of their own project root, never a team server from the environment.
@@ -83,15 +90,81 @@ def source(world, tmp_path) -> Path:
     return folder
 
 
-# -- the CI pipeline, once per session -------------------------------------------------------------
+# -- a small quick-loan project's stages 01-04, once per session -------------------------------------
 @pytest.fixture(scope="session")
-def ci_run(tmp_path_factory):
-    """A project (its own copy of the notebooks, so that a stray store under notebooks/ shows) on
-    which `creditmine run --params params/ci.yaml --run-name ci` ran once for the session: the
-    slowest end-to-end run, shared by test_pipeline.py and test_reports_ci.py."""
-    import subprocess
+def quick_loan_stages(tmp_path_factory):
+    """`factories.quick_loan_project` (stages 01 through the writers, 02 and 04 for real) built once
+    for the session. Never written to: a test takes its own copy (`factories.from_stages`, which
+    `factories.approved_champion` uses) and runs stage 05 into that copy's own store."""
+    from creditmine.decision.score import tracking_store
+    from factories import quick_loan_project
 
-    from creditmine import config
+    root = tmp_path_factory.mktemp("quick-loan-stages") / "project"
+    root.mkdir()
+    # stage 04 looks for a champion in the project's own store, as the copies' stage 05 will use theirs
+    with tracking_store(f"sqlite:///{root / 'mlruns' / 'mlflow.db'}"):
+        return quick_loan_project(root, "decide")
+
+
+# -- the slowest worlds, started in the background before the first test -------------------------
+@pytest.fixture(scope="session")
+def _background(tmp_path_factory):
+    """The commands that build the slowest worlds, run one after the other beside the tests."""
+    from background import Commands
+
+    commands = Commands(tmp_path_factory.mktemp("background"))
+    yield commands
+    commands.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _start_the_slowest_worlds_early(request, selected_fixtures):
+    """When a selected test needs one of the slowest worlds, it starts before the first test, in the
+    order the tests need them (test files run in alphabetical order), and builds beside the tests on
+    the core they leave idle. Not under pytest-xdist, whose workers would each start them all: there
+    a world starts when a test first needs it."""
+    import team_server
+
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    if "monitoring_world" in selected_fixtures:
+        request.getfixturevalue("_monitoring_world_started")
+    if "ci_run" in selected_fixtures:
+        request.getfixturevalue("_ci_pipeline")
+    if "team_server_up" in selected_fixtures and team_server.postgres_missing() is None:
+        request.getfixturevalue("_team_server_started")
+
+
+@pytest.fixture(scope="session")
+def _monitoring_world_started(_background, tmp_path_factory):
+    from factories import creditmine_env
+
+    root = tmp_path_factory.mktemp("monitor") / "project"
+    root.mkdir()
+    (root / "notebooks").symlink_to(REPO / "notebooks", target_is_directory=True)
+    _background.add("monitoring-world", [sys.executable, str(REPO / "tests" / "monitoring_world.py"), str(root)],
+                    root, creditmine_env())
+    return root
+
+
+@pytest.fixture(scope="session")
+def monitoring_world(_monitoring_world_started, _background):
+    """test_monitor.py's world, `monitoring_world.build` (stages 00-05 for real, then each scenario's
+    production period), made in a process of its own: (RunConfig, the periods by scenario). Only
+    test_monitor.py uses it, and its tests record verdicts in its store (as when the module built the
+    world itself): another module would need a world of its own."""
+    from monitoring_world import load
+
+    done = _background.result("monitoring-world")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
+    return load(_monitoring_world_started)
+
+
+@pytest.fixture(scope="session")
+def _ci_pipeline(_background, tmp_path_factory, selected_fixtures, _model_cache):
+    """A project (its own copy of the notebooks, so that a stray store under notebooks/ shows) on
+    which `creditmine run --params params/ci.yaml --run-name ci` is started; then, when a selected
+    test needs it (`ci_second_run`), the same params' stages 01-04 again as run `second`."""
     from factories import creditmine_env
 
     root = tmp_path_factory.mktemp("reports") / "project"
@@ -101,10 +174,63 @@ def ci_run(tmp_path_factory):
     (root / "datasets").symlink_to(REPO / "datasets", target_is_directory=True)
     shutil.copytree(REPO / "benchmarks" / "results", root / "benchmarks" / "results")
     shutil.copy(REPO / "pyproject.toml", root / "pyproject.toml")
-    env = creditmine_env() | {"MLFLOW_TRACKING_URI": "sqlite:///mlruns/mlflow.db"}
-    done = subprocess.run([sys.executable, "-m", "creditmine.cli", "run", "--params", "params/ci.yaml",
-                           "--run-name", "ci"], cwd=root, env=env, capture_output=True, text=True)
+    cli = [sys.executable, "-m", "creditmine.cli", "run"]
+    _background.add("ci", [*cli, "--params", "params/ci.yaml", "--run-name", "ci"], root,
+                    creditmine_env() | {"MLFLOW_TRACKING_URI": "sqlite:///mlruns/mlflow.db"})
+    if "ci_second_run" in selected_fixtures:
+        _background.add("second", [*cli, "--params", str(root / "params" / "ci.yaml"), "--run-name", "second",
+                                   "--stages", "01,02,03,04"], root, creditmine_env())
+    return root
+
+
+@pytest.fixture(scope="session")
+def ci_run(_ci_pipeline, _background):
+    """The project on which `creditmine run --params params/ci.yaml --run-name ci` ran once for the
+    session: the slowest end-to-end run, shared by test_pipeline.py and test_reports_ci.py (and whose
+    quick-loan stages 01-04 test_team_server.py copies). Handed out once no command of
+    `_ci_pipeline` still writes in it."""
+    from creditmine import config
+
+    done = _background.result("ci")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
     assert "Traceback" not in done.stdout + done.stderr
-    cfg = config.load(root / "params" / "ci.yaml", run_name="ci")
+    if "second" in _background:
+        _background.result("second")
+    cfg = config.load(_ci_pipeline / "params" / "ci.yaml", run_name="ci")
     return cfg, done.stdout
+
+
+@pytest.fixture(scope="session")
+def ci_second_run(ci_run, _ci_pipeline, _background):
+    """`creditmine run --params params/ci.yaml --run-name second --stages 01,02,03,04` in the
+    project of `ci_run`, after it: a second execution of the same params (test_pipeline.py's
+    determinism check)."""
+    from creditmine import config
+
+    done = _background.result("second")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
+    return config.load(_ci_pipeline / "params" / "ci.yaml", run_name="second")
+
+
+@pytest.fixture(scope="session")
+def _team_server_started(_background, tmp_path_factory):
+    import team_server
+    from factories import creditmine_env
+
+    root = team_server.prepare(**team_server.ATTACK_TEAM)
+    cache = tmp_path_factory.mktemp("team-model-cache")
+    _background.add("team-server", team_server.up_command(root), root,
+                    creditmine_env() | {"CREDITMINE_MODEL_CACHE": str(cache)})
+    yield root, cache
+    if (root / "team.yaml").is_file():  # not stopped by its module (the session ended first)
+        _background.stop()
+        team_server.attach(root).stop()
+
+
+@pytest.fixture(scope="session")
+def team_server_up(_team_server_started, _background):
+    """test_team_server.py's team server (`team_server.ATTACK_TEAM`), brought up in a process of its
+    own: (its folder, the model cache its processes were started with). The module stops it."""
+    done = _background.result("team-server")
+    assert done.returncode == 0, f"the team server did not start:\n{done.stdout[-2000:]}{done.stderr[-5000:]}"
+    return _team_server_started

@@ -159,6 +159,19 @@ def quick_loan_project(root: Path, run_name: str = "dev", seed: int = 21, n: int
     return cfg
 
 
+def from_stages(stages: config.RunConfig, root: Path, run_name: str) -> config.RunConfig:
+    """A project under `root` as `quick_loan_project(root, run_name)` makes it, without running a
+    stage: the params of the project of `stages` (a built quick-loan project, e.g. conftest's
+    session-wide `quick_loan_stages`, which is only read) and a copy of its stage outputs as run
+    `run_name`, with an empty mlruns/ of its own."""
+    shutil.copytree(stages.root / "params", root / "params")
+    (root / "mlruns").mkdir(parents=True, exist_ok=True)
+    shutil.copytree(stages.run_dir, root / "runs" / run_name)
+    if stages.reports_dir.is_dir():
+        shutil.copytree(stages.reports_dir, root / "reports" / run_name)
+    return config.load(root / "params" / stages.params_path.name, run_name=run_name, root=root)
+
+
 def copy_run(cfg: config.RunConfig, run_name: str) -> config.RunConfig:
     """The same stage outputs and reports under another run name (a second pipeline execution)."""
     from dataclasses import replace
@@ -208,15 +221,17 @@ def second_person(cfg: config.RunConfig, name: str = "validator-b"):
     return ReviewService(registry_for(cfg.tracking_uri), open_trail(cfg.tracking_uri), name)
 
 
-def approved_champion(root: Path, product: str = "quick_loan"):
+def approved_champion(root: Path, stages: config.RunConfig, product: str = "quick_loan"):
     """A project under `root` whose store holds an approved champion of `product`, made by the real
     stages (01 through the writers, 02, 04, 05) and approved and promoted by a second person.
+    Stages 01-04 are those of `stages` (`quick_loan_project`'s, built once: see `from_stages`);
+    stage 05 and the review run here, into the project's own store.
 
     Returns
     -------
     (cfg, registered model name, version, logged model id, application rows of the feature table)
     """
-    cfg = quick_loan_project(root, "decide")
+    cfg = from_stages(stages, root, "decide")
     mv = register(cfg, product)
     validator = second_person(cfg)
     validator.approve(mv.name, mv.version, "checked")

@@ -2,11 +2,16 @@
 tests: stages 00-02 and 04 run for real (the world generated, point-in-time features, the models,
 validation), stage 05 registers the version and a second person approves and promotes it.
 
-Helpers for tests of stage 06 only; built with the real stages, like tests/factories.py.
+Helpers for tests of stage 06 only; built with the real stages, like tests/factories.py. `build` makes
+test_monitor.py's world in a process of its own (`python tests/monitoring_world.py ROOT`), which
+conftest's `monitoring_world` starts in the background of the test session.
 """
 
 from __future__ import annotations
 
+import os
+import pickle
+import sys
 from pathlib import Path
 
 from factories import REPO, project, register, second_person
@@ -73,3 +78,37 @@ def monitored_world(root: Path, months: int = 6) -> config.RunConfig:
     validator.approve(version.name, version.version, "discrimination and stability within limits")
     validator.promote(version.name, version.version, "go live")
     return cfg
+
+
+PRODUCT = "quick_loan"
+SCENARIOS = ("none", "applicant_mix")
+PERIODS = "periods.pickle"
+
+
+def build(root: Path, months: int = 4) -> None:
+    """test_monitor.py's world under `root` (a folder holding only notebooks/): `monitored_world`, then
+    each scenario's production period simulated (no reports, nothing recorded in the trail) into a
+    decision store of its own, mlruns/decisions-<scenario>; the periods (each a PeriodResult) are
+    pickled into root/periods.pickle."""
+    from creditmine.decision.score import tracking_store
+    from creditmine.monitoring.period import simulate, with_scenario
+
+    with tracking_store(f"sqlite:///{root / 'mlruns' / 'mlflow.db'}"):
+        cfg = monitored_world(root, months)
+        periods = {}
+        for scenario in SCENARIOS:
+            os.environ["CREDITMINE_DECISION_STORE"] = str(root / "mlruns" / f"decisions-{scenario}")
+            periods[scenario] = simulate(with_scenario(cfg, scenario), PRODUCT, progress=False, report=False,
+                                         record=False)
+        os.environ.pop("CREDITMINE_DECISION_STORE")
+    (root / PERIODS).write_bytes(pickle.dumps(periods))
+
+
+def load(root: Path):
+    """(the RunConfig, the periods by scenario) of the world `build` made under `root`."""
+    cfg = config.load(root / "params" / "monitor.yaml", run_name="monitor", root=root)
+    return cfg, pickle.loads((root / PERIODS).read_bytes())
+
+
+if __name__ == "__main__":
+    build(Path(sys.argv[1]))

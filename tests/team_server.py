@@ -1,7 +1,8 @@
 """A real team server for tests: PostgreSQL and `mlflow server --app-name creditmine` on loopback.
 
 `start()` writes a team file (admin, one developer, two validators) with free ports, brings the
-server up in a fresh state folder and returns a `Team`, whose helpers act as one account: its
+server up in a fresh state folder and returns a `Team` (`prepare`, then `up` here or in a process of
+its own with `up_command`, and `attach`), whose helpers act as one account: its
 environment (for `creditmine` subprocesses and MLflow's own client), a `requests` session with its
 credentials, and the creditmine endpoints. `Team.stop()` takes everything down and deletes the
 state folder.
@@ -26,6 +27,9 @@ import requests
 DEVELOPER = "dana"
 VALIDATORS = ("li", "rui")
 ADMIN = "admin"
+VIC = "vic"  # developer and validator: only the four-eyes rule keeps them from approving their own work
+ATTACK_TEAM = {"developers": (DEVELOPER, VIC), "validators": (*VALIDATORS, VIC)}
+"""The accounts of test_team_server.py's server (conftest's `team_server_up`)."""
 PREFIX = "/api/2.0/creditmine"
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -133,23 +137,32 @@ class Team:
             shutil.rmtree(self.root, ignore_errors=True)
 
 
-def start(developers=(DEVELOPER,), validators=VALIDATORS, workers: int = 2) -> Team:
-    """Bring up a team server on free loopback ports in a new state folder; `Team.stop()` ends it."""
-    from creditmine.config.team import load_team
-    from creditmine.team.server import TeamServer
-
+def prepare(developers=(DEVELOPER,), validators=VALIDATORS, workers: int = 2) -> Path:
+    """A new folder with a team file on free loopback ports, for `up` here or in another process
+    (`up_command`); `attach` gives its `Team`."""
     root = Path(tempfile.mkdtemp(prefix="creditmine-team-"))
     os.chmod(root, 0o755)  # PostgreSQL runs as another user when the tests run as root
-    team_file = root / "team.yaml"
-    team_file.write_text(
+    (root / "team.yaml").write_text(
         f"admin: {ADMIN}\ndevelopers: [{', '.join(developers)}]\nvalidators: [{', '.join(validators)}]\n"
         f"server:\n  host: 127.0.0.1\n  port: {free_port()}\n  postgres_port: {free_port()}\n"
         f"  workers: {workers}\n  start_timeout_s: 240\n",
         encoding="utf-8",
     )
-    server = TeamServer(load_team(team_file), team_file, root / "state")
-    team = Team(server, root)
-    team.server_tmp.mkdir()
+    (root / "server-tmp").mkdir()
+    return root
+
+
+def attach(root: Path) -> Team:
+    """The `Team` of the folder `prepare` made (its server up or not)."""
+    from creditmine.config.team import load_team
+    from creditmine.team.server import TeamServer
+
+    team_file = root / "team.yaml"
+    return Team(TeamServer(load_team(team_file), team_file, root / "state"), root)
+
+
+def up(team: Team) -> None:
+    """Bring the server of `team` up; when it fails, stop what was started and say why."""
     # the server's processes import this checkout's creditmine, as the test process does, and keep
     # their temporary files in a folder of their own
     server_env = {"PYTHONPATH": team.env(None)["PYTHONPATH"], "TMPDIR": str(team.server_tmp)}
@@ -157,9 +170,9 @@ def start(developers=(DEVELOPER,), validators=VALIDATORS, workers: int = 2) -> T
     previous = {name: os.environ.get(name) for name in server_env}
     os.environ.update(server_env)
     try:
-        server.up(log=lambda *_: None)
+        team.server.up(log=lambda *_: None)
     except BaseException:  # noqa: BLE001 - stop what was started, even when interrupted
-        log = server.log.read_text(errors="replace")[-4000:] if server.log.is_file() else ""
+        log = team.server.log.read_text(errors="replace")[-4000:] if team.server.log.is_file() else ""
         team.stop()
         raise RuntimeError(f"the team server did not start:\n{log}") from None
     finally:
@@ -168,11 +181,26 @@ def start(developers=(DEVELOPER,), validators=VALIDATORS, workers: int = 2) -> T
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def up_command(root: Path) -> list[str]:
+    """The command that brings the server of `root` up in a process of its own, which exits once
+    the server answers (PostgreSQL and the MLflow server run on, in sessions of their own)."""
+    return [sys.executable, str(Path(__file__).resolve()), "up", str(root)]
+
+
+def start(developers=(DEVELOPER,), validators=VALIDATORS, workers: int = 2) -> Team:
+    """Bring up a team server on free loopback ports in a new state folder; `Team.stop()` ends it."""
+    team = attach(prepare(developers, validators, workers))
+    up(team)
     return team
 
 
-if __name__ == "__main__":  # a server to poke at by hand: python tests/team_server.py
-    team = start()
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["up"]:  # up_command
+        up(attach(Path(sys.argv[2])))
+        sys.exit(0)
+    team = start()  # a server to poke at by hand: python tests/team_server.py
     print(team.url, team.state_dir, file=sys.stderr)
     try:
         input("press enter to stop\n")

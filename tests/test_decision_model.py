@@ -156,14 +156,14 @@ PRODUCT = "quick_loan"
 
 
 @pytest.fixture(scope="module")
-def registered(tmp_path_factory):
+def registered(tmp_path_factory, quick_loan_stages):
     from creditmine.decision.score import tracking_store
 
     root = tmp_path_factory.mktemp("decide") / "project"
     root.mkdir()
     # stage 05 leaves MLflow pointed at the run's store; put it back for the tests that follow
     with tracking_store(f"sqlite:///{root / 'mlruns' / 'mlflow.db'}"):
-        return factories.approved_champion(root, PRODUCT)
+        return factories.approved_champion(root, quick_loan_stages, PRODUCT)
 
 
 @pytest.fixture

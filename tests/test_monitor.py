@@ -3,8 +3,9 @@ period: the drift turns the verdict red in time, the world without drift stays g
 label-free AUC estimate holds against the AUC realized later, the trigger and its block, the
 decision log of `creditmine score`, and `creditmine monitor` through papermill in headless Chromium.
 
-One world is built for the module (stages 00-05 for real, a second person approves); each scenario's
-decisions go to their own decision store (CREDITMINE_DECISION_STORE).
+One world is built for the module, in the background of the session (conftest's `monitoring_world`;
+stages 00-05 for real, a second person approves); each scenario's decisions go to their own decision
+store (CREDITMINE_DECISION_STORE).
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import pandas as pd
 import pytest
 
 from factories import REPO, creditmine_env, second_person
-from monitoring_world import monitored_world
 
 pytestmark = pytest.mark.slow
 
@@ -43,21 +43,11 @@ def decision_store(folder: Path):
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    from creditmine.decision.score import tracking_store
-    from creditmine.monitoring.period import simulate, with_scenario
-
-    root = tmp_path_factory.mktemp("monitor") / "project"
-    root.mkdir()
-    (root / "notebooks").symlink_to(REPO / "notebooks", target_is_directory=True)
-    with tracking_store(f"sqlite:///{root / 'mlruns' / 'mlflow.db'}"):
-        cfg = monitored_world(root, months=4)
-        periods = {}
-        for scenario in ("none", "applicant_mix"):
-            with decision_store(root / "mlruns" / f"decisions-{scenario}"):
-                periods[scenario] = simulate(with_scenario(cfg, scenario), PRODUCT, progress=False, report=False,
-                                             record=False)
-    return cfg, periods
+def world(monitoring_world):
+    """The module's world (tests/monitoring_world.py's `build`, which conftest's `monitoring_world`
+    runs in the background of the session): `monitored_world(root, months=4)`, then each scenario's
+    production period into a decision store of its own. (RunConfig, the periods by scenario)."""
+    return monitoring_world
 
 
 @pytest.fixture

@@ -25,9 +25,8 @@ def run_pipeline(params, run_name, stages=None, cwd=None):
     return result
 
 
-def test_ci_pipeline_runs_end_to_end_and_is_deterministic(ci_run):
+def test_ci_pipeline_runs_end_to_end_and_is_deterministic(ci_run, ci_second_run):
     cfg, _ = ci_run                       # `creditmine run --params params/ci.yaml`, once per session
-    params = cfg.params_path
     reports = sorted(p.relative_to(cfg.reports_dir).as_posix() for p in cfg.reports_dir.rglob("*.html"))
     expected = ["01_build_features.html", "index.html"] + [
         f"{product}/{stage.name}.html" for product in cfg.products for stage in STAGES if stage.per_product
@@ -45,11 +44,11 @@ def test_ci_pipeline_runs_end_to_end_and_is_deterministic(ci_run):
         assert versions[0].tags.get("review_state") == "pending"
         assert client.get_run(versions[0].run_id).data.tags.get("git_commit")
 
-    # a second run of the same params gives identical metrics
-    run_pipeline(params, "second", stages="01,02,03,04", cwd=cfg.root)
+    # a second run of the same params (stages 01-04, run after the first: `ci_second_run`) gives
+    # identical metrics
     for product in cfg.products:
         first = artifacts.read_validation(artifacts.layout(cfg, product))
-        second = artifacts.read_validation(artifacts.layout(config.load(params, run_name="second"), product))
+        second = artifacts.read_validation(artifacts.layout(ci_second_run, product))
         assert model_metrics(first) == model_metrics(second)
         assert first["verdict"] == second["verdict"]
 

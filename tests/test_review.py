@@ -21,10 +21,11 @@ PRODUCT = "quick_loan"
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    """One project whose stages 01-04 ran (real stages on small data) and one SQLite store for the module."""
+def store(tmp_path_factory, quick_loan_stages):
+    """One project whose stages 01-04 ran (real stages on small data; a copy of the session's
+    `quick_loan_stages`) and one SQLite store for the module."""
     root = tmp_path_factory.mktemp("registry")
-    return {"root": root, "cfg": factories.quick_loan_project(root, "r1")}
+    return {"root": root, "cfg": factories.from_stages(quick_loan_stages, root, "r1")}
 
 
 def new_version(store, run_name: str, verdict: str = "green", developer: str | None = None):

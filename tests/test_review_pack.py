@@ -19,12 +19,17 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture(scope="module")
-def pack(tmp_path_factory):
+def pack(tmp_path_factory, quick_loan_stages):
     """The review pack of a challenger, with an approved champion to compare against."""
+    from creditmine.explain.stage import run as explain
     from creditmine.governance import review
+    from creditmine.validation.stage import run as validate
 
     root = tmp_path_factory.mktemp("pack")
-    cfg = factories.quick_loan_project(root, "champ", explain=True)
+    # factories.quick_loan_project(root, "champ", explain=True): the session's stages 01-02, then 03 and 04
+    cfg = factories.from_stages(quick_loan_stages, root, "champ")
+    explain(cfg, "quick_loan", progress=False)
+    validate(cfg, "quick_loan", progress=False)
     champion = factories.register(cfg)
     validator = factories.second_person(cfg, "rui")
     validator.approve(MODEL, champion.version, "ok")

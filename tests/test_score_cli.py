@@ -21,13 +21,13 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def champion(tmp_path_factory):
+def champion(tmp_path_factory, quick_loan_stages):
     from creditmine.decision.score import tracking_store
 
     root = tmp_path_factory.mktemp("score_cli") / "project"
     root.mkdir()
     with tracking_store(f"sqlite:///{root / 'mlruns' / 'mlflow.db'}"):
-        cfg, name, _, _, apps = approved_champion(root)
+        cfg, name, _, _, apps = approved_champion(root, quick_loan_stages)
     return cfg, name, apps
 
 

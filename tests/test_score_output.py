@@ -77,14 +77,14 @@ def test_one_line_with_a_hint_when_most_rows_lack_the_model_columns():
 
 
 @pytest.mark.slow
-def test_score_without_features_says_so_in_one_line(tmp_path):
+def test_score_without_features_says_so_in_one_line(tmp_path, quick_loan_stages):
     from creditmine.cli import main
     from creditmine.decision.score import tracking_store
 
     root = tmp_path / "project"
     root.mkdir()
     with tracking_store(f"sqlite:///{root / 'mlruns' / 'mlflow.db'}"):
-        cfg, name, _, _, apps = approved_champion(root)
+        cfg, name, _, _, apps = approved_champion(root, quick_loan_stages)
     apps[["application_id"]].head(20).to_csv(tmp_path / "ids.csv", index=False)
     args = ["score", "--model", f"models:/{name}@champion", "--input", str(tmp_path / "ids.csv"),
             "--output", str(tmp_path / "out.csv"), "--tracking-uri", cfg.tracking_uri, "--quiet"]

@@ -45,7 +45,7 @@ def test_score_refuses_the_spark_engine_it_cannot_run(monkeypatch, tmp_path):
 
 # -- with Spark -----------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def champion(tmp_path_factory):
+def champion(tmp_path_factory, quick_loan_stages):
     if spark_engine.spark_unavailable():
         pytest.skip(spark_engine.spark_unavailable())
     root = tmp_path_factory.mktemp("score_spark") / "project"
@@ -53,7 +53,7 @@ def champion(tmp_path_factory):
     from creditmine.decision.score import tracking_store
 
     with tracking_store(f"sqlite:///{root / 'mlruns' / 'mlflow.db'}"):
-        cfg, name, version, _, _ = factories.approved_champion(root)
+        cfg, name, version, _, _ = factories.approved_champion(root, quick_loan_stages)
     return cfg, name, version
 
 

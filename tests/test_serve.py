@@ -93,13 +93,13 @@ class Server:
 
 
 @pytest.fixture(scope="module")
-def registered(tmp_path_factory):
+def registered(tmp_path_factory, quick_loan_stages):
     from creditmine.decision.score import tracking_store
 
     root = tmp_path_factory.mktemp("serve") / "project"
     root.mkdir()
     with tracking_store(f"sqlite:///{root / 'mlruns' / 'mlflow.db'}"):
-        return factories.approved_champion(root, PRODUCT)
+        return factories.approved_champion(root, quick_loan_stages, PRODUCT)
 
 
 def test_the_served_champion_decides_over_rest(registered, tmp_path):

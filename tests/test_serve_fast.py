@@ -278,13 +278,13 @@ def test_the_server_answers_on_loopback(served):
 
 # -- `creditmine serve`: the gate, then the same decisions as in process --------------------------
 @pytest.fixture(scope="module")
-def champion(tmp_path_factory):
+def champion(tmp_path_factory, quick_loan_stages):
     root = tmp_path_factory.mktemp("serve_fast") / "project"
     root.mkdir()
     from creditmine.decision.score import tracking_store
 
     with tracking_store(f"sqlite:///{root / 'mlruns' / 'mlflow.db'}"):
-        cfg, name, version, _, _ = factories.approved_champion(root)
+        cfg, name, version, _, _ = factories.approved_champion(root, quick_loan_stages)
     return cfg, name, version
 
 

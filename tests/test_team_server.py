@@ -34,7 +34,7 @@ import yaml
 
 import factories
 import team_server
-from team_server import ADMIN, DEVELOPER, VALIDATORS
+from team_server import ADMIN, DEVELOPER, VALIDATORS, VIC
 
 pytestmark = [
     pytest.mark.slow,
@@ -45,7 +45,6 @@ pytestmark = [
 PRODUCT = "quick_loan"
 MODEL = f"creditmine-{PRODUCT}"
 LI, RUI = VALIDATORS
-VIC = "vic"  # developer and validator: only the four-eyes rule keeps them from approving their own work
 REPO = Path(__file__).resolve().parents[1]
 
 NOT_A_VALIDATOR = "{} is not a validator of this team"
@@ -59,16 +58,22 @@ MODEL_RULE = "registered models are created and changed only by the review endpo
 # -- the server, the pipeline and the versions -----------------------------------------------------
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory):
-    """A project with the repository's params, and the CI pipeline's stages 01-04 for the quick-loan
-    product started in the background (`creditmine run --params params/ci.yaml`): they do not use
-    the tracking server, so they run while it starts."""
+def project(tmp_path_factory, request, selected_fixtures):
+    """A project with the repository's params and the CI pipeline's stages 01-04 for the quick-loan
+    product (`creditmine run --params params/ci.yaml --run-name ci`); they do not use the tracking
+    server. When the session runs the whole CI pipeline anyway (conftest's `ci_run`: the same
+    params and run name), the outputs of those stages are copied from it; else they are started here
+    in the background, and run while the server starts."""
     root = tmp_path_factory.mktemp("team-project") / "project"
     root.mkdir()
     shutil.copytree(REPO / "params", root / "params")
     for folder in ("notebooks", "datasets"):
         (root / folder).symlink_to(REPO / folder, target_is_directory=True)
     (root / "mlruns").mkdir()
+    if "ci_run" in selected_fixtures:
+        _copy_stages_01_04(request.getfixturevalue("ci_run")[0], root)
+        yield root, None, None
+        return
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_TRACKING")}
     env.update(MPLBACKEND="Agg", PYTHONPATH=os.pathsep.join([str(team_server.SRC), env.get("PYTHONPATH", "")]))
     log = open(root / "stages-01-04.log", "w+")
@@ -85,13 +90,32 @@ def project(tmp_path_factory):
         log.close()
 
 
+def _copy_stages_01_04(ci, root: Path) -> None:
+    """What stages 00-04 of `ci` (a RunConfig of params/ci.yaml) left for the quick-loan product, into
+    the project at `root`: the generated data, the stage outputs and the stages' reports."""
+    from creditmine import artifacts
+
+    shutil.copytree(ci.data_dir, root / ci.data_dir.relative_to(ci.root))
+    where = artifacts.layout(ci, PRODUCT)
+    for stage in artifacts.STAGES:
+        if stage is artifacts.REGISTER:
+            continue
+        source = where.stage_dir(stage)
+        shutil.copytree(source, root / source.relative_to(ci.root))
+        for report in where.report(stage):
+            (root / report.relative_to(ci.root)).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(report, root / report.relative_to(ci.root))
+
+
 @pytest.fixture(scope="module")
-def team(project, tmp_path_factory):
-    """The team server, up for the module; down (and its folder gone) afterwards, whatever happened."""
-    cache = tmp_path_factory.mktemp("model-cache")
+def team(project, team_server_up):
+    """The team server (`team_server.ATTACK_TEAM`: dana and vic develop, li, rui and vic validate),
+    brought up by conftest's `team_server_up` in the background of the session, up for the module;
+    down (and its folder gone) afterwards, whatever happened."""
+    root, cache = team_server_up
     saved = os.environ.get("CREDITMINE_MODEL_CACHE")
     os.environ["CREDITMINE_MODEL_CACHE"] = str(cache)  # verified model copies: this module's own
-    started = team_server.start(developers=(DEVELOPER, VIC), validators=(*VALIDATORS, VIC))
+    started = team_server.attach(root)
     try:
         yield started
     finally:
@@ -125,14 +149,15 @@ def _registered(team, cfg, version) -> Registered:
 @pytest.fixture(scope="module")
 def pipeline(team, project):
     """The CI pipeline (`creditmine run --params params/ci.yaml`, the quick-loan product) as the
-    developer: stages 01-04 (started with the server), then stage 05 against the team server as
+    developer: stages 01-04 (see `project`), then stage 05 against the team server as
     dana, which registers a pending version. Stage 05 creates the product's experiment on the
     server, which keeps its files (mlflow-artifacts:/) and shares it with the other developer.
     """
     from creditmine import artifacts, config
 
     root, stages, log = project
-    assert stages.wait(timeout=1500) == 0, (log.seek(0), log.read()[-5000:])[1]
+    if stages is not None:
+        assert stages.wait(timeout=1500) == 0, (log.seek(0), log.read()[-5000:])[1]
     result = run_cli(team, DEVELOPER, ["run", "--params", str(root / "params" / "ci.yaml"), "--products", PRODUCT,
                                        "--run-name", "ci", "--stages", "05"], cwd=root, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]

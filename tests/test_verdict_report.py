@@ -4,14 +4,14 @@ stage 05 never proposes approving a red version."""
 import pytest
 
 from creditmine.reports import register, verdicts
-from factories import RED_AUC, quick_loan_project, revalidate
+from factories import RED_AUC, from_stages, revalidate
 
 
 @pytest.fixture(scope="module")
-def red(tmp_path_factory):
-    """Stages 01-04 of a small quick-loan project, then stage 04 again with thresholds that turn the
-    out-of-time AUC (a gating test) red."""
-    cfg = quick_loan_project(tmp_path_factory.mktemp("red") / "project")
+def red(tmp_path_factory, quick_loan_stages):
+    """Stages 01-04 of a small quick-loan project (a copy of the session's `quick_loan_stages`), then
+    stage 04 again with thresholds that turn the out-of-time AUC (a gating test) red."""
+    cfg = from_stages(quick_loan_stages, tmp_path_factory.mktemp("red") / "project", "dev")
     cfg = revalidate(cfg, "quick_loan", **RED_AUC)
     from creditmine.validation.stage import run as validate
 

@@ -200,7 +200,9 @@ class TeamServer:
         if not self.pid_file.is_file():
             return False
         try:
-            os.killpg(int(self.pid_file.read_text()), 0)
+            pid = int(self.pid_file.read_text())
+            _reap(pid)
+            os.killpg(pid, 0)
             return True
         except (ProcessLookupError, ValueError, PermissionError):
             return False
@@ -210,6 +212,16 @@ class TeamServer:
 
     def describe(self) -> str:
         return json.dumps(self.status(), indent=1)
+
+
+def _reap(pid: int) -> None:
+    """Collect the exit status of the server when this process started it (`up` and `down` in one
+    process): until then an exited child is a zombie, which signals still reach, so the server
+    would look alive."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass  # not a child of this process: its own parent collects it
 
 
 class _credentials:
