@@ -172,8 +172,7 @@ class DecisionLog:
             return
         try:
             self.flush()
-            worker = _Worker.shared() if self.use_process else None
-            if worker is None and self.rows_written:
+            if (not self.use_process or _Worker.current() is None) and self.rows_written:
                 compact_here((self.store, self.model, self.version))
         finally:
             with self._lock:

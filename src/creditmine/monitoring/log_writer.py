@@ -150,6 +150,12 @@ class _Worker:
             return worker
 
     @classmethod
+    def current(cls) -> _Worker | None:
+        """This process's writer process when it runs (none is started)."""
+        worker = cls._shared
+        return worker if worker is not None and worker._pid == os.getpid() and worker.gone is None else None
+
+    @classmethod
     def stop_shared(cls) -> None:
         """End this process's writer process (it compacts what it wrote, then exits, on its own
         time) and remove its spool folder; called once the logs are closed, at exit."""
