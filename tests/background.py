@@ -1,6 +1,7 @@
 """Commands that build the slow session-wide worlds, run one after the other in the background: given
-before the first test (in the order the tests will need them), they use the core the tests leave
-idle, and a fixture waits for a command's result only when a test needs its world.
+before the first test (in the order the tests will need them), they run under Linux's SCHED_IDLE
+policy, on CPU time the tests leave idle, and a fixture waits for a command's result only when a
+test needs its world (the tests then wait, and the command has the machine).
 
 Helpers for tests/conftest.py only.
 """
@@ -11,8 +12,16 @@ import os
 import queue
 import signal
 import subprocess
+import sys
 import threading
 from pathlib import Path
+
+# runs `argv[1:]` in this process under SCHED_IDLE (inherited by its children), or as it is where
+# the policy is not available
+_IDLE = ("import os, sys\n"
+         "try:\n    os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))\n"
+         "except (AttributeError, OSError):\n    pass\n"
+         "os.execvp(sys.argv[1], sys.argv[1:])\n")
 
 
 class Commands:
@@ -31,11 +40,12 @@ class Commands:
         self._thread = threading.Thread(target=self._run_all, name="background-worlds", daemon=True)
         self._thread.start()
 
-    def add(self, name: str, args: list[str], cwd: Path, env: dict[str, str]) -> None:
-        """Run `args` in `cwd` with `env` once the commands given before have ended."""
+    def add(self, name: str, args: list[str], cwd: Path, env: dict[str, str], idle: bool = True) -> None:
+        """Run `args` in `cwd` with `env` once the commands given before have ended; under SCHED_IDLE
+        unless `idle` is False (a server the tests will talk to)."""
         assert name not in self._finished, f"{name} was given twice"
         self._finished[name] = threading.Event()
-        self._queue.put((name, list(args), Path(cwd), dict(env)))
+        self._queue.put((name, [sys.executable, "-c", _IDLE, *args] if idle else list(args), Path(cwd), dict(env)))
 
     def __contains__(self, name: str) -> bool:
         return name in self._finished

@@ -121,8 +121,8 @@ def _background(tmp_path_factory):
 def _start_the_slowest_worlds_early(request, selected_fixtures):
     """When a selected test needs one of the slowest worlds, it starts before the first test, in the
     order the tests need them (test files run in alphabetical order), and builds beside the tests on
-    the core they leave idle. Not under pytest-xdist, whose workers would each start them all: there
-    a world starts when a test first needs it."""
+    the CPU time they leave idle (tests/background.py). Not under pytest-xdist, whose workers would
+    each start them all: there a world starts when a test first needs it."""
     import team_server
 
     if os.environ.get("PYTEST_XDIST_WORKER"):
@@ -217,14 +217,17 @@ def _team_server_started(_background, tmp_path_factory):
     import team_server
     from factories import creditmine_env
 
-    root = team_server.prepare(**team_server.ATTACK_TEAM)
+    root = team_server.new_folder()
     cache = tmp_path_factory.mktemp("team-model-cache")
-    _background.add("team-server", team_server.up_command(root), root,
-                    creditmine_env() | {"CREDITMINE_MODEL_CACHE": str(cache)})
+    # not under SCHED_IDLE: the server's processes would inherit it
+    _background.add("team-server", team_server.up_command(root, **team_server.ATTACK_TEAM), root,
+                    creditmine_env() | {"CREDITMINE_MODEL_CACHE": str(cache)}, idle=False)
     yield root, cache
-    if (root / "team.yaml").is_file():  # not stopped by its module (the session ended first)
+    if root.exists():  # not stopped by its module (the session ended first)
         _background.stop()
-        team_server.attach(root).stop()
+        if (root / "team.yaml").is_file():
+            team_server.attach(root).stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

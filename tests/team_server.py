@@ -1,8 +1,8 @@
 """A real team server for tests: PostgreSQL and `mlflow server --app-name creditmine` on loopback.
 
 `start()` writes a team file (admin, one developer, two validators) with free ports, brings the
-server up in a fresh state folder and returns a `Team` (`prepare`, then `up` here or in a process of
-its own with `up_command`, and `attach`), whose helpers act as one account: its
+server up in a fresh state folder and returns a `Team` (`prepare`, `attach`, then `up`; or all of it
+in a process of its own: `up_command`), whose helpers act as one account: its
 environment (for `creditmine` subprocesses and MLflow's own client), a `requests` session with its
 credentials, and the creditmine endpoints. `Team.stop()` takes everything down and deletes the
 state folder.
@@ -137,18 +137,24 @@ class Team:
             shutil.rmtree(self.root, ignore_errors=True)
 
 
-def prepare(developers=(DEVELOPER,), validators=VALIDATORS, workers: int = 2) -> Path:
-    """A new folder with a team file on free loopback ports, for `up` here or in another process
-    (`up_command`); `attach` gives its `Team`."""
+def new_folder() -> Path:
+    """A new folder for a team server, under the system's temporary folder."""
     root = Path(tempfile.mkdtemp(prefix="creditmine-team-"))
     os.chmod(root, 0o755)  # PostgreSQL runs as another user when the tests run as root
+    return root
+
+
+def prepare(developers=(DEVELOPER,), validators=VALIDATORS, workers: int = 2, root: Path | None = None) -> Path:
+    """A folder (`root`, else a new one) with a team file on free loopback ports, for `up`; `attach`
+    gives its `Team`."""
+    root = root or new_folder()
     (root / "team.yaml").write_text(
         f"admin: {ADMIN}\ndevelopers: [{', '.join(developers)}]\nvalidators: [{', '.join(validators)}]\n"
         f"server:\n  host: 127.0.0.1\n  port: {free_port()}\n  postgres_port: {free_port()}\n"
         f"  workers: {workers}\n  start_timeout_s: 240\n",
         encoding="utf-8",
     )
-    (root / "server-tmp").mkdir()
+    (root / "server-tmp").mkdir(exist_ok=True)
     return root
 
 
@@ -183,10 +189,12 @@ def up(team: Team) -> None:
                 os.environ[name] = value
 
 
-def up_command(root: Path) -> list[str]:
-    """The command that brings the server of `root` up in a process of its own, which exits once
-    the server answers (PostgreSQL and the MLflow server run on, in sessions of their own)."""
-    return [sys.executable, str(Path(__file__).resolve()), "up", str(root)]
+def up_command(root: Path, developers=(DEVELOPER,), validators=VALIDATORS, workers: int = 2) -> list[str]:
+    """The command that prepares the folder `root` (`new_folder`) and brings its server up in a
+    process of its own, which exits once the server answers (PostgreSQL and the MLflow server run
+    on, in sessions of their own). The ports are chosen there, just before the server takes them."""
+    return [sys.executable, str(Path(__file__).resolve()), "up", str(root), ",".join(developers),
+            ",".join(validators), str(workers)]
 
 
 def start(developers=(DEVELOPER,), validators=VALIDATORS, workers: int = 2) -> Team:
@@ -198,7 +206,8 @@ def start(developers=(DEVELOPER,), validators=VALIDATORS, workers: int = 2) -> T
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["up"]:  # up_command
-        up(attach(Path(sys.argv[2])))
+        folder, developers, validators, workers = sys.argv[2:6]
+        up(attach(prepare(developers.split(","), validators.split(","), int(workers), root=Path(folder))))
         sys.exit(0)
     team = start()  # a server to poke at by hand: python tests/team_server.py
     print(team.url, team.state_dir, file=sys.stderr)
