@@ -10,17 +10,18 @@ drawn with replacement to the wanted counts.
 Figures:
 - `log_batch_*`: applications per second of the batch path of `creditmine score`
   (`creditmine.decision.score.score_applications`: the pyfunc's `predict` on chunks of
-  `CHUNK_ROWS` rows, each chunk recorded as it is decided, so the writer process builds and writes
-  one chunk while the next is decided) on `--decisions` rows, log off and on, alternating, the
-  median of 3; "on" runs until every row is in the store (the log's `flush`, which waits for the
-  store to take the rows as segments, is inside the time); the drop in %, target <= 10 %;
-  `log_compact_*`: the compaction of those segments into Parquet that the writer does once idle,
-  timed after each "on" run (so it never overlaps the next run); `log_cpu_*`: CPU seconds of the
-  deciding process (off and on) and of the writer process (writing, compacting), medians;
+  `CHUNK_ROWS` rows, each chunk recorded as it is decided, and written by the log's writer thread
+  as a raw segment while the next is decided) on `--decisions` rows, log off and on, alternating,
+  the median of `BATCH_REPEATS`; "on" runs until every row is in the store (the log's `flush`,
+  which waits for the store to take the rows, is inside the time); the drop in %, target <= 10 %;
+  `log_compact_*`: the compaction of those segments into Parquet (their rows built) that the
+  writer process does once idle, timed after each "on" run (so it never overlaps the next run);
+  `log_cpu_*`: CPU seconds of the deciding process (off and on) and of the writer process
+  (writing, compacting), medians;
 - `log_predict_one_call_*`: the same, but the whole batch in one `predict` call (nothing to overlap
   with: the log's work all comes after the decisions), shown for comparison, no target;
-- `log_single_*`: p50 / p99 of one-application `predict` calls (`--single` per setting, in 4
-  alternating blocks; one log for all "on" blocks, so its writer thread sends what waits every
+- `log_single_*`: p50 / p99 of one-application `predict` calls (`--single` per setting, in
+  `SINGLE_BLOCKS` alternating blocks; one log for all "on" blocks, so its writer thread sends what waits every
   `flush_seconds` during them), log off and on; target: p99 rises by <= 1 ms; `log_record_*`:
   p50 / p99 of `DecisionLog.record` within those calls;
 - `monitor_seconds`: stage 06 (`creditmine.monitoring.stage.run`, plots included, nothing
@@ -39,7 +40,7 @@ project's pandas), else skipped with a note. Evidently 0.7 imports
 one helper that pandas 3 removed (`pandas.core.dtypes.common.infer_dtype_from_object`); the
 benchmark supplies it (noted in the results).
 
-Usage: nice .venv/bin/python benchmarks/monitor.py [--decisions 100000] [--single 1000] [--rebuild]
+Usage: nice .venv/bin/python benchmarks/monitor.py [--decisions 100000] [--single 4000] [--rebuild]
 """
 
 from __future__ import annotations
@@ -62,6 +63,8 @@ RESULTS = HERE / "results" / "monitor.json"
 WORK = HERE / ".work" / "monitor"
 PEERS = HERE / ".work" / "peers"
 MONTH = "2025-03"
+BATCH_REPEATS = 5
+SINGLE_BLOCKS = 16
 PARAMS = """\
 name: bench
 seed: 11
@@ -84,7 +87,7 @@ monitoring:
 
 @click.command()
 @click.option("--decisions", default=100_000, show_default=True, help="decisions of the monitored month and the batch")
-@click.option("--single", default=1_000, show_default=True, help="one-application calls per logging setting")
+@click.option("--single", default=4_000, show_default=True, help="one-application calls per logging setting")
 @click.option("--enterprises", default=3_000, show_default=True)
 @click.option("--rebuild", is_flag=True, help="rebuild the project even when a champion exists")
 @click.option("--skip-evidently", is_flag=True, help="leave out Evidently (minutes on 100,000 rows)")
@@ -243,13 +246,13 @@ def _log_overhead(model, impl, log, rows: pd.DataFrame, single: int) -> dict:
     one_call = {"off": [], "on": []}
     loads = []
     with tempfile.TemporaryDirectory(prefix="creditmine-bench-") as tmp:
-        for repeat in range(3):                 # alternate, so both settings meet the same load
+        for repeat in range(BATCH_REPEATS):     # alternate, so both settings meet the same load
             for setting in ("off", "on"):
                 folder = Path(tmp) / f"score-{setting}{repeat}" if setting == "on" else None
                 batch[setting].append(timed(lambda: score_applications(model, rows, progress=False), folder, "score",
                                             account=True))
                 loads.append(os.getloadavg()[0])
-        for repeat in range(3):
+        for repeat in range(BATCH_REPEATS):
             for setting in ("off", "on"):
                 folder = Path(tmp) / f"predict-{setting}{repeat}" if setting == "on" else None
                 one_call[setting].append(timed(lambda: model.predict(rows), folder, "pyfunc"))
@@ -267,14 +270,14 @@ def _log_overhead(model, impl, log, rows: pd.DataFrame, single: int) -> dict:
             recording.append(time.perf_counter() - t0)
 
         single_log.record = timed_record
-        for block in range(4):                    # alternate, so both settings meet the same load
+        for block in range(SINGLE_BLOCKS):        # alternate, so both settings meet the same load
             for setting in ("off", "on"):
                 impl.log_ = single_log if setting == "on" else None
                 warm = len(recording)
                 for frame in frames[:20]:
                     model.predict(frame)
                 del recording[warm:]                 # the warm-up calls' records are not counted
-                part = frames[block::4]
+                part = frames[block::SINGLE_BLOCKS]
                 for frame in part:
                     t0 = time.perf_counter()
                     model.predict(frame)

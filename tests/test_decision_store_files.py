@@ -1,5 +1,5 @@
 """The file decision store's promises: an append is an Arrow segment, compaction merges a
-partition's segments into one Parquet file, a reader sees every row exactly once whatever the state
+partition's segments (built or raw) into one Parquet file, a reader sees every row exactly once whatever the state
 (segments, Parquet, a compaction that stopped half way, compactions and appends running at once),
 and the writer process compacts by itself when idle and when the deciding process ends."""
 
@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 
 from creditmine.monitoring.log import DecisionLog
+from creditmine.monitoring.log_raw import raw_tables
 from creditmine.monitoring.log_rows import _Pending, build_batch
 from creditmine.monitoring.store import ParquetDecisionStore
 
@@ -145,7 +146,11 @@ def test_compactions_appends_and_reads_at_once_never_lose_or_repeat_a_row(tmp_pa
         appended, reads = 10, 0
         deadline = time.time() + 5
         while time.time() < deadline:
-            store.append(_rows(7, start=appended))
+            if reads % 2:
+                store.append(_rows(7, start=appended))
+            else:                                                      # a big call's raw segment
+                record = _Pending(time.time(), *_call(7, start=appended), "score", f"r{appended}")
+                store.append_raw(MODEL, VERSION, raw_tables(record, MODEL, VERSION, COLUMNS, TEXT))
             appended += 7
             ids = _ids(store)
             assert len(ids) == len(set(ids)) == appended, f"read {len(ids)} rows ({len(set(ids))} distinct) of {appended}"
@@ -156,7 +161,7 @@ def test_compactions_appends_and_reads_at_once_never_lose_or_repeat_a_row(tmp_pa
     assert reads > 10
     store.compact()
     assert sorted(_ids(store)) == [f"AP{i:07d}" for i in range(appended)]
-    assert not _files(tmp_path, "seg-*.arrow") and not _files(tmp_path, ".*.tmp")
+    assert not _files(tmp_path, "*.arrow") and not _files(tmp_path, ".*.tmp")
 
 
 def test_the_writer_process_compacts_once_idle(tmp_path):

@@ -37,6 +37,7 @@ import weakref
 
 import pandas as pd
 
+from creditmine.monitoring.log_raw import RAW_ROWS, raw_tables
 from creditmine.monitoring.log_rows import (
     DECISION_COLUMNS,
     DecisionLogError,
@@ -105,6 +106,7 @@ class DecisionLog:
         self._error: BaseException | None = None
         self.rows_written = 0
         self.use_process = use_process
+        self._compact_here = False          # some rows were written without the writer process knowing
         if use_process:
             _Worker.shared()        # started now, so it is ready when the first decisions are written
         _OPEN.add(self)
@@ -172,7 +174,7 @@ class DecisionLog:
             return
         try:
             self.flush()
-            if (not self.use_process or _Worker.current() is None) and self.rows_written:
+            if (not self.use_process or _Worker.current() is None or self._compact_here) and self.rows_written:
                 compact_here((self.store, self.model, self.version))
         finally:
             with self._lock:
@@ -201,34 +203,68 @@ class DecisionLog:
         with self._write_lock:
             with self._lock:
                 batch, self._pending = self._pending, []
-                rows = self._pending_rows
             if not batch:
                 return 0
+            left = list(batch)                   # what is not written yet; `_write` takes out what it writes
+            written = 0
             try:
-                written = self._write(batch)
+                written = self._write(left)
             except Exception as exc:  # noqa: BLE001 - the rows stay queued, the failure is raised
                 with self._lock:
-                    self._pending = batch + self._pending
+                    self._pending = left + self._pending
                 self._error = exc
-                _log.error("decision log %s: %s decisions not written: %s", self.store, rows, exc)
+                waiting = sum(len(r.outputs) for r in left)
+                _log.error("decision log %s: %s decisions not written: %s", self.store, waiting, exc)
                 raise DecisionLogError(f"decision log {self.store}: {exc}") from exc
-            with self._lock:
-                self._pending_rows -= written
             self._error = None
-            self.rows_written += written
             return written
 
-    def _write(self, batch: list[_Pending]) -> int:
-        """Append queued decisions to the store: in the writer process, else (none could start, or it
-        ended) here."""
+    def _taken(self, rows: int) -> None:
+        with self._lock:
+            self._pending_rows -= rows
+        self.rows_written += rows
+
+    def _write(self, left: list[_Pending]) -> int:
+        """Append queued decisions to the store, taking each out of `left` once written: a big call
+        as a raw segment from here (stores that take them), the rest in the writer process, else
+        (none could start, or it ended) here."""
         spec = (self.store, self.model, self.version, self.input_columns, self.categorical)
         worker = _Worker.shared() if self.use_process else None
+        written = self._write_raw(left)
+        if written and worker is not None:
+            try:
+                worker.note(spec, written)          # so that it compacts them once idle
+            except _WorkerGone:
+                self._compact_here = True
+        if not left:
+            return written
+        rows = None
         if worker is not None:
             try:
-                return worker.write(spec, batch)
+                rows = worker.write(spec, left)
             except _WorkerGone as exc:
                 _log.warning("decision log %s: the writer process ended (%s); writing in this process", self.store, exc)
-        return _write_here(spec, batch)
+        if rows is None:
+            rows = _write_here(spec, left)
+            self._compact_here = True
+        left.clear()
+        self._taken(rows)
+        return written + rows
+
+    def _write_raw(self, left: list[_Pending]) -> int:
+        append_raw = getattr(self.store, "append_raw", None)
+        if append_raw is None:
+            return 0
+        written = 0
+        for record in [r for r in left if len(r.outputs) >= RAW_ROWS]:
+            tables = raw_tables(record, self.model, self.version, self.input_columns, self.categorical)
+            if tables is None:
+                continue                             # it goes the usual way
+            append_raw(self.model, self.version, tables)
+            left[:] = [r for r in left if r is not record]
+            self._taken(len(record.outputs))
+            written += len(record.outputs)
+        return written
 
 
 _OPEN: "weakref.WeakSet[DecisionLog]" = weakref.WeakSet()

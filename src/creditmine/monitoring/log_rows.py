@@ -243,12 +243,16 @@ def _text_column(inputs: pd.DataFrame, column: str, n: int) -> pa.Array:
 
 
 def _dates(values: pd.Series) -> pa.Array:
-    """Application dates (text or dates, unreadable ones blank) as Arrow dates."""
-    when = pd.to_datetime(values, errors="coerce")
+    """Application dates (text or dates, unreadable ones blank) as Arrow dates. Each distinct value is
+    parsed once (a call's rows hold a few dozen); the first is the first of the rows, so pandas
+    infers the same format as from the rows."""
+    codes, distinct = pd.factorize(values, use_na_sentinel=True)
+    when = pd.to_datetime(pd.Series(distinct, dtype=values.dtype if len(distinct) else object), errors="coerce")
     if getattr(when.dt, "tz", None) is not None:
         when = when.dt.tz_localize(None)
     days = when.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
-    return pa.array(days, pa.date32(), mask=when.isna().to_numpy())
+    blank = np.append(when.isna().to_numpy(), True)[codes]           # code -1 (a blank) takes the last
+    return pa.array(np.append(days, np.datetime64("NaT", "D"))[codes], pa.date32(), mask=blank)
 
 
 def _jsonable(value):

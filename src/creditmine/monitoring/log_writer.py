@@ -182,6 +182,13 @@ class _Worker:
             raise _WorkerGone(f"the writer process cannot read the rows: {value}")
         raise DecisionLogError(value)
 
+    def note(self, spec, rows: int) -> None:
+        """Tell the writer process that `rows` rows were written to the store without it (raw
+        segments), so that it compacts them with its own once idle."""
+        status, value = self._ask("noted", [spec, rows])
+        if status != "ok":
+            raise _WorkerGone(f"the writer process cannot read the store: {value}")
+
     def compact(self, spec) -> int:
         """Have the writer process compact the store's new segments now; returns the rows compacted."""
         status, value = self._ask("compact", [spec])
@@ -280,6 +287,8 @@ def _worker_main() -> None:
         except (EOFError, OSError):
             _compact_all(written)
             return
+        # after the answer, so that the deciding process does not wait for it
+        _compact_all(written, at_least=COMPACT_ROWS)
 
 
 def _read_spool(path: str, index) -> list[tuple[memoryview, list[memoryview]]]:
@@ -304,13 +313,9 @@ def _answer(kind: str, payload: list, written: dict) -> tuple[str, object]:
         if kind == "compact":
             written.pop(_key(spec), None)
             return "ok", compact_here(spec)
-        rows = _write_here(spec, payload[1:])
+        rows = payload[1] if kind == "noted" else _write_here(spec, payload[1:])
         key = _key(spec)
-        waiting = written.get(key, (spec, 0))[1] + rows
-        written[key] = (spec, waiting)
-        if waiting >= COMPACT_ROWS:
-            _compact_all({key: written[key]})
-            written.pop(key, None)
+        written[key] = (spec, written.get(key, (spec, 0))[1] + rows)
         return "ok", rows
     except Exception as exc:  # noqa: BLE001 - the deciding process raises it
         return "error", f"{type(exc).__name__}: {exc}"
@@ -321,8 +326,11 @@ def _key(spec) -> str:
     return f"{store}|{model}|{version}"
 
 
-def _compact_all(written: dict) -> None:
-    for key, (spec, _) in list(written.items()):
+def _compact_all(written: dict, at_least: int = 0) -> None:
+    """Compact the stores and model versions written (those with at least `at_least` rows waiting)."""
+    for key, (spec, waiting) in list(written.items()):
+        if waiting < at_least:
+            continue
         try:
             compact_here(spec)
         except FileNotFoundError:

@@ -39,6 +39,8 @@ import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
+from creditmine.monitoring.log_raw import built_rows
+
 __all__ = ["DECISIONS_FOLDER", "LoggedDecisions", "ParquetDecisionStore", "open_store"]
 
 DECISIONS_FOLDER = "decisions"
@@ -81,6 +83,21 @@ class ParquetDecisionStore:
         for part, rows in self._partitioned(table):
             part.mkdir(parents=True, exist_ok=True)
             written.append(_write_new(part, "seg", ".arrow", lambda path, rows=rows: _write_segment(rows, path)))
+        return written
+
+    def append_raw(self, model: str, version, tables) -> list[Path]:
+        """Write one call's raw segments (`creditmine.monitoring.log_raw.raw_tables`: (month, table)
+        pairs), all or none."""
+        written: list[Path] = []
+        try:
+            for month, table in tables:
+                part = self.partition(model, version, month)
+                part.mkdir(parents=True, exist_ok=True)
+                written.append(_write_new(part, "raw", ".arrow", lambda path, table=table: _write_segment(table, path)))
+        except BaseException:
+            for path in written:
+                path.unlink(missing_ok=True)
+            raise
         return written
 
     def compact(self, model: str | None = None, version=None) -> int:
@@ -164,7 +181,8 @@ def _read_file(path: Path) -> pa.Table:
     if path.suffix == ".parquet":
         return pq.read_table(path)
     with pa.memory_map(str(path)) as source:
-        return ipc.open_file(source).read_all()
+        table = ipc.open_file(source).read_all()
+    return built_rows(table) if path.name.startswith("raw-") else table
 
 
 def _held(parquet_files) -> set[str]:
@@ -180,10 +198,15 @@ def _held(parquet_files) -> set[str]:
 def _live(part: Path) -> tuple[list[Path], list[Path]]:
     """A partition's Parquet files and segments that no Parquet file holds. Segments are listed
     first: a compaction that ends in between has then written the Parquet file holding them."""
-    segments = sorted(part.glob("seg-*.arrow"))
+    segments = _segments(part)
     parquet = sorted(part.glob("part-*.parquet"))
     held = _held(parquet)
     return [p for p in parquet if p.name not in held], [p for p in segments if p.name not in held]
+
+
+def _segments(part: Path) -> list[Path]:
+    """A partition's segments: built (``seg-``) and raw (``raw-``, see `creditmine.monitoring.log_raw`)."""
+    return sorted(part.glob("seg-*.arrow")) + sorted(part.glob("raw-*.arrow"))
 
 
 def _read_partition(part: Path) -> list[pa.Table]:
@@ -210,7 +233,7 @@ def _compact(part: Path) -> int:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return 0
-        every = sorted(part.glob("part-*.parquet")) + sorted(part.glob("seg-*.arrow"))
+        every = sorted(part.glob("part-*.parquet")) + _segments(part)
         held = _held(p for p in every if p.suffix == ".parquet")
         for path in every:
             if path.name in held:               # left by a compaction that stopped before removing them
