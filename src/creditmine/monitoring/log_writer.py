@@ -1,6 +1,7 @@
 """The decision log's writer: queued decisions handed to a writer process (a fresh interpreter,
 fed over a pipe) that builds their rows and appends them to the store, or written in the deciding
-process when no writer process can run. `creditmine.monitoring.log` drives it.
+process when no writer process can run. `creditmine.monitoring.log` drives it (and writes big calls
+to file stores itself, as raw segments, telling the writer process so that it compacts them).
 
 A write costs the deciding process little: the queued frames are pickled with their column buffers
 out of band (no copy) and those buffers written to a spool file in a private folder (in memory,

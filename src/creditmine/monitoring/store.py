@@ -3,8 +3,10 @@
 - `ParquetDecisionStore`: partitioned files beside the embedded MLflow store,
   ``mlruns/decisions/model=<name>/version=<v>/month=<YYYY-MM>/`` (the month of the application
   date, else of the decision). An append writes an Arrow IPC segment (``seg-<time>-<pid>-<id>.arrow``,
-  uncompressed: about 1.5 kB a decision), cheap enough to write while decisions are being made; `compact` later merges a partition's
-  segments into one Parquet file (``part-<time>-<pid>-<id>.parquet``), which the decision log's
+  uncompressed: about 1.5 kB a decision), cheap enough to write while decisions are being made; a
+  big call comes as a raw segment (``raw-...arrow``, `append_raw`: the call as it came, its rows
+  built when read, see `creditmine.monitoring.log_raw`). `compact` later merges a partition's
+  segments of both kinds into one Parquet file (``part-<time>-<pid>-<id>.parquet``), which the decision log's
   writer does once it is idle and when the deciding process ends. Every file is written under a
   temporary name and renamed, so a reader never sees half a file, and a reader takes both kinds:
   a Parquet file names the files it holds (its `creditmine.holds` metadata), so rows are never
