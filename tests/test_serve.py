@@ -33,7 +33,8 @@ def free_port() -> int:
 class Server:
     """`mlflow models serve` on 127.0.0.1 and a free port, from this environment; always stopped."""
 
-    def __init__(self, model_uri: str, tracking_uri: str, log: Path, via_creditmine: bool = False):
+    def __init__(self, model_uri: str, tracking_uri: str, log: Path, via_creditmine: bool = False,
+                 server_kind: str = "creditmine"):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items()}
@@ -44,9 +45,9 @@ class Server:
         self._log_handle = open(log, "wb")
         command = [str(MLFLOW), "models", "serve", "-m", model_uri, "-h", "127.0.0.1", "-p", str(self.port),
                    "--env-manager", "local", "-w", "1"]
-        if via_creditmine:  # the gate first, then the same `mlflow models serve`
+        if via_creditmine:  # the gate first, then creditmine's server or `mlflow models serve`
             command = [sys.executable, "-m", "creditmine.cli", "serve", "--model", model_uri,
-                       "--port", str(self.port), "--tracking-uri", tracking_uri]
+                       "--port", str(self.port), "--tracking-uri", tracking_uri, "--server", server_kind]
         self.process = subprocess.Popen(
             command,
             stdout=self._log_handle, stderr=subprocess.STDOUT, env=env, start_new_session=True,
@@ -128,6 +129,33 @@ def test_the_served_champion_decides_over_rest(registered, tmp_path):
     finally:
         server.stop()
     assert server.process.returncode is not None
+
+
+def test_mlflow_models_serve_logs_the_last_decisions_when_stopped(registered, tmp_path):
+    """uvicorn raises SIGTERM again once it has shut down, which used to end the server before the
+    decisions of the last seconds were written; they are logged before it ends."""
+    from creditmine.monitoring.store import open_store
+
+    cfg, name, version, _, apps = registered
+    server = Server(f"models:/{name}@champion", cfg.tracking_uri, tmp_path / "serve.log", via_creditmine=True,
+                    server_kind="mlflow")
+    sample = apps.iloc[40:47].drop(columns=["default_12m"])
+    try:
+        assert server.wait_ready(), server.output()
+        server.invoke(sample)
+        server.invoke(sample.iloc[[0]])
+    finally:
+        server.stop()                       # at once: well within the log's 5-second flush
+    ids = set(sample["application_id"])
+    deadline, logged = time.monotonic() + 60, pd.DataFrame()
+    while time.monotonic() < deadline:      # the served process ends after the command that started it
+        decisions = open_store(cfg.tracking_uri).read(name, version).decisions
+        logged = decisions[decisions["application_id"].isin(ids)]
+        if len(logged) >= len(sample) + 1:
+            break
+        time.sleep(0.5)
+    assert len(logged) == len(sample) + 1, server.output()
+    assert set(logged["source"]) == {"serve"} and logged["batch_id"].nunique() == 2
 
 
 def test_a_served_model_refuses_an_unapproved_champion(registered, tmp_path):

@@ -10,10 +10,12 @@ a row that could not be read as given keeps its values as text too (`raw_input`,
 
 Recording costs the caller a shallow copy of its rows (copy-on-write keeps them as they were) and
 an append to a list: `DecisionLog.record` queues the inputs and outputs, and a writer thread hands
-them every `flush_seconds` (or once `flush_rows` rows wait), and when the process exits, to a writer
-process (`creditmine.monitoring.log_writer`), which turns them into Arrow and appends them to the
-store (in this process when no writer process can run or the store cannot travel to it); the rows
-stay queued here until the store has taken them. A store that cannot be written keeps the rows
+them to the store every `flush_seconds` (or once `flush_rows` rows wait), and when the process
+exits: a call of `RAW_ROWS` rows or more as a raw segment, written from here as it came (file
+stores, `creditmine.monitoring.log_raw`), the others through a writer process
+(`creditmine.monitoring.log_writer`), which turns them into Arrow and appends them (in this process
+when no writer process can run or the store cannot travel to it); the rows stay queued here until
+the store has taken them. A store that cannot be written keeps the rows
 queued and the failure is raised: by `flush` and `close`, and by `record` once `max_backlog` rows
 wait, so decisions never go on unlogged. The stores (`creditmine.monitoring.store`): partitioned
 files beside the embedded MLflow store (`mlruns/decisions/model=<name>/version=<v>/month=<YYYY-MM>/`,
@@ -30,6 +32,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import signal
 import threading
 import time
 import uuid
@@ -278,6 +281,40 @@ def _close_all() -> None:
         except Exception as exc:  # noqa: BLE001 - at exit the error can only be reported
             _log.error("%s: %s", log, exc)
     _Worker.stop_shared()
+    if _SIGTERM["caught"]:                   # the decisions are logged: end as the signal would have
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+        signal.raise_signal(signal.SIGTERM)
+
+
+_SIGTERM = {"held": False, "caught": False}
+
+
+def hold_sigterm_until_logged() -> None:
+    """Make a server's SIGTERM end the process only once its decisions are logged.
+
+    uvicorn (which `mlflow models serve` runs) takes SIGTERM for a graceful shutdown, then puts back
+    the handler it found and raises the signal again, which ends the process before atexit writes
+    the last seconds' decisions. The handler installed here (from the main thread, as the served
+    model loads) blocks the signal in the main thread and passes it on to the handler it found
+    (with none, it ends the process by `SystemExit`), so a signal raised again waits; at exit,
+    once the logs are closed, the process ends by SIGTERM as it would have."""
+    if _SIGTERM["held"] or os.name != "posix" or threading.current_thread() is not threading.main_thread():
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous in (signal.SIG_IGN, None):
+        return                                # ignored, or handled outside Python: left alone
+
+    def on_sigterm(signum, frame):
+        _SIGTERM["caught"] = True
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        if callable(previous):
+            previous(signum, frame)
+        else:
+            raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    _SIGTERM["held"] = True
 
 
 # -- where a loaded model logs --------------------------------------------------------------------
@@ -301,4 +338,7 @@ def attach(engine, settings: dict, version: str, tracking_uri: str | None) -> De
     spec = engine.input_spec
     columns = input_columns(list(spec.feature_names), spec.policy)
     text = {"application_id", "product", "enterprise_id", *spec.categorical_features}
-    return DecisionLog(open_store(tracking_uri), settings["model_name"], version, columns, text)
+    log = DecisionLog(open_store(tracking_uri), settings["model_name"], version, columns, text)
+    if log.source == "serve":
+        hold_sigterm_until_logged()
+    return log
