@@ -6,6 +6,7 @@ segments into Parquet by itself once idle."""
 
 from __future__ import annotations
 
+import json
 import time
 import warnings
 
@@ -15,7 +16,7 @@ import pyarrow as pa
 import pytest
 
 from creditmine.monitoring.log import DecisionLog, DecisionLogError, recompute_digests
-from creditmine.monitoring.log_raw import RAW_ROWS, built_rows, raw_tables
+from creditmine.monitoring.log_raw import RAW_KEY, RAW_ROWS, built_rows, raw_tables
 from creditmine.monitoring.log_rows import _Pending, build_batch
 from creditmine.monitoring.store import ParquetDecisionStore
 
@@ -233,3 +234,25 @@ def test_application_dates_parsed_once_per_distinct_value_are_what_pandas_makes_
         when = when.dt.tz_localize(None)
     expected = [None if pd.isna(t) else t.date() for t in when]
     assert dates.to_pylist() == expected
+
+
+def test_a_call_without_a_decision_column_is_not_written_raw():
+    inputs, outputs = _call(RAW_ROWS)
+    record = _Pending(time.time(), inputs, outputs.drop(columns=["error"]), "score")
+    assert raw_tables(record, MODEL, VERSION, COLUMNS, TEXT) is None     # the usual path raises now
+
+
+def test_an_edited_raw_segment_is_named_by_the_reader_and_kept(tmp_path):
+    store = ParquetDecisionStore(tmp_path)
+    store.append_raw(MODEL, VERSION, raw_tables(_tricky("plain"), MODEL, VERSION, COLUMNS, TEXT))
+    [path] = tmp_path.rglob("raw-*.arrow")
+    table = pa.ipc.open_file(pa.BufferReader(path.read_bytes())).read_all()
+    metadata = json.loads(table.schema.metadata[RAW_KEY])
+    metadata["outputs"]["order"].remove("decision")                    # a column taken out by hand
+    edited = table.replace_schema_metadata({RAW_KEY: json.dumps(metadata).encode()})
+    with pa.ipc.new_file(path, edited.schema) as writer:
+        writer.write_table(edited)
+    for step in (lambda: store.read(MODEL, VERSION), store.compact):
+        with pytest.raises(ValueError, match=f"{path.name}: the decisions of this raw segment cannot be built"):
+            step()
+    assert path.exists() and not list(tmp_path.rglob("part-*.parquet"))     # kept, as it is

@@ -26,6 +26,8 @@ RAW_ROWS = 1_000
 """Calls of at least this many rows are written raw; smaller ones (a server's one-row calls) are
 gathered and built by the writer, so a server does not leave one file per decision."""
 _LOGGED_TOO = ("applied_at", "enterprise_id", "product")      # read by `build_batch` besides the input columns
+DECIDED = ("application_id", "pd", "score", "grade", "decision", "credit_limit_cny", "term_months", "error")
+"""The decision columns `build_batch` needs (a call without one is not written raw)."""
 _TEXT_TYPES = (pa.string(), pa.large_string(), pa.null())
 _NUMPY_KINDS = "fiub"                 # floats, integers, booleans: kept as their NumPy bytes
 
@@ -36,8 +38,9 @@ def raw_tables(record: _Pending, model: str, version: str, input_columns, catego
     the call cannot be written raw."""
     inputs, outputs = record.inputs, record.outputs
     if not (inputs.columns.is_unique and outputs.columns.is_unique) \
-            or not all(isinstance(c, str) for c in (*inputs.columns, *outputs.columns)):
-        return None
+            or not all(isinstance(c, str) for c in (*inputs.columns, *outputs.columns)) \
+            or not set(DECIDED).issubset(outputs.columns):
+        return None          # the usual path says what is wrong now, rather than the reader later
     kept = [c for c in dict.fromkeys((*input_columns, *_LOGGED_TOO)) if c in inputs.columns]
     given, made = _columns(inputs, kept), _columns(outputs, list(outputs.columns))
     if given is None or made is None:
@@ -65,10 +68,6 @@ def built_rows(table: pa.Table) -> pa.Table:
                        frozenset(metadata["categorical"]))
 
 
-def is_raw(table: pa.Table) -> bool:
-    return RAW_KEY in (table.schema.metadata or {})
-
-
 def _columns(frame: pd.DataFrame, names: list[str]):
     """`names` of `frame` as Arrow arrays, their names, and how to give them back as they were:
     NumPy numbers and booleans as they are (no copy, every bit kept), other columns through
@@ -84,8 +83,9 @@ def _columns(frame: pd.DataFrame, names: list[str]):
         except (pa.ArrowException, TypeError, ValueError):
             return None
         for field in converted.schema:
-            # an object column comes back as it went only when it holds text and blanks
-            if dtypes[field.name] == object and field.type not in _TEXT_TYPES:
+            # an object column comes back as it went only when it holds text and blanks; an
+            # extension type only where its reader registered it
+            if (dtypes[field.name] == object and field.type not in _TEXT_TYPES) or isinstance(field.type, pa.ExtensionType):
                 return None
     arrays = [pa.array(frame[c].to_numpy()) if c in plain else converted[c] for c in names]
     how = {"order": names, "numpy": plain,

@@ -182,9 +182,14 @@ def _write_segment(table: pa.Table, path: Path) -> None:
 def _read_file(path: Path) -> pa.Table:
     if path.suffix == ".parquet":
         return pq.read_table(path)
-    with pa.memory_map(str(path)) as source:
+    with pa.OSFile(str(path)) as source:          # read, not mapped: a file cut short in place is an error, not a crash
         table = ipc.open_file(source).read_all()
-    return built_rows(table) if path.name.startswith("raw-") else table
+    if not path.name.startswith("raw-"):
+        return table
+    try:
+        return built_rows(table)
+    except Exception as exc:  # noqa: BLE001 - named with the file; the file is kept as it is
+        raise ValueError(f"{path}: the decisions of this raw segment cannot be built: {type(exc).__name__}: {exc}") from exc
 
 
 def _held(parquet_files) -> set[str]:
