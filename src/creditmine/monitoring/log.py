@@ -233,7 +233,11 @@ class DecisionLog:
         (none could start, or it ended) here."""
         spec = (self.store, self.model, self.version, self.input_columns, self.categorical)
         worker = _Worker.shared() if self.use_process else None
-        written = self._write_raw(left)
+        try:
+            written = self._write_raw(left)
+        except Exception:
+            self._compact_here = True           # what it wrote before it failed is compacted at close
+            raise
         if written and worker is not None:
             try:
                 worker.note(spec, written)          # so that it compacts them once idle
