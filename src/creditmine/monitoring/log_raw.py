@@ -8,7 +8,8 @@ need besides in its `RAW_KEY` metadata (model, version, input columns, decision 
 call). Reading it builds the log's rows (`built_rows`) with the same `build_batch` a writer runs,
 so a reader cannot tell a raw segment from a built one; compaction builds them once, when idle, into
 Parquet. A call whose columns Arrow could not give back exactly as they came (an object column of
-numbers, a mix of types) is not written raw (`raw_tables` gives None) and takes the usual path."""
+numbers, a mix of types, an extension type), or that lacks a decision column, is not written raw
+(`raw_tables` gives None) and takes the usual path."""
 
 from __future__ import annotations
 
@@ -48,9 +49,9 @@ def raw_tables(record: _Pending, model: str, version: str, input_columns, catego
     metadata = {
         "model": model, "version": version, "input_columns": list(input_columns),
         "categorical": sorted(categorical), "decided_at": record.decided_at, "source": record.source,
-        "batch_id": record.batch_id or uuid.uuid4().hex[:16], "inputs": given[2], "outputs": made[2],
+        "batch_id": record.batch_id or uuid.uuid4().hex[:16], "inputs": given[1], "outputs": made[1],
     }
-    table = pa.Table.from_arrays([*given[0], *made[0]], names=[f"i:{c}" for c in given[1]] + [f"o:{c}" for c in made[1]])
+    table = pa.Table.from_arrays([*given[0], *made[0]], names=[f"i:{c}" for c in kept] + [f"o:{c}" for c in outputs.columns])
     table = table.replace_schema_metadata({RAW_KEY: json.dumps(metadata).encode()})
     months = _months(inputs, record.decided_at)
     distinct = np.unique(months)
@@ -69,7 +70,7 @@ def built_rows(table: pa.Table) -> pa.Table:
 
 
 def _columns(frame: pd.DataFrame, names: list[str]):
-    """`names` of `frame` as Arrow arrays, their names, and how to give them back as they were:
+    """`names` of `frame` as Arrow arrays, and how to give them back as they were:
     NumPy numbers and booleans as they are (no copy, every bit kept), other columns through
     pyarrow's pandas conversion (its metadata restores their dtypes); None when one would not
     come back exactly."""
@@ -90,7 +91,7 @@ def _columns(frame: pd.DataFrame, names: list[str]):
     arrays = [pa.array(frame[c].to_numpy()) if c in plain else converted[c] for c in names]
     how = {"order": names, "numpy": plain,
            "pandas": converted.schema.metadata[b"pandas"].decode() if converted is not None else None}
-    return arrays, names, how
+    return arrays, how
 
 
 def _frame(table: pa.Table, prefix: str, how: dict) -> pd.DataFrame:
